@@ -1,0 +1,566 @@
+//! JSON-RPC 2.0 framing: ids, requests, notifications, responses, errors, and a parser
+//! that classifies untrusted bytes without ever panicking.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{self, Deserializer};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// The `"jsonrpc": "2.0"` marker. Serializes as `"2.0"` and refuses anything else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JsonRpcVersion;
+
+impl Serialize for JsonRpcVersion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("2.0")
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonRpcVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if v == "2.0" {
+            Ok(JsonRpcVersion)
+        } else {
+            Err(de::Error::custom(format_args!("`jsonrpc` must be \"2.0\", got {v:?}")))
+        }
+    }
+}
+
+/// A request id: a string or an integer. MCP forbids `null`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestId {
+    /// An integer id.
+    Number(i64),
+    /// A string id.
+    String(Arc<str>),
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestId::Number(n) => write!(f, "{n}"),
+            RequestId::String(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+impl From<i64> for RequestId {
+    fn from(v: i64) -> Self {
+        RequestId::Number(v)
+    }
+}
+
+impl From<&str> for RequestId {
+    fn from(v: &str) -> Self {
+        RequestId::String(v.into())
+    }
+}
+
+impl From<String> for RequestId {
+    fn from(v: String) -> Self {
+        RequestId::String(v.into())
+    }
+}
+
+/// Standard JSON-RPC and MCP error codes.
+pub mod codes {
+    /// Invalid JSON was received.
+    pub const PARSE_ERROR: i32 = -32700;
+    /// The JSON sent is not a valid request object.
+    pub const INVALID_REQUEST: i32 = -32600;
+    /// The method does not exist or is not available.
+    pub const METHOD_NOT_FOUND: i32 = -32601;
+    /// Invalid method parameters.
+    pub const INVALID_PARAMS: i32 = -32602;
+    /// Internal error.
+    pub const INTERNAL_ERROR: i32 = -32603;
+    /// Resource not found (2025-11-25 and earlier; 2026-07-28 uses `INVALID_PARAMS`).
+    pub const RESOURCE_NOT_FOUND_LEGACY: i32 = -32002;
+    /// HTTP headers disagree with the body (2026-07-28).
+    pub const HEADER_MISMATCH: i32 = -32020;
+    /// The request needs a client capability the client did not declare (2026-07-28).
+    pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i32 = -32021;
+    /// The requested protocol version is not supported (2026-07-28).
+    pub const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
+}
+
+/// The `error` member of an error response.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorObject {
+    /// The error code.
+    pub code: i32,
+    /// A short, readable description.
+    pub message: String,
+    /// Additional information.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl ErrorObject {
+    /// An error with a code and message.
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        ErrorObject { code, message: message.into(), data: None }
+    }
+
+    /// Attach `data`.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// -32700.
+    pub fn parse_error(message: impl Into<String>) -> Self {
+        Self::new(codes::PARSE_ERROR, message)
+    }
+
+    /// -32600.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(codes::INVALID_REQUEST, message)
+    }
+
+    /// -32601 naming the method.
+    pub fn method_not_found(method: &str) -> Self {
+        Self::new(codes::METHOD_NOT_FOUND, format!("method not found: {method}"))
+    }
+
+    /// -32602.
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(codes::INVALID_PARAMS, message)
+    }
+
+    /// -32603.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(codes::INTERNAL_ERROR, message)
+    }
+}
+
+impl fmt::Display for ErrorObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JSON-RPC error {}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ErrorObject {}
+
+/// A request: has an id and expects a response.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Request {
+    /// Always `"2.0"`.
+    pub jsonrpc: JsonRpcVersion,
+    /// The id the response must echo.
+    pub id: RequestId,
+    /// The method name.
+    pub method: String,
+    /// Parameters, kept as raw JSON until the method is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Box<RawValue>>,
+}
+
+impl Request {
+    /// A request with parameters serialized from `params`.
+    pub fn new<P: Serialize>(id: impl Into<RequestId>, method: impl Into<String>, params: &P) -> Self {
+        Request { jsonrpc: JsonRpcVersion, id: id.into(), method: method.into(), params: Some(to_raw(params)) }
+    }
+}
+
+/// A notification: no id, no response.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Notification {
+    /// Always `"2.0"`.
+    pub jsonrpc: JsonRpcVersion,
+    /// The method name.
+    pub method: String,
+    /// Parameters, kept as raw JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Box<RawValue>>,
+}
+
+impl Notification {
+    /// A notification with parameters serialized from `params`.
+    pub fn new<P: Serialize>(method: impl Into<String>, params: &P) -> Self {
+        Notification { jsonrpc: JsonRpcVersion, method: method.into(), params: Some(to_raw(params)) }
+    }
+}
+
+/// The result or error carried by a response.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// A successful result, already serialized (results such as `tools/list` pages are
+    /// serialized once and shared).
+    Result(Arc<RawValue>),
+    /// An error.
+    Error(ErrorObject),
+}
+
+/// A response to a request.
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// The id of the request; `None` only when it could not be read.
+    pub id: Option<RequestId>,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+impl Response {
+    /// A successful response from a serializable result.
+    pub fn result<T: Serialize>(id: RequestId, result: &T) -> Self {
+        Response { id: Some(id), outcome: Outcome::Result(Arc::from(to_raw(result))) }
+    }
+
+    /// A successful response from pre-serialized JSON.
+    pub fn raw(id: RequestId, result: Arc<RawValue>) -> Self {
+        Response { id: Some(id), outcome: Outcome::Result(result) }
+    }
+
+    /// An error response.
+    pub fn error(id: Option<RequestId>, error: ErrorObject) -> Self {
+        Response { id, outcome: Outcome::Error(error) }
+    }
+
+    /// The error, if this is an error response.
+    pub fn as_error(&self) -> Option<&ErrorObject> {
+        match &self.outcome {
+            Outcome::Error(e) => Some(e),
+            Outcome::Result(_) => None,
+        }
+    }
+
+    /// Serialize to bytes.
+    pub fn to_vec(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_else(|_| {
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"unserializable response"}}"#.to_vec()
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct ResponseOut<'a> {
+    jsonrpc: JsonRpcVersion,
+    id: &'a Option<RequestId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a ErrorObject>,
+}
+
+impl Serialize for Response {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (result, error) = match &self.outcome {
+            Outcome::Result(r) => (Some(&**r), None),
+            Outcome::Error(e) => (None, Some(e)),
+        };
+        ResponseOut { jsonrpc: JsonRpcVersion, id: &self.id, result, error }.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Response {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct ResponseIn {
+            #[allow(dead_code)]
+            jsonrpc: JsonRpcVersion,
+            #[serde(default)]
+            id: Option<RequestId>,
+            #[serde(default)]
+            result: Option<Box<RawValue>>,
+            #[serde(default)]
+            error: Option<ErrorObject>,
+        }
+        let r = ResponseIn::deserialize(d)?;
+        let outcome = match (r.result, r.error) {
+            (Some(res), None) => Outcome::Result(Arc::from(res)),
+            (None, Some(err)) => Outcome::Error(err),
+            _ => return Err(de::Error::custom("a response has exactly one of `result` and `error`")),
+        };
+        Ok(Response { id: r.id, outcome })
+    }
+}
+
+/// Any JSON-RPC message.
+#[derive(Clone, Debug)]
+pub enum Message {
+    /// A request.
+    Request(Request),
+    /// A notification.
+    Notification(Notification),
+    /// A response (to a request this side sent).
+    Response(Response),
+}
+
+impl Serialize for Message {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Message::Request(r) => r.serialize(s),
+            Message::Notification(n) => n.serialize(s),
+            Message::Response(r) => r.serialize(s),
+        }
+    }
+}
+
+/// What [`parse`] found in a body: one message or a batch.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A single message.
+    Single(Message),
+    /// A JSON array of messages (allowed by protocol 2025-03-26 only). Each element parsed
+    /// on its own; invalid elements carry the error response to send back.
+    Batch(Vec<Result<Message, Response>>),
+}
+
+/// Serialize to a raw JSON value. Our protocol types cannot fail to serialize; if a
+/// user type does, the error text is carried instead of panicking.
+pub fn to_raw<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|e| {
+        serde_json::value::to_raw_value(&format!("<serialization failed: {e}>")).expect("a string always serializes")
+    })
+}
+
+/// Parse untrusted bytes into a message or a batch. Errors are ready-made JSON-RPC error
+/// responses: invalid JSON gives -32700 with id `null`, a well-formed value that is not a
+/// JSON-RPC message gives -32600 (with the id when it could be read).
+///
+/// Nesting deeper than 128 levels and numbers that do not fit are reported as errors by
+/// serde_json's limits; nothing here recurses on input depth.
+pub fn parse(bytes: &[u8]) -> Result<Parsed, Response> {
+    if nesting_exceeds(bytes, MAX_DEPTH) {
+        let msg = format!("parse error: JSON nested deeper than {MAX_DEPTH} levels");
+        return Err(Response::error(None, ErrorObject::parse_error(msg)));
+    }
+    let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
+    if first == Some(b'[') {
+        let items: Vec<Box<RawValue>> = serde_json::from_slice(bytes)
+            .map_err(|e| Response::error(None, ErrorObject::parse_error(format!("parse error: {e}"))))?;
+        if items.is_empty() {
+            return Err(Response::error(None, ErrorObject::invalid_request("empty batch")));
+        }
+        return Ok(Parsed::Batch(items.iter().map(|raw| parse_one(raw.get().as_bytes())).collect()));
+    }
+    // Validate JSON syntax before looking at the shape, so syntax errors get -32700.
+    let raw: Box<RawValue> = serde_json::from_slice(bytes)
+        .map_err(|e| Response::error(None, ErrorObject::parse_error(format!("parse error: {e}"))))?;
+    parse_one(raw.get().as_bytes()).map(Parsed::Single)
+}
+
+/// Deepest nesting of arrays and objects accepted in a message (serde_json's own limit
+/// for typed values; raw values would otherwise pass unchecked).
+pub const MAX_DEPTH: usize = 128;
+
+/// Whether `bytes` nests arrays/objects deeper than `max`, ignoring brackets in strings.
+/// One pass, no allocation.
+fn nesting_exceeds(bytes: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Parse one message that is known to be syntactically valid JSON.
+fn parse_one(bytes: &[u8]) -> Result<Message, Response> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        #[serde(default)]
+        jsonrpc: Option<Box<RawValue>>,
+        #[serde(default, deserialize_with = "present")]
+        id: Option<Box<RawValue>>,
+        #[serde(default)]
+        method: Option<Box<RawValue>>,
+        #[serde(default)]
+        params: Option<Box<RawValue>>,
+        #[serde(default)]
+        result: Option<Box<RawValue>>,
+        #[serde(default)]
+        error: Option<Box<RawValue>>,
+    }
+    // `null` for `id` must be distinguishable from a missing id.
+    fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+        Box::<RawValue>::deserialize(d).map(Some)
+    }
+
+    let env: Envelope = serde_json::from_slice(bytes).map_err(|_| {
+        Response::error(None, ErrorObject::invalid_request("not a JSON-RPC message: expected a JSON object"))
+    })?;
+    let id = match &env.id {
+        None => None,
+        Some(raw) => match serde_json::from_str::<RequestId>(raw.get()) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                let msg =
+                    if raw.get() == "null" { "`id` must not be null" } else { "`id` must be a string or an integer" };
+                return Err(Response::error(None, ErrorObject::invalid_request(msg)));
+            }
+        },
+    };
+    let invalid = |msg: &str| Response::error(id.clone(), ErrorObject::invalid_request(msg));
+    match env.jsonrpc.as_deref().map(RawValue::get) {
+        Some("\"2.0\"") => {}
+        Some(_) => return Err(invalid("`jsonrpc` must be \"2.0\"")),
+        None => return Err(invalid("missing `jsonrpc`: \"2.0\"")),
+    }
+    if let Some(params) = &env.params {
+        let p = params.get().as_bytes().first();
+        if p != Some(&b'{') && p != Some(&b'[') {
+            return Err(invalid("`params` must be an object or an array"));
+        }
+    }
+    match (env.method, env.result, env.error) {
+        (Some(method), None, None) => {
+            let method: String =
+                serde_json::from_str(method.get()).map_err(|_| invalid("`method` must be a string"))?;
+            Ok(match id {
+                Some(id) => Message::Request(Request { jsonrpc: JsonRpcVersion, id, method, params: env.params }),
+                None => Message::Notification(Notification { jsonrpc: JsonRpcVersion, method, params: env.params }),
+            })
+        }
+        (None, Some(result), None) => match id {
+            Some(id) => Ok(Message::Response(Response { id: Some(id), outcome: Outcome::Result(Arc::from(result)) })),
+            None => Err(invalid("a response needs an `id`")),
+        },
+        (None, None, Some(error)) => {
+            let error: ErrorObject = serde_json::from_str(error.get())
+                .map_err(|_| invalid("`error` must be an object with `code` and `message`"))?;
+            Ok(Message::Response(Response { id, outcome: Outcome::Error(error) }))
+        }
+        _ => Err(invalid("not a JSON-RPC message: expected exactly one of `method`, `result` or `error`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err_code(bytes: &[u8]) -> (i32, Option<RequestId>) {
+        let resp = parse(bytes).expect_err("should fail");
+        (resp.as_error().unwrap().code, resp.id)
+    }
+
+    #[test]
+    fn invalid_json_is_parse_error_with_null_id() {
+        let resp = parse(b"{\"jsonrpc\":\"2.0\",").unwrap_err();
+        assert_eq!(resp.as_error().unwrap().code, codes::PARSE_ERROR);
+        let text = String::from_utf8(resp.to_vec()).unwrap();
+        assert!(text.contains("\"id\":null"), "{text}");
+    }
+
+    #[test]
+    fn non_objects_are_invalid_requests() {
+        assert_eq!(err_code(b"42").0, codes::INVALID_REQUEST);
+        assert_eq!(err_code(b"\"hello\"").0, codes::INVALID_REQUEST);
+        assert_eq!(err_code(b"null").0, codes::INVALID_REQUEST);
+        assert_eq!(err_code(b"[]").0, codes::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn wrong_version_keeps_the_id() {
+        let (code, id) = err_code(br#"{"jsonrpc":"1.0","id":7,"method":"ping"}"#);
+        assert_eq!(code, codes::INVALID_REQUEST);
+        assert_eq!(id, Some(RequestId::Number(7)));
+        assert_eq!(err_code(br#"{"id":7,"method":"ping"}"#).0, codes::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn null_or_fractional_ids_are_rejected() {
+        assert_eq!(err_code(br#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#).0, codes::INVALID_REQUEST);
+        assert_eq!(err_code(br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#).0, codes::INVALID_REQUEST);
+        assert_eq!(err_code(br#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#).0, codes::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn params_must_be_structured() {
+        assert_eq!(err_code(br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":3}"#).0, codes::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn classifies_messages() {
+        let req = parse(br#"{"jsonrpc":"2.0","id":"a","method":"tools/list","params":{}}"#).unwrap();
+        assert!(matches!(req, Parsed::Single(Message::Request(ref r)) if r.id == RequestId::from("a")));
+        let note = parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        assert!(matches!(note, Parsed::Single(Message::Notification(_))));
+        let resp = parse(br#"{"jsonrpc":"2.0","id":3,"result":{"roots":[]}}"#).unwrap();
+        assert!(matches!(resp, Parsed::Single(Message::Response(_))));
+        let err = parse(br#"{"jsonrpc":"2.0","id":3,"error":{"code":-1,"message":"no"}}"#).unwrap();
+        assert!(matches!(err, Parsed::Single(Message::Response(Response { outcome: Outcome::Error(_), .. }))));
+        let both = parse(br#"{"jsonrpc":"2.0","id":3,"result":{},"error":{"code":1,"message":""}}"#);
+        assert!(both.is_err());
+    }
+
+    #[test]
+    fn batches_parse_each_element() {
+        let Parsed::Batch(items) =
+            parse(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, 5, {"jsonrpc":"2.0","method":"x"}]"#).unwrap()
+        else {
+            panic!("expected a batch")
+        };
+        assert_eq!(items.len(), 3);
+        assert!(items[0].is_ok());
+        assert!(items[1].is_err());
+        assert!(items[2].is_ok());
+    }
+
+    #[test]
+    fn absurd_nesting_is_a_clean_error() {
+        let mut deep = String::from(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":"#);
+        deep.push_str(&"[".repeat(100_000));
+        deep.push_str(&"]".repeat(100_000));
+        deep.push_str("}}");
+        assert_eq!(err_code(deep.as_bytes()).0, codes::PARSE_ERROR);
+        let batch = "[".repeat(1_000_000);
+        assert_eq!(err_code(batch.as_bytes()).0, codes::PARSE_ERROR);
+        // Brackets inside strings do not count.
+        let text = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"x","params":{{"s":"{}\\\"{}"}}}}"#,
+            "[".repeat(500),
+            "{".repeat(500)
+        );
+        assert!(parse(text.as_bytes()).is_ok());
+        let ok = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"x","params":{{"a":{}{}}}}}"#,
+            "[".repeat(120),
+            "]".repeat(120)
+        );
+        assert!(parse(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn huge_numbers_are_clean_errors() {
+        assert_eq!(err_code(br#"{"jsonrpc":"2.0","id":1e999,"method":"x"}"#).0, codes::INVALID_REQUEST);
+        let (code, _) = err_code(br#"{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"x"}"#);
+        assert_eq!(code, codes::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn responses_serialize_compactly() {
+        let r = Response::result(RequestId::Number(1), &serde_json::json!({"a": 1}));
+        assert_eq!(String::from_utf8(r.to_vec()).unwrap(), r#"{"jsonrpc":"2.0","id":1,"result":{"a":1}}"#);
+        let e = Response::error(None, ErrorObject::parse_error("bad"));
+        assert_eq!(
+            String::from_utf8(e.to_vec()).unwrap(),
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"bad"}}"#
+        );
+    }
+}

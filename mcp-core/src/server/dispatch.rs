@@ -1,0 +1,808 @@
+//! `Server::handle`: era detection, method routing, handler calls, result shaping.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use super::request_state::request_digest;
+use super::{
+    CompletionTarget, Inbound, ListKind, Pages, ResourceTarget, Server, ServerEvent, decode_cursor, shape,
+    toolset::BoxFuture,
+};
+use crate::context::{Context, ContextParts, Session};
+use crate::error::{ToolError, ToolErrorKind};
+use crate::extensions::Principal;
+use crate::protocol::jsonrpc::{Parsed, parse, to_raw};
+use crate::protocol::{
+    CallToolParams, CallToolResult, CancelledParams, ClientCapabilities, CompleteParams, CompleteResult, Completion,
+    EmptyParams, EmptyResult, ErrorObject, GetPromptParams, Implementation, InitializeParams, InputRequiredResult,
+    InputResponses, LoggingLevel, Message, Meta, Notification, PaginatedParams, ProgressToken, ProtocolVersion,
+    ReadResourceParams, Reference, Request, RequestId, ResourceUriParams, Response, ResultType, SetLevelParams,
+    SubscriptionFilter, SubscriptionsAcknowledgedParams, SubscriptionsListenParams, SubscriptionsListenResult, codes,
+    meta, methods,
+};
+
+/// At most this many URIs in one `subscriptions/listen` filter.
+const MAX_SUBSCRIBED_URIS: usize = 1000;
+
+/// What the server learned about a request before routing it.
+struct Facts {
+    version: ProtocolVersion,
+    client_info: Option<Implementation>,
+    client_capabilities: ClientCapabilities,
+    log_level: Option<LoggingLevel>,
+    progress_token: Option<ProgressToken>,
+}
+
+type Routed = Result<Option<Arc<RawValue>>, ErrorObject>;
+
+/// What [`Server::handle_parsed`] answers: nothing (notifications), one response, or the
+/// responses of a batch.
+#[derive(Debug)]
+pub enum Reply {
+    /// One response.
+    Single(Response),
+    /// The responses of a batch (requests only; notifications get none).
+    Batch(Vec<Response>),
+}
+
+impl Reply {
+    /// Serialize to bytes.
+    pub fn to_vec(&self) -> Vec<u8> {
+        match self {
+            Reply::Single(r) => r.to_vec(),
+            Reply::Batch(rs) => serde_json::to_vec(rs).unwrap_or_default(),
+        }
+    }
+}
+
+impl Server {
+    /// Handle one message from a client and return the response to send, if any.
+    ///
+    /// - A request gets a response, unless it was cancelled.
+    /// - A notification (`initialized`, `cancelled`, ...) gets none.
+    /// - A response (the client answering a request this server sent) is routed to the
+    ///   handler waiting for it and gets none.
+    ///
+    /// The era is decided per message: a request whose `_meta` names a 2026-07-28 protocol
+    /// version is served statelessly; anything else belongs to the legacy session in
+    /// `inbound.session`, which `initialize` fills.
+    pub async fn handle(&self, message: Message, inbound: Inbound) -> Option<Response> {
+        match message {
+            Message::Request(req) => self.handle_request(req, inbound).await,
+            Message::Notification(n) => {
+                self.handle_notification(&n, &inbound);
+                None
+            }
+            Message::Response(resp) => {
+                if let (Some(session), Some(id)) = (&inbound.session, &resp.id) {
+                    session.peer().resolve(id, resp.outcome);
+                }
+                None
+            }
+        }
+    }
+
+    /// Parse bytes and handle them, batches included (allowed only when the session
+    /// negotiated 2025-03-26). Parse errors become error responses.
+    pub async fn handle_bytes(&self, bytes: &[u8], inbound: Inbound) -> Option<Reply> {
+        match parse(bytes) {
+            Ok(parsed) => self.handle_parsed(parsed, inbound).await,
+            Err(resp) => Some(Reply::Single(resp)),
+        }
+    }
+
+    /// Handle an already parsed message or batch.
+    pub async fn handle_parsed(&self, parsed: Parsed, inbound: Inbound) -> Option<Reply> {
+        match parsed {
+            Parsed::Single(m) => self.handle(m, inbound).await.map(Reply::Single),
+            Parsed::Batch(items) => {
+                let version = inbound.session.as_ref().and_then(|s| s.protocol_version());
+                if !version.is_some_and(ProtocolVersion::allows_batches) {
+                    let v = version.map_or("this server's 2025-06-18 and later versions", ProtocolVersion::as_str);
+                    let msg = format!("JSON-RPC batches are not supported by protocol version {v} (only 2025-03-26)");
+                    return Some(Reply::Single(Response::error(None, ErrorObject::invalid_request(msg))));
+                }
+                let mut set = tokio::task::JoinSet::new();
+                let mut out = Vec::new();
+                for (i, item) in items.into_iter().enumerate() {
+                    match item {
+                        Ok(Message::Request(r)) if r.method == methods::INITIALIZE => out.push((
+                            i,
+                            Response::error(
+                                Some(r.id),
+                                ErrorObject::invalid_request("`initialize` must not be part of a batch"),
+                            ),
+                        )),
+                        Ok(m) => {
+                            let server = self.clone();
+                            let inbound = inbound.clone();
+                            set.spawn(async move { (i, server.handle(m, inbound).await) });
+                        }
+                        Err(resp) => out.push((i, resp)),
+                    }
+                }
+                while let Some(joined) = set.join_next().await {
+                    match joined {
+                        Ok((i, Some(resp))) => out.push((i, resp)),
+                        Ok((_, None)) => {}
+                        Err(e) => out.push((usize::MAX, Response::error(None, ErrorObject::internal(e.to_string())))),
+                    }
+                }
+                out.sort_by_key(|(i, _)| *i);
+                (!out.is_empty()).then(|| Reply::Batch(out.into_iter().map(|(_, r)| r).collect()))
+            }
+        }
+    }
+
+    /// Handle one request.
+    pub async fn handle_request(&self, req: Request, inbound: Inbound) -> Option<Response> {
+        let id = req.id.clone();
+        match self.route(&req, &inbound).await {
+            Ok(Some(raw)) => Some(Response::raw(id, raw)),
+            Ok(None) => None,
+            Err(e) => Some(Response::error(Some(id), e)),
+        }
+    }
+
+    fn handle_notification(&self, n: &Notification, inbound: &Inbound) {
+        let Some(session) = &inbound.session else { return };
+        match n.method.as_str() {
+            methods::INITIALIZED if session.protocol_version().is_some() => {
+                session.update(|st| st.initialized = true);
+            }
+            methods::CANCELLED => {
+                let raw = n.params.as_deref().map_or("{}", RawValue::get);
+                if let Ok(CancelledParams { request_id: Some(id), .. }) = serde_json::from_str(raw) {
+                    session.peer().cancel(&id);
+                }
+            }
+            // roots/list_changed and unknown notifications need no action.
+            _ => {}
+        }
+    }
+
+    /// The notification a legacy session should receive for `event`, if any: list changes
+    /// always, resource updates only for URIs it subscribed to.
+    pub fn legacy_notification(&self, event: &ServerEvent, session: &Session) -> Option<Notification> {
+        session.protocol_version()?;
+        let empty = EmptyParams::default();
+        match event {
+            ServerEvent::ToolsListChanged => Some(Notification::new(methods::TOOLS_LIST_CHANGED, &empty)),
+            ServerEvent::PromptsListChanged => Some(Notification::new(methods::PROMPTS_LIST_CHANGED, &empty)),
+            ServerEvent::ResourcesListChanged => Some(Notification::new(methods::RESOURCES_LIST_CHANGED, &empty)),
+            ServerEvent::ResourceUpdated(uri) => session.read(|st| st.subscriptions.contains(uri)).then(|| {
+                Notification::new(methods::RESOURCES_UPDATED, &ResourceUriParams { uri: uri.clone(), meta: None })
+            }),
+        }
+    }
+
+    pub(crate) fn pages(&self, v: ProtocolVersion) -> &Pages {
+        let i = ProtocolVersion::ALL.iter().position(|x| *x == v).unwrap_or(ProtocolVersion::ALL.len() - 1);
+        &self.inner.pages[i]
+    }
+
+    fn finish<R: shape::ResultFields + serde::Serialize>(
+        &self,
+        mut r: R,
+        v: ProtocolVersion,
+        cache: Option<(u64, crate::protocol::CacheScope)>,
+    ) -> Arc<RawValue> {
+        shape::finish(&mut r, v, &self.inner.server_info_value, cache);
+        Arc::from(to_raw(&r))
+    }
+
+    /// Decide the era and gather the request's protocol facts.
+    fn classify(&self, req: &Request, inbound: &Inbound) -> Result<Facts, ErrorObject> {
+        let meta = read_meta(req)?;
+        let meta_version = meta.as_ref().and_then(|m| m.get(meta::PROTOCOL_VERSION));
+        let session = inbound.session.as_ref();
+        let session_version = session.and_then(|s| s.protocol_version());
+
+        if let Some(requested) = meta_version {
+            let parsed = requested.as_str().and_then(ProtocolVersion::parse);
+            match parsed {
+                Some(v) if v.is_modern() => return modern_facts(v, meta.as_ref().unwrap_or(&Map::new())),
+                Some(v) if session_version == Some(v) => {}
+                _ => return Err(unsupported_version(requested)),
+            }
+        }
+        if req.method == methods::INITIALIZE || req.method == methods::PING {
+            return Ok(self.legacy_facts(session, session_version.unwrap_or(ProtocolVersion::LATEST_LEGACY), &meta));
+        }
+        match (session, session_version) {
+            (Some(s), Some(v)) => Ok(self.legacy_facts(Some(s), v, &meta)),
+            (Some(_), None) => Err(ErrorObject::invalid_request(format!(
+                "`{}` before `initialize`: send `initialize` first (or, for protocol 2026-07-28, put `{}` in `_meta`)",
+                req.method,
+                meta::PROTOCOL_VERSION
+            ))),
+            (None, _) => Err(ErrorObject::invalid_params(format!(
+                "missing `_meta[\"{}\"]`: a request without a session must name its protocol version (this server supports {})",
+                meta::PROTOCOL_VERSION,
+                supported_list()
+            ))),
+        }
+    }
+
+    fn legacy_facts(
+        &self,
+        session: Option<&Arc<Session>>,
+        v: ProtocolVersion,
+        meta: &Option<Map<String, Value>>,
+    ) -> Facts {
+        let (client_info, client_capabilities, log_level) = match session {
+            Some(s) => s.read(|st| (st.client_info.clone(), st.client_capabilities.clone(), st.log_level)),
+            None => (None, ClientCapabilities::default(), None),
+        };
+        Facts { version: v, client_info, client_capabilities, log_level, progress_token: progress_token(meta.as_ref()) }
+    }
+
+    async fn route(&self, req: &Request, inbound: &Inbound) -> Routed {
+        let facts = self.classify(req, inbound)?;
+        let v = facts.version;
+        let caps = &self.inner.capabilities;
+        let unsupported = |what: &str| {
+            let mut e = ErrorObject::method_not_found(&req.method);
+            e.message = format!("{what} not supported");
+            e.with_data(serde_json::json!({ "reason": format!("this server does not offer {what}") }))
+        };
+        match (req.method.as_str(), v.is_modern()) {
+            (methods::INITIALIZE, false) => self.initialize(req, inbound).map(Some),
+            (methods::PING, false) => Ok(Some(self.finish(EmptyResult::default(), v, None))),
+            (methods::LOGGING_SET_LEVEL, false) => {
+                let p: SetLevelParams = params(req)?;
+                if let Some(s) = &inbound.session {
+                    s.update(|st| st.log_level = Some(p.level));
+                }
+                Ok(Some(self.finish(EmptyResult::default(), v, None)))
+            }
+            (methods::RESOURCES_SUBSCRIBE | methods::RESOURCES_UNSUBSCRIBE, false) => {
+                if caps.resources.is_none() {
+                    return Err(unsupported("resources"));
+                }
+                let p: ResourceUriParams = params(req)?;
+                if let Some(s) = &inbound.session {
+                    let subscribe = req.method == methods::RESOURCES_SUBSCRIBE;
+                    s.update(|st| {
+                        if subscribe {
+                            if st.subscriptions.len() < MAX_SUBSCRIBED_URIS {
+                                st.subscriptions.insert(p.uri);
+                            }
+                        } else {
+                            st.subscriptions.remove(&p.uri);
+                        }
+                    });
+                }
+                Ok(Some(self.finish(EmptyResult::default(), v, None)))
+            }
+            (methods::SERVER_DISCOVER, true) => Ok(self.pages(v).hello.clone()),
+            (methods::SUBSCRIPTIONS_LISTEN, true) => self.listen(req, inbound).await,
+            (methods::TOOLS_LIST, _) if caps.tools.is_some() => self.list_page(req, v, ListKind::Tools),
+            (methods::TOOLS_CALL, _) if caps.tools.is_some() => self.call_tool(req, facts, inbound).await,
+            (methods::TOOLS_LIST | methods::TOOLS_CALL, _) => Err(unsupported("tools")),
+            (methods::RESOURCES_LIST, _) if caps.resources.is_some() => self.list_page(req, v, ListKind::Resources),
+            (methods::RESOURCES_TEMPLATES_LIST, _) if caps.resources.is_some() => {
+                self.list_page(req, v, ListKind::Templates)
+            }
+            (methods::RESOURCES_READ, _) if caps.resources.is_some() => self.read_resource(req, facts, inbound).await,
+            (methods::RESOURCES_LIST | methods::RESOURCES_TEMPLATES_LIST | methods::RESOURCES_READ, _) => {
+                Err(unsupported("resources"))
+            }
+            (methods::PROMPTS_LIST, _) if caps.prompts.is_some() => self.list_page(req, v, ListKind::Prompts),
+            (methods::PROMPTS_GET, _) if caps.prompts.is_some() => self.get_prompt(req, facts, inbound).await,
+            (methods::PROMPTS_LIST | methods::PROMPTS_GET, _) => Err(unsupported("prompts")),
+            (methods::COMPLETION_COMPLETE, _) if caps.completions.is_some() => self.complete(req, facts, inbound).await,
+            (methods::COMPLETION_COMPLETE, _) => Err(unsupported("completions")),
+            _ => Err(ErrorObject::method_not_found(&req.method)),
+        }
+    }
+
+    fn initialize(&self, req: &Request, inbound: &Inbound) -> Result<Arc<RawValue>, ErrorObject> {
+        let Some(session) = &inbound.session else {
+            return Err(ErrorObject::internal("this transport keeps no sessions; use protocol 2026-07-28"));
+        };
+        let p: InitializeParams = params(req)?;
+        if session.protocol_version().is_some() {
+            return Err(ErrorObject::invalid_request("the session is already initialized"));
+        }
+        let v = ProtocolVersion::parse(&p.protocol_version)
+            .filter(|v| v.is_legacy())
+            .unwrap_or(ProtocolVersion::LATEST_LEGACY);
+        let principal = inbound.extensions.get::<Principal>().map(|p| p.subject.clone());
+        session.update(|st| {
+            st.protocol_version = Some(v);
+            st.client_info = Some(p.client_info);
+            st.client_capabilities = p.capabilities;
+            st.principal = principal;
+        });
+        self.pages(v).hello.clone().ok_or_else(|| ErrorObject::internal("no initialize result"))
+    }
+
+    fn list_page(&self, req: &Request, v: ProtocolVersion, kind: ListKind) -> Routed {
+        let p: PaginatedParams = params(req)?;
+        let pages = self.pages(v);
+        let list = match kind {
+            ListKind::Tools => &pages.tools,
+            ListKind::Resources => &pages.resources,
+            ListKind::Templates => &pages.templates,
+            ListKind::Prompts => &pages.prompts,
+        };
+        let page = match p.cursor.as_deref() {
+            None => 0,
+            Some(c) => decode_cursor(kind, c).filter(|&i| i < list.len()).ok_or_else(|| {
+                ErrorObject::invalid_params("Invalid cursor").with_data(serde_json::json!({ "cursor": c }))
+            })?,
+        };
+        Ok(list.get(page).cloned())
+    }
+
+    fn context(&self, req: &Request, facts: Facts, inbound: &Inbound, responses: InputResponses) -> (Context, Tracked) {
+        let cancel = match &inbound.cancel {
+            Some(t) => t.child_token(),
+            None => CancellationToken::new(),
+        };
+        let tracked = Tracked::new(inbound.session.clone(), req.id.clone(), cancel.clone());
+        let ctx = Context::new(ContextParts {
+            request_id: req.id.clone(),
+            method: req.method.clone(),
+            version: facts.version,
+            client_info: facts.client_info,
+            client_capabilities: facts.client_capabilities,
+            extensions: inbound.extensions.clone(),
+            progress_token: facts.progress_token,
+            log_level: facts.log_level,
+            sink: inbound.sink.clone(),
+            cancel,
+            session: inbound.session.clone(),
+            responses,
+        });
+        (ctx, tracked)
+    }
+
+    /// Answers available to a 2026-07-28 request: those carried (and verified) in its
+    /// `requestState` plus its `inputResponses`.
+    fn gather_input(
+        &self,
+        v: ProtocolVersion,
+        digest: &str,
+        state: Option<&str>,
+        responses: Option<InputResponses>,
+        inbound: &Inbound,
+    ) -> Result<InputResponses, ErrorObject> {
+        if !v.is_modern() {
+            return Ok(InputResponses::new());
+        }
+        let principal = inbound.extensions.get::<Principal>().map(|p| p.subject.as_str());
+        let mut answers = match state {
+            Some(s) => self
+                .inner
+                .signer
+                .verify(s, digest, principal)
+                .map_err(|m| ErrorObject::invalid_params(format!("invalid `requestState`: {m}")))?,
+            None => InputResponses::new(),
+        };
+        answers.extend(responses.unwrap_or_default());
+        Ok(answers)
+    }
+
+    /// If the handler asked for input it had no answer to, the `input_required` result.
+    fn input_required(
+        &self,
+        ctx: &Context,
+        digest: String,
+        inbound: &Inbound,
+    ) -> Result<Option<Arc<RawValue>>, ErrorObject> {
+        let (pending, answers) = ctx.take_pending_input();
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let principal = inbound.extensions.get::<Principal>().map(|p| p.subject.as_str());
+        let state = self.inner.signer.issue(digest, principal, answers).map_err(ErrorObject::internal)?;
+        let r = InputRequiredResult {
+            result_type: ResultType::InputRequired,
+            input_requests: Some(pending),
+            request_state: Some(state),
+            meta: Some(Meta::new().with(meta::SERVER_INFO, self.inner.server_info_value.clone())),
+        };
+        Ok(Some(Arc::from(to_raw(&r))))
+    }
+
+    async fn call_tool(&self, req: &Request, facts: Facts, inbound: &Inbound) -> Routed {
+        let p: CallToolParams = params(req)?;
+        reject_null_input(req)?;
+        let Some(&i) = self.inner.tool_index.get(&p.name) else {
+            return Err(ErrorObject::invalid_params(format!("Unknown tool: {}", p.name)));
+        };
+        let entry = &self.inner.tools[i];
+        let v = facts.version;
+        let digest = request_digest(methods::TOOLS_CALL, &p.name, p.arguments.as_ref());
+        let answers = self.gather_input(v, &digest, p.request_state.as_deref(), p.input_responses, inbound)?;
+        let (ctx, _tracked) = self.context(req, facts, inbound, answers);
+        let toolset = &self.inner.toolsets[entry.toolset];
+        let fut = toolset.call_tool(entry.index, p.arguments.unwrap_or_default(), &ctx);
+        let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
+        if v.is_modern() {
+            if let Some(r) = self.input_required(&ctx, digest, inbound)? {
+                return Ok(Some(r));
+            }
+        }
+        let mut result = match outcome {
+            Ok(r) => r,
+            Err(e) => match e.kind() {
+                ToolErrorKind::Cancelled => return Ok(None),
+                ToolErrorKind::MissingCapability if v.is_modern() => return Err(e.into_error_object()),
+                _ if e.protocol_error().is_some() && e.kind() != ToolErrorKind::MissingCapability => {
+                    return Err(e.into_error_object());
+                }
+                _ => CallToolResult::error(e.message()),
+            },
+        };
+        shape::call_result(&mut result, v, entry.wrap_output);
+        Ok(Some(self.finish(result, v, None)))
+    }
+
+    async fn read_resource(&self, req: &Request, facts: Facts, inbound: &Inbound) -> Routed {
+        let p: ReadResourceParams = params(req)?;
+        reject_null_input(req)?;
+        let v = facts.version;
+        let not_found = || {
+            ErrorObject::new(v.resource_not_found_code(), "Resource not found")
+                .with_data(serde_json::json!({ "uri": p.uri }))
+        };
+        let (toolset, target) = if let Some(&i) = self.inner.resource_index.get(&p.uri) {
+            let (_, e) = &self.inner.resources[i];
+            (e.toolset, ResourceTarget::Static(e.index))
+        } else {
+            let found = self.inner.templates.iter().find_map(|(_, e)| {
+                e.template.matches(&p.uri).map(|vars| (e.toolset, ResourceTarget::Template(e.index, vars)))
+            });
+            found.ok_or_else(not_found)?
+        };
+        let digest = request_digest(methods::RESOURCES_READ, &p.uri, None);
+        let answers = self.gather_input(v, &digest, p.request_state.as_deref(), p.input_responses.clone(), inbound)?;
+        let (ctx, _tracked) = self.context(req, facts, inbound, answers);
+        let fut = self.inner.toolsets[toolset].read_resource(target, &p.uri, &ctx);
+        let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
+        if v.is_modern() {
+            if let Some(r) = self.input_required(&ctx, digest, inbound)? {
+                return Ok(Some(r));
+            }
+        }
+        match outcome {
+            Ok(r) => Ok(Some(self.finish(r, v, Some(self.inner.read_cache)))),
+            Err(e) if e.kind() == ToolErrorKind::Cancelled => Ok(None),
+            Err(e) if e.kind() == ToolErrorKind::NotFound && e.protocol_error().is_none() => Err(not_found()),
+            Err(e) => Err(e.into_error_object()),
+        }
+    }
+
+    async fn get_prompt(&self, req: &Request, facts: Facts, inbound: &Inbound) -> Routed {
+        let p: GetPromptParams = params(req)?;
+        reject_null_input(req)?;
+        let Some(&i) = self.inner.prompt_index.get(&p.name) else {
+            return Err(ErrorObject::invalid_params(format!("Unknown prompt: {}", p.name)));
+        };
+        let entry = &self.inner.prompts[i];
+        let args = p.arguments.clone().unwrap_or_default();
+        let missing: Vec<&str> = entry
+            .prompt
+            .arguments
+            .iter()
+            .flatten()
+            .filter(|a| a.required == Some(true) && args.get(&a.name).is_none_or(Value::is_null))
+            .map(|a| a.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ErrorObject::invalid_params(format!(
+                "prompt `{}` needs the argument(s) {}",
+                p.name,
+                missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let v = facts.version;
+        let digest = request_digest(methods::PROMPTS_GET, &p.name, Some(&args));
+        let answers = self.gather_input(v, &digest, p.request_state.as_deref(), p.input_responses, inbound)?;
+        let (ctx, _tracked) = self.context(req, facts, inbound, answers);
+        let fut = self.inner.toolsets[entry.toolset].get_prompt(entry.index, args, &ctx);
+        let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
+        if v.is_modern() {
+            if let Some(r) = self.input_required(&ctx, digest, inbound)? {
+                return Ok(Some(r));
+            }
+        }
+        match outcome {
+            Ok(mut r) => {
+                for m in &mut r.messages {
+                    shape::content(std::slice::from_mut(&mut m.content), v);
+                }
+                Ok(Some(self.finish(r, v, None)))
+            }
+            Err(e) if e.kind() == ToolErrorKind::Cancelled => Ok(None),
+            Err(e) => Err(e.into_error_object()),
+        }
+    }
+
+    async fn complete(&self, req: &Request, facts: Facts, inbound: &Inbound) -> Routed {
+        let p: CompleteParams = params(req)?;
+        let (toolset, target) = match &p.reference {
+            Reference::Prompt { name, .. } => {
+                let i = *self
+                    .inner
+                    .prompt_index
+                    .get(name)
+                    .ok_or_else(|| ErrorObject::invalid_params(format!("Unknown prompt: {name}")))?;
+                let e = &self.inner.prompts[i];
+                if !e.prompt.arguments.iter().flatten().any(|a| a.name == p.argument.name) {
+                    return Err(ErrorObject::invalid_params(format!(
+                        "prompt `{name}` has no argument `{}`",
+                        p.argument.name
+                    )));
+                }
+                (e.toolset, CompletionTarget::Prompt(e.index))
+            }
+            Reference::Resource { uri } => {
+                let (_, e) = self
+                    .inner
+                    .templates
+                    .iter()
+                    .find(|(t, _)| &t.uri_template == uri)
+                    .ok_or_else(|| ErrorObject::invalid_params(format!("Unknown resource template: {uri}")))?;
+                if !e.template.variables().any(|var| var == p.argument.name) {
+                    return Err(ErrorObject::invalid_params(format!(
+                        "resource template `{uri}` has no variable `{}`",
+                        p.argument.name
+                    )));
+                }
+                (e.toolset, CompletionTarget::Template(e.index))
+            }
+        };
+        let v = facts.version;
+        let (ctx, _tracked) = self.context(req, facts, inbound, InputResponses::new());
+        let context = p.context.clone().unwrap_or_default();
+        let fut = self.inner.toolsets[toolset].complete(target, &p.argument, &context, &ctx);
+        let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
+        match outcome {
+            Ok(mut c) => {
+                if c.values.len() > 100 {
+                    c = Completion::from_values(c.values);
+                }
+                Ok(Some(self.finish(CompleteResult { result_type: None, completion: c, meta: None }, v, None)))
+            }
+            Err(e) if e.kind() == ToolErrorKind::Cancelled => Ok(None),
+            Err(e) => Err(e.into_error_object()),
+        }
+    }
+
+    /// `subscriptions/listen`: acknowledge, then forward matching server events on the
+    /// request's sink until the client goes away or the server shuts down.
+    async fn listen(&self, req: &Request, inbound: &Inbound) -> Routed {
+        let p: SubscriptionsListenParams = params(req)?;
+        let Some(sink) = inbound.sink.clone() else {
+            return Err(ErrorObject::internal("this transport cannot carry `subscriptions/listen` streams"));
+        };
+        let caps = &self.inner.capabilities;
+        let f = p.notifications;
+        let accepted = SubscriptionFilter {
+            tools_list_changed: f.tools_list_changed.filter(|&b| b && caps.tools.is_some()),
+            prompts_list_changed: f.prompts_list_changed.filter(|&b| b && caps.prompts.is_some()),
+            resources_list_changed: f.resources_list_changed.filter(|&b| b && caps.resources.is_some()),
+            resource_subscriptions: f.resource_subscriptions.filter(|_| caps.resources.is_some()).map(|mut uris| {
+                uris.truncate(MAX_SUBSCRIBED_URIS);
+                uris
+            }),
+        };
+        let sub_meta = Meta::new().with(meta::SUBSCRIPTION_ID, serde_json::to_value(&req.id).unwrap_or(Value::Null));
+        let mut events = self.subscribe_events();
+        let ack = SubscriptionsAcknowledgedParams { notifications: accepted.clone(), meta: Some(sub_meta.clone()) };
+        if sink.send(Message::Notification(Notification::new(methods::SUBSCRIPTIONS_ACKNOWLEDGED, &ack))).await.is_err()
+        {
+            return Ok(None);
+        }
+        let cancel = inbound.cancel.clone().unwrap_or_default();
+        let _tracked = Tracked::new(inbound.session.clone(), req.id.clone(), cancel.clone());
+        let closed = || {
+            let mut r = SubscriptionsListenResult::closed(&req.id);
+            if let Some(m) = &mut r.meta {
+                m.insert(meta::SERVER_INFO, self.inner.server_info_value.clone());
+            }
+            Ok(Some(Arc::from(to_raw(&r))))
+        };
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(None),
+                _ = self.inner.shutdown.cancelled() => return closed(),
+                ev = events.recv() => match ev {
+                    Ok(ev) => {
+                        if let Some(n) = modern_notification(&ev, &accepted, &sub_meta) {
+                            if sink.send(Message::Notification(n)).await.is_err() {
+                                return Ok(None);
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return closed(),
+                },
+            }
+        }
+    }
+}
+
+fn modern_notification(ev: &ServerEvent, f: &SubscriptionFilter, sub_meta: &Meta) -> Option<Notification> {
+    let empty = EmptyParams { meta: Some(sub_meta.clone()) };
+    match ev {
+        ServerEvent::ToolsListChanged if f.tools_list_changed == Some(true) => {
+            Some(Notification::new(methods::TOOLS_LIST_CHANGED, &empty))
+        }
+        ServerEvent::PromptsListChanged if f.prompts_list_changed == Some(true) => {
+            Some(Notification::new(methods::PROMPTS_LIST_CHANGED, &empty))
+        }
+        ServerEvent::ResourcesListChanged if f.resources_list_changed == Some(true) => {
+            Some(Notification::new(methods::RESOURCES_LIST_CHANGED, &empty))
+        }
+        ServerEvent::ResourceUpdated(uri) if f.resource_subscriptions.as_ref().is_some_and(|u| u.contains(uri)) => {
+            Some(Notification::new(
+                methods::RESOURCES_UPDATED,
+                &ResourceUriParams { uri: uri.clone(), meta: Some(sub_meta.clone()) },
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Registers a request's cancellation token with its session so `notifications/cancelled`
+/// reaches it, and unregisters it however the request ends.
+struct Tracked {
+    session: Option<Arc<Session>>,
+    id: RequestId,
+}
+
+impl Tracked {
+    fn new(session: Option<Arc<Session>>, id: RequestId, token: CancellationToken) -> Self {
+        if let Some(s) = &session {
+            s.peer().track(&id, token);
+        }
+        Tracked { session, id }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if let Some(s) = &self.session {
+            s.peer().untrack(&self.id);
+        }
+    }
+}
+
+/// Run a handler until it finishes or the request is cancelled (then `None`; the
+/// handler's future is dropped). A panic becomes an internal error, never a crash.
+async fn run<T>(fut: BoxFuture<'_, Result<T, ToolError>>, cancel: &CancellationToken) -> Option<Result<T, ToolError>> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => None,
+        r = CatchUnwind(fut) => Some(r),
+    }
+}
+
+struct CatchUnwind<'a, T>(BoxFuture<'a, Result<T, ToolError>>);
+
+impl<T> Future for CatchUnwind<'_, T> {
+    type Output = Result<T, ToolError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(p) => p,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::error!(panic = %what, "an MCP handler panicked");
+                Poll::Ready(Err(ToolError::internal("internal error: the handler failed unexpectedly")))
+            }
+        }
+    }
+}
+
+/// Parse a request's params into `T`; errors name the field and leave out serde's
+/// line/column noise.
+pub(crate) fn params<T: DeserializeOwned>(req: &Request) -> Result<T, ErrorObject> {
+    let raw = req.params.as_deref().map_or("{}", RawValue::get);
+    serde_json::from_str(raw).map_err(|e| {
+        ErrorObject::invalid_params(format!("invalid params for `{}`: {}", req.method, clean_serde_error(&e)))
+    })
+}
+
+/// A serde_json error message without the "at line 1 column 7" suffix.
+pub fn clean_serde_error(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+/// `inputResponses: null` is a malformed request, not an absent field.
+fn reject_null_input(req: &Request) -> Result<(), ErrorObject> {
+    #[derive(Deserialize)]
+    struct Probe<'a> {
+        #[serde(rename = "inputResponses", borrow, default)]
+        input_responses: Option<&'a RawValue>,
+    }
+    let raw = req.params.as_deref().map_or("{}", RawValue::get);
+    match serde_json::from_str::<Probe<'_>>(raw) {
+        Ok(Probe { input_responses: Some(r) }) if r.get() == "null" => {
+            Err(ErrorObject::invalid_params("`inputResponses` must be an object, not null"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn read_meta(req: &Request) -> Result<Option<Map<String, Value>>, ErrorObject> {
+    #[derive(Deserialize)]
+    struct MetaOnly {
+        #[serde(rename = "_meta", default)]
+        meta: Option<Value>,
+    }
+    let Some(raw) = req.params.as_deref() else { return Ok(None) };
+    let m: MetaOnly = serde_json::from_str(raw.get())
+        .map_err(|_| ErrorObject::invalid_params(format!("`params` of `{}` must be an object", req.method)))?;
+    match m.meta {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m)),
+        Some(_) => Err(ErrorObject::invalid_params("`_meta` must be an object")),
+    }
+}
+
+fn progress_token(meta: Option<&Map<String, Value>>) -> Option<ProgressToken> {
+    meta.and_then(|m| m.get(meta::PROGRESS_TOKEN)).and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+fn supported_list() -> String {
+    ProtocolVersion::ALL.iter().rev().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn unsupported_version(requested: &Value) -> ErrorObject {
+    ErrorObject::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version").with_data(serde_json::json!({
+        "supported": ProtocolVersion::ALL.iter().rev().map(|v| v.as_str()).collect::<Vec<_>>(),
+        "requested": requested,
+    }))
+}
+
+fn modern_facts(v: ProtocolVersion, meta: &Map<String, Value>) -> Result<Facts, ErrorObject> {
+    fn field<T: DeserializeOwned>(meta: &Map<String, Value>, key: &str, what: &str) -> Result<Option<T>, ErrorObject> {
+        match meta.get(key) {
+            None => Ok(None),
+            Some(v) => T::deserialize(v).map(Some).map_err(|e| {
+                ErrorObject::invalid_params(format!("`_meta[\"{key}\"]` must be {what}: {}", clean_serde_error(&e)))
+            }),
+        }
+    }
+    let client_capabilities =
+        field::<ClientCapabilities>(meta, meta::CLIENT_CAPABILITIES, "a ClientCapabilities object")?.ok_or_else(
+            || {
+                ErrorObject::invalid_params(format!(
+                    "missing `_meta[\"{}\"]`: every 2026-07-28 request must declare the client's capabilities",
+                    meta::CLIENT_CAPABILITIES
+                ))
+            },
+        )?;
+    let client_info = field::<Implementation>(meta, meta::CLIENT_INFO, "an Implementation object")?;
+    let log_level = field::<LoggingLevel>(
+        meta,
+        meta::LOG_LEVEL,
+        "one of debug, info, notice, warning, error, critical, alert, emergency",
+    )?;
+    let progress_token = field::<ProgressToken>(meta, meta::PROGRESS_TOKEN, "a string or an integer")?;
+    Ok(Facts { version: v, client_info, client_capabilities, log_level, progress_token })
+}

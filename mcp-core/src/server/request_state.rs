@@ -1,0 +1,146 @@
+//! The opaque `requestState` of 2026-07-28 `input_required` results: the answers gathered
+//! so far, bound to the caller, the request and an expiry, and protected by HMAC-SHA256
+//! so a client can neither forge nor replay it into another request.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::protocol::InputResponses;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Longest `requestState` accepted or produced.
+pub(crate) const MAX_STATE_LEN: usize = 256 * 1024;
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    /// Format version.
+    v: u8,
+    /// Expiry, Unix seconds.
+    exp: u64,
+    /// Digest of the request (method, name or URI, arguments).
+    d: String,
+    /// Subject of the principal, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<String>,
+    /// Answers gathered in earlier rounds.
+    #[serde(default)]
+    r: InputResponses,
+}
+
+/// The signing key and lifetime.
+#[derive(Clone)]
+pub(crate) struct StateSigner {
+    key: [u8; 32],
+    ttl_secs: u64,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// A digest identifying the request a state belongs to.
+pub(crate) fn request_digest(method: &str, target: &str, arguments: Option<&Map<String, Value>>) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update([0]);
+    h.update(target.as_bytes());
+    h.update([0]);
+    if let Some(args) = arguments {
+        // serde_json maps are ordered by key, so this is canonical.
+        h.update(serde_json::to_vec(args).unwrap_or_default());
+    }
+    B64.encode(&h.finalize()[..16])
+}
+
+impl StateSigner {
+    pub(crate) fn new(key: [u8; 32], ttl_secs: u64) -> Self {
+        StateSigner { key, ttl_secs }
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length")
+    }
+
+    pub(crate) fn issue(
+        &self,
+        digest: String,
+        principal: Option<&str>,
+        answers: InputResponses,
+    ) -> Result<String, String> {
+        let payload = Payload { v: 1, exp: now() + self.ttl_secs, d: digest, p: principal.map(Into::into), r: answers };
+        let json = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
+        let mut mac = self.mac();
+        mac.update(&json);
+        let state = format!("{}.{}", B64.encode(&json), B64.encode(mac.finalize().into_bytes()));
+        if state.len() > MAX_STATE_LEN {
+            return Err("the answers gathered so far are too large to carry in requestState".into());
+        }
+        Ok(state)
+    }
+
+    pub(crate) fn verify(
+        &self,
+        state: &str,
+        digest: &str,
+        principal: Option<&str>,
+    ) -> Result<InputResponses, &'static str> {
+        if state.len() > MAX_STATE_LEN {
+            return Err("requestState is too large");
+        }
+        let (body, sig) = state.split_once('.').ok_or("requestState is malformed")?;
+        let json = B64.decode(body).map_err(|_| "requestState is malformed")?;
+        let sig = B64.decode(sig).map_err(|_| "requestState is malformed")?;
+        let mut mac = self.mac();
+        mac.update(&json);
+        mac.verify_slice(&sig).map_err(|_| "requestState failed verification")?;
+        let p: Payload = serde_json::from_slice(&json).map_err(|_| "requestState is malformed")?;
+        if p.v != 1 {
+            return Err("requestState has an unknown format");
+        }
+        if p.exp < now() {
+            return Err("requestState has expired; send the request again without it");
+        }
+        if p.d != digest {
+            return Err("requestState belongs to a different request");
+        }
+        if p.p.as_deref() != principal {
+            return Err("requestState belongs to a different caller");
+        }
+        Ok(p.r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_tamper() {
+        let s = StateSigner::new([7; 32], 60);
+        let mut answers = InputResponses::new();
+        answers.insert("elicitation-1".into(), serde_json::json!({"action": "accept"}));
+        let d = request_digest("tools/call", "x", None);
+        let state = s.issue(d.clone(), Some("alice"), answers).unwrap();
+        let v = s.verify(&state, &d, Some("alice")).ok().unwrap();
+        assert!(v.contains_key("elicitation-1"));
+        assert_eq!(s.verify(&state, &d, Some("bob")).err(), Some("requestState belongs to a different caller"));
+        let other = request_digest("tools/call", "y", None);
+        assert_eq!(s.verify(&state, &other, Some("alice")).err(), Some("requestState belongs to a different request"));
+        let mut forged = state.clone();
+        forged.replace_range(0..1, if &state[0..1] == "e" { "f" } else { "e" });
+        assert!(s.verify(&forged, &d, Some("alice")).is_err());
+        let other_key = StateSigner::new([8; 32], 60);
+        assert!(other_key.verify(&state, &d, Some("alice")).is_err());
+        let expired = StateSigner::new([7; 32], 0);
+        let old = expired.issue(d.clone(), None, InputResponses::new()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert!(expired.verify(&old, &d, None).is_err());
+    }
+}
