@@ -91,3 +91,8 @@ pub mod __private {
 
     pub use crate::server::dispatch::clean_serde_error;
 }
+
+/// The README's code examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

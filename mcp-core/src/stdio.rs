@@ -2,21 +2,28 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Session;
-use crate::protocol::jsonrpc::parse;
-use crate::protocol::{ErrorObject, Message, Response};
+use crate::protocol::jsonrpc::{Parsed, parse};
+use crate::protocol::{ErrorObject, Message, Response, methods};
 use crate::server::{Inbound, Server};
 
 /// Longest message accepted on stdin (bytes).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
+/// After stdin closes, requests still running get this long to finish and answer.
+const DRAIN: Duration = Duration::from_secs(5);
+
 impl Server {
     /// Serve MCP on this process's stdin and stdout until stdin closes.
+    ///
+    /// When stdin closes, requests still running get a few seconds to finish and answer;
+    /// then they are cancelled and the function returns.
     ///
     /// Only JSON-RPC goes to stdout; log with `tracing` (or anything else) to stderr. One
     /// process is one connection: a legacy client opens its session with `initialize`, a
@@ -77,6 +84,7 @@ impl Server {
             })
         };
 
+        let mut running = tokio::task::JoinSet::new();
         let mut reader = BufReader::new(reader);
         let mut buf = Vec::new();
         let result = loop {
@@ -102,19 +110,35 @@ impl Server {
                     continue;
                 }
             };
-            let server = self.clone();
             let inbound = Inbound::new().session(session.clone()).sink(sink.clone()).cancel(connection.child_token());
+            // `initialize`, notifications and the client's answers change what later
+            // messages see, so they are handled in arrival order. Other requests run on
+            // their own tasks, so that an answer to a server request, or a cancellation,
+            // can arrive while a tool is running.
+            let in_order = match &parsed {
+                Parsed::Single(Message::Request(r)) => r.method == methods::INITIALIZE,
+                Parsed::Single(_) => true,
+                Parsed::Batch(_) => false,
+            };
+            if in_order {
+                if let Some(reply) = self.handle_parsed(parsed, inbound).await {
+                    let _ = reply_tx.send(reply.to_vec()).await;
+                }
+                continue;
+            }
+            while running.try_join_next().is_some() {}
+            let server = self.clone();
             let reply_tx = reply_tx.clone();
-            // Each message runs on its own task so that a client's answer to a server
-            // request, or a cancellation, can arrive while a tool is running.
-            tokio::spawn(async move {
+            running.spawn(async move {
                 if let Some(reply) = server.handle_parsed(parsed, inbound).await {
                     let _ = reply_tx.send(reply.to_vec()).await;
                 }
             });
         };
+        let _ = tokio::time::timeout(DRAIN, async { while running.join_next().await.is_some() {} }).await;
         connection.cancel();
         session.peer().cancel_all();
+        running.shutdown().await;
         let _ = events_task.await;
         drop(sink);
         drop(reply_tx);

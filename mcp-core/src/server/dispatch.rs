@@ -735,12 +735,16 @@ pub fn clean_serde_error(e: &serde_json::Error) -> String {
 /// `inputResponses: null` is a malformed request, not an absent field.
 fn reject_null_input(req: &Request) -> Result<(), ErrorObject> {
     #[derive(Deserialize)]
-    struct Probe<'a> {
-        #[serde(rename = "inputResponses", borrow, default)]
-        input_responses: Option<&'a RawValue>,
+    struct Probe {
+        #[serde(rename = "inputResponses", default, deserialize_with = "present")]
+        input_responses: Option<Box<RawValue>>,
+    }
+    // `Option` alone would read `null` as absent.
+    fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+        Box::<RawValue>::deserialize(d).map(Some)
     }
     let raw = req.params.as_deref().map_or("{}", RawValue::get);
-    match serde_json::from_str::<Probe<'_>>(raw) {
+    match serde_json::from_str::<Probe>(raw) {
         Ok(Probe { input_responses: Some(r) }) if r.get() == "null" => {
             Err(ErrorObject::invalid_params("`inputResponses` must be an object, not null"))
         }
