@@ -133,7 +133,7 @@ async fn requests_pipelined_after_initialize_see_the_session() {
     let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
     p.send_raw(&format!("{init}\n{}\n{list}\n", json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })))
         .await;
-    let mut got = vec![p.recv().await, p.recv().await];
+    let mut got = [p.recv().await, p.recv().await];
     got.sort_by_key(|v| v["id"].as_i64());
     assert_eq!(got[0]["result"]["protocolVersion"], "2025-11-25");
     assert!(got[1]["result"]["tools"].is_array(), "{}", got[1]);
@@ -148,7 +148,7 @@ async fn closing_stdin_lets_running_requests_answer() {
         json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": { "name": "progress", "arguments": {} } });
     p.send_raw(&format!("{init}\n{call}\n")).await;
     drop(std::mem::replace(&mut p.to_server, tokio::io::duplex(1).0));
-    let mut ids = vec![p.recv().await["id"].clone(), p.recv().await["id"].clone()];
+    let mut ids = [p.recv().await["id"].clone(), p.recv().await["id"].clone()];
     ids.sort_by_key(|v| v.as_i64());
     assert_eq!(ids, [json!(1), json!(2)]);
     tokio::time::timeout(Duration::from_secs(5), p.task).await.unwrap().unwrap().unwrap();
