@@ -13,9 +13,9 @@ pub use tokio_util::sync::CancellationToken;
 use crate::error::ToolError;
 use crate::extensions::{Extensions, Principal};
 use crate::protocol::{
-    ClientCapabilities, CreateMessageParams, CreateMessageResult, ElicitParams, ElicitResult, Implementation,
-    InputRequest, InputRequests, InputResponses, ListRootsResult, LoggingLevel, LoggingMessageParams, Message,
-    Notification, Outcome, ProgressParams, ProgressToken, ProtocolVersion, Request, RequestId, methods,
+    ClientCapabilities, CompleteContext, CreateMessageParams, CreateMessageResult, ElicitParams, ElicitResult,
+    Implementation, InputRequest, InputRequests, InputResponses, ListRootsResult, LoggingLevel, LoggingMessageParams,
+    Message, Notification, Outcome, ProgressParams, ProgressToken, ProtocolVersion, Request, RequestId, methods,
 };
 
 /// Where a request's outgoing messages go: notifications about it (progress, log) and, in a
@@ -196,6 +196,7 @@ pub(crate) struct ContextParts {
     pub(crate) cancel: CancellationToken,
     pub(crate) session: Option<Arc<Session>>,
     pub(crate) responses: InputResponses,
+    pub(crate) completion: Option<CompleteContext>,
 }
 
 struct Inner {
@@ -256,7 +257,13 @@ impl Context {
             cancel: CancellationToken::new(),
             session: None,
             responses: InputResponses::new(),
+            completion: None,
         })
+    }
+
+    /// In a `completion/complete` request, the values of the other arguments.
+    pub fn completion_context(&self) -> Option<&CompleteContext> {
+        self.inner.parts.completion.as_ref()
     }
 
     /// The JSON-RPC id of the request.

@@ -111,6 +111,13 @@ impl TestClient {
         self
     }
 
+    /// Put a value into every request's extensions (what middleware or a transport would
+    /// provide, such as application state).
+    pub fn with_extension<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.extensions.insert(value);
+        self
+    }
+
     /// Answer the server's requests for input with `handler`.
     pub fn with_input_handler(
         mut self,

@@ -1,6 +1,40 @@
-//! Procedural macros of the MCP framework: `#[mcp_toolset]`, `#[mcp_tool]`,
-//! `#[mcp_resource]` and `#[mcp_prompt]`. Use them through `mcp_core`, which re-exports
-//! them with their documentation.
+//! Procedural macros of the MCP framework: `#[mcp_toolset]` and the attributes it reads
+//! inside an impl block (`#[mcp_tool]`, `#[mcp_resource]`, `#[mcp_prompt]`,
+//! `#[mcp_complete]`, and `#[mcp(...)]` on parameters).
 //!
-//! The macros are being built (see the project's issue tracker); until they land, write
-//! a [`Toolset`](../mcp_core/server/trait.Toolset.html) by hand.
+//! Use them through `mcp_core`, which re-exports them with their documentation.
+
+mod toolset;
+mod util;
+
+use proc_macro::TokenStream;
+
+/// See `mcp_core::mcp_toolset`.
+#[proc_macro_attribute]
+pub fn mcp_toolset(attr: TokenStream, item: TokenStream) -> TokenStream {
+    toolset::expand(attr.into(), item.into()).unwrap_or_else(|e| e.write_errors()).into()
+}
+
+/// See `mcp_core::mcp_tool`. Alone, outside an `#[mcp_toolset]` impl, it is an error.
+#[proc_macro_attribute]
+pub fn mcp_tool(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    util::outside_toolset("mcp_tool", item.into()).into()
+}
+
+/// See `mcp_core::mcp_resource`. Alone, outside an `#[mcp_toolset]` impl, it is an error.
+#[proc_macro_attribute]
+pub fn mcp_resource(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    util::outside_toolset("mcp_resource", item.into()).into()
+}
+
+/// See `mcp_core::mcp_prompt`. Alone, outside an `#[mcp_toolset]` impl, it is an error.
+#[proc_macro_attribute]
+pub fn mcp_prompt(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    util::outside_toolset("mcp_prompt", item.into()).into()
+}
+
+/// See `mcp_core::mcp_complete`. Alone, outside an `#[mcp_toolset]` impl, it is an error.
+#[proc_macro_attribute]
+pub fn mcp_complete(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    util::outside_toolset("mcp_complete", item.into()).into()
+}

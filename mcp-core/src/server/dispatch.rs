@@ -347,6 +347,17 @@ impl Server {
     }
 
     fn context(&self, req: &Request, facts: Facts, inbound: &Inbound, responses: InputResponses) -> (Context, Tracked) {
+        self.context_with(req, facts, inbound, responses, None)
+    }
+
+    fn context_with(
+        &self,
+        req: &Request,
+        facts: Facts,
+        inbound: &Inbound,
+        responses: InputResponses,
+        completion: Option<crate::protocol::CompleteContext>,
+    ) -> (Context, Tracked) {
         let cancel = match &inbound.cancel {
             Some(t) => t.child_token(),
             None => CancellationToken::new(),
@@ -365,6 +376,7 @@ impl Server {
             cancel,
             session: inbound.session.clone(),
             responses,
+            completion,
         });
         (ctx, tracked)
     }
@@ -567,8 +579,8 @@ impl Server {
             }
         };
         let v = facts.version;
-        let (ctx, _tracked) = self.context(req, facts, inbound, InputResponses::new());
         let context = p.context.clone().unwrap_or_default();
+        let (ctx, _tracked) = self.context_with(req, facts, inbound, InputResponses::new(), Some(context.clone()));
         let fut = self.inner.toolsets[toolset].complete(target, &p.argument, &context, &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
         match outcome {

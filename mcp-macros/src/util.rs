@@ -1,0 +1,107 @@
+//! Helpers shared by the expanders.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::{Attribute, Expr, ExprLit, Lit, Meta, Path};
+
+/// `#[mcp_tool]` (and friends) used on their own: an error on the item, which is kept so
+/// that no follow-up errors appear.
+pub(crate) fn outside_toolset(name: &str, item: TokenStream) -> TokenStream {
+    let msg = format!(
+        "`#[{name}]` must be inside an `#[mcp_toolset]` impl\n\nhelp: put `#[mcp_toolset]` on the impl block that contains this method"
+    );
+    let span = item.clone().into_iter().next().map_or_else(Span::call_site, |t| t.span());
+    let err = quote_spanned!(span=> ::core::compile_error!(#msg););
+    quote!(#err #item)
+}
+
+/// Whether an attribute's path ends in `name` (`#[mcp_tool]`, `#[mcp_core::mcp_tool]`).
+pub(crate) fn attr_is(attr: &Attribute, name: &str) -> bool {
+    attr.path().segments.last().is_some_and(|s| s.ident == name)
+}
+
+/// The runtime crate's path: `crate = "..."`, else the name `mcp-core` has in the user's
+/// Cargo.toml, else `::mcp_core`.
+pub(crate) fn runtime_crate(explicit: Option<&Path>) -> TokenStream {
+    if let Some(p) = explicit {
+        return p.to_token_stream();
+    }
+    match proc_macro_crate::crate_name("mcp-core") {
+        Ok(proc_macro_crate::FoundCrate::Name(name)) => {
+            let ident = syn::Ident::new(&name, Span::call_site());
+            quote!(::#ident)
+        }
+        // Inside mcp-core itself (its tests and doctests): `extern crate self as mcp_core`.
+        Ok(proc_macro_crate::FoundCrate::Itself) | Err(_) => quote!(::mcp_core),
+    }
+}
+
+/// The pieces of a doc comment: literal lines (one leading space removed) and other
+/// expressions such as `include_str!(..)`, to be joined with newlines by `concat!`.
+pub(crate) fn doc_pieces(attrs: &[Attribute]) -> Vec<TokenStream> {
+    let mut pieces = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("doc")) {
+        let Meta::NameValue(nv) = &attr.meta else { continue };
+        match &nv.value {
+            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => {
+                let text = s.value();
+                let line = text.strip_prefix(' ').unwrap_or(&text).to_owned();
+                pieces.push(quote!(#line));
+            }
+            other => pieces.push(other.to_token_stream()),
+        }
+    }
+    pieces
+}
+
+/// `::core::concat!(piece, "\n", piece, ...)` or `""`.
+pub(crate) fn concat_doc(pieces: &[TokenStream]) -> TokenStream {
+    if pieces.is_empty() {
+        return quote!("");
+    }
+    let mut out = Vec::new();
+    for (i, p) in pieces.iter().enumerate() {
+        if i > 0 {
+            out.push(quote!("\n"));
+        }
+        out.push(p.clone());
+    }
+    quote!(::core::concat!(#(#out),*))
+}
+
+/// The `#[cfg(...)]` predicates on an item.
+pub(crate) fn cfg_predicates(attrs: &[Attribute]) -> Vec<TokenStream> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .filter_map(|a| a.meta.require_list().ok().map(|l| l.tokens.clone()))
+        .collect()
+}
+
+/// An expression that is `true` when every predicate holds.
+pub(crate) fn cfg_enabled(preds: &[TokenStream]) -> TokenStream {
+    if preds.is_empty() { quote!(true) } else { quote!(::core::cfg!(all(#(#preds),*))) }
+}
+
+/// The `#[cfg(...)]` attributes to repeat on generated items.
+pub(crate) fn cfg_attrs(preds: &[TokenStream]) -> TokenStream {
+    quote!(#(#[cfg(#preds)])*)
+}
+
+/// A tool, prompt or argument name a client can use: 1 to 128 of `[A-Za-z0-9_.-]`.
+pub(crate) fn check_name(name: &str, span: Span, what: &str) -> Result<(), darling::Error> {
+    if name.is_empty() || name.len() > 128 {
+        return Err(darling::Error::custom(format!(
+            "{what} name `{name}` must be 1 to 128 characters long, it has {}",
+            name.len()
+        ))
+        .with_span(&span));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+        return Err(darling::Error::custom(format!(
+            "{what} name `{name}` contains `{c}`\n\nhelp: names may use only A-Z, a-z, 0-9, `_`, `.` and `-`"
+        ))
+        .with_span(&span));
+    }
+    Ok(())
+}
