@@ -410,70 +410,25 @@ pub fn deserialize_value<T: DeserializeOwned>(value: Value, path: &str) -> Resul
 
 /// Classify a parameter as a context value (highest priority).
 pub trait ViaContext<'a, T> {
-    /// Nothing to add to the schema.
-    fn __mcp_schema(&self, schema: &mut InputSchema, spec: &ParamSpec);
-    /// Take it from the context.
-    fn __mcp_extract(&self, ctx: &'a Context, args: &mut Args, spec: &ParamSpec) -> Result<T, ToolError>;
-    /// Whether clients send it.
-    fn __mcp_is_argument(&self) -> bool;
-    /// Not a prompt argument.
-    fn __mcp_prompt_argument(&self, spec: &ParamSpec) -> Option<PromptArgument>;
-    /// Take it from the context.
-    fn __mcp_extract_text(&self, ctx: &'a Context, args: &mut Args, spec: &ParamSpec) -> Result<T, ToolError>;
+    /// The parameter's kind.
+    fn __mcp_param(&self) -> ContextParam<T>;
 }
 
 impl<'a, T: FromContext<'a>> ViaContext<'a, T> for &&Probe<T> {
-    fn __mcp_schema(&self, _: &mut InputSchema, _: &ParamSpec) {}
-    fn __mcp_extract(&self, ctx: &'a Context, _: &mut Args, _: &ParamSpec) -> Result<T, ToolError> {
-        T::from_context(ctx)
-    }
-    fn __mcp_is_argument(&self) -> bool {
-        false
-    }
-    fn __mcp_prompt_argument(&self, _: &ParamSpec) -> Option<PromptArgument> {
-        None
-    }
-    fn __mcp_extract_text(&self, ctx: &'a Context, _: &mut Args, _: &ParamSpec) -> Result<T, ToolError> {
-        T::from_context(ctx)
+    fn __mcp_param(&self) -> ContextParam<T> {
+        ContextParam(PhantomData)
     }
 }
 
 /// Classify a parameter as an argument.
-pub trait ViaArgument<'a, T> {
-    /// Add its property.
-    fn __mcp_schema(&self, schema: &mut InputSchema, spec: &ParamSpec);
-    /// Deserialize it from the arguments.
-    fn __mcp_extract(&self, ctx: &'a Context, args: &mut Args, spec: &ParamSpec) -> Result<T, ToolError>;
-    /// Whether clients send it.
-    fn __mcp_is_argument(&self) -> bool;
-    /// As a prompt argument.
-    fn __mcp_prompt_argument(&self, spec: &ParamSpec) -> Option<PromptArgument>;
-    /// From a prompt's text arguments.
-    fn __mcp_extract_text(&self, ctx: &'a Context, args: &mut Args, spec: &ParamSpec) -> Result<T, ToolError>;
+pub trait ViaArgument<T> {
+    /// The parameter's kind.
+    fn __mcp_param(&self) -> ArgumentParam<T>;
 }
 
-impl<'a, T: DeserializeOwned + JsonSchema> ViaArgument<'a, T> for &Probe<T> {
-    fn __mcp_schema(&self, schema: &mut InputSchema, spec: &ParamSpec) {
-        schema.property::<T>(spec);
-    }
-    fn __mcp_extract(&self, _: &'a Context, args: &mut Args, spec: &ParamSpec) -> Result<T, ToolError> {
-        match args.take(spec.name) {
-            Some(v) => deserialize_value(v, spec.name),
-            None if spec.required => {
-                Err(ToolError::invalid_arguments(format!("missing required argument `{}`", spec.name)))
-            }
-            // Optional: `Option<T>` reads `null` as `None`.
-            None => deserialize_value(Value::Null, spec.name),
-        }
-    }
-    fn __mcp_is_argument(&self) -> bool {
-        true
-    }
-    fn __mcp_prompt_argument(&self, spec: &ParamSpec) -> Option<PromptArgument> {
-        Some(prompt_argument(spec))
-    }
-    fn __mcp_extract_text(&self, _: &'a Context, args: &mut Args, spec: &ParamSpec) -> Result<T, ToolError> {
-        extract_text(args, spec)
+impl<T: DeserializeOwned + JsonSchema> ViaArgument<T> for &Probe<T> {
+    fn __mcp_param(&self) -> ArgumentParam<T> {
+        ArgumentParam(PhantomData)
     }
 }
 
@@ -487,58 +442,107 @@ impl<'a, T: DeserializeOwned + JsonSchema> ViaArgument<'a, T> for &Probe<T> {
 pub trait ValidParam {}
 
 /// The fallback: always fails to compile, at the parameter.
-pub trait ViaInvalidParam<'a, T> {
+pub trait ViaInvalidParam<T> {
     /// Unreachable.
-    fn __mcp_schema(&self, schema: &mut InputSchema, spec: &ParamSpec)
-    where
-        T: ValidParam;
-    /// Unreachable.
-    fn __mcp_extract(&self, ctx: &'a Context, args: &mut Args, spec: &ParamSpec) -> Result<T, ToolError>
-    where
-        T: ValidParam;
-    /// Unreachable.
-    fn __mcp_is_argument(&self) -> bool
-    where
-        T: ValidParam;
-    /// Unreachable.
-    fn __mcp_prompt_argument(&self, spec: &ParamSpec) -> Option<PromptArgument>
-    where
-        T: ValidParam;
-    /// Unreachable.
-    fn __mcp_extract_text(&self, ctx: &'a Context, args: &mut Args, spec: &ParamSpec) -> Result<T, ToolError>
+    fn __mcp_param(&self) -> InvalidParam<T>
     where
         T: ValidParam;
 }
 
-impl<'a, T> ViaInvalidParam<'a, T> for Probe<T> {
-    fn __mcp_schema(&self, _: &mut InputSchema, _: &ParamSpec)
+impl<T> ViaInvalidParam<T> for Probe<T> {
+    fn __mcp_param(&self) -> InvalidParam<T>
     where
         T: ValidParam,
     {
+        InvalidParam(PhantomData)
     }
-    fn __mcp_extract(&self, _: &'a Context, _: &mut Args, _: &ParamSpec) -> Result<T, ToolError>
+}
+
+/// A parameter taken from the context.
+pub struct ContextParam<T>(PhantomData<fn() -> T>);
+
+impl<T> ContextParam<T> {
+    /// Nothing to add to the schema.
+    pub fn schema(&self, _: &mut InputSchema, _: &ParamSpec) {}
+
+    /// Take it from the context.
+    pub fn extract<'a>(&self, ctx: &'a Context, _: &mut Args, _: &ParamSpec) -> Result<T, ToolError>
     where
-        T: ValidParam,
+        T: FromContext<'a>,
     {
-        Err(ToolError::internal("invalid parameter"))
+        T::from_context(ctx)
     }
-    fn __mcp_is_argument(&self) -> bool
+
+    /// Take it from the context (prompts).
+    pub fn extract_text<'a>(&self, ctx: &'a Context, args: &mut Args, spec: &ParamSpec) -> Result<T, ToolError>
     where
-        T: ValidParam,
+        T: FromContext<'a>,
     {
+        self.extract(ctx, args, spec)
+    }
+
+    /// Clients do not send it.
+    pub fn is_argument(&self) -> bool {
         false
     }
-    fn __mcp_prompt_argument(&self, _: &ParamSpec) -> Option<PromptArgument>
-    where
-        T: ValidParam,
-    {
+
+    /// Not a prompt argument.
+    pub fn prompt_argument(&self, _: &ParamSpec) -> Option<PromptArgument> {
         None
     }
-    fn __mcp_extract_text(&self, _: &'a Context, _: &mut Args, _: &ParamSpec) -> Result<T, ToolError>
-    where
-        T: ValidParam,
-    {
+}
+
+/// A parameter the client sends.
+pub struct ArgumentParam<T>(PhantomData<fn() -> T>);
+
+impl<T: DeserializeOwned + JsonSchema> ArgumentParam<T> {
+    /// Add its property.
+    pub fn schema(&self, schema: &mut InputSchema, spec: &ParamSpec) {
+        schema.property::<T>(spec);
+    }
+
+    /// Deserialize it from the arguments.
+    pub fn extract(&self, _: &Context, args: &mut Args, spec: &ParamSpec) -> Result<T, ToolError> {
+        extract_argument(args, spec)
+    }
+
+    /// From a prompt's text arguments.
+    pub fn extract_text(&self, _: &Context, args: &mut Args, spec: &ParamSpec) -> Result<T, ToolError> {
+        extract_text(args, spec)
+    }
+
+    /// Clients send it.
+    pub fn is_argument(&self) -> bool {
+        true
+    }
+
+    /// As a prompt argument.
+    pub fn prompt_argument(&self, spec: &ParamSpec) -> Option<PromptArgument> {
+        Some(prompt_argument(spec))
+    }
+}
+
+/// An invalid parameter (never built: its constructor does not compile).
+pub struct InvalidParam<T>(PhantomData<fn() -> T>);
+
+impl<T> InvalidParam<T> {
+    /// Unreachable.
+    pub fn schema(&self, _: &mut InputSchema, _: &ParamSpec) {}
+    /// Unreachable.
+    pub fn extract(&self, _: &Context, _: &mut Args, _: &ParamSpec) -> Result<T, ToolError> {
         Err(ToolError::internal("invalid parameter"))
+    }
+    /// Unreachable.
+    pub fn extract_text(&self, _: &Context, _: &mut Args, _: &ParamSpec) -> Result<T, ToolError> {
+        Err(ToolError::internal("invalid parameter"))
+    }
+    /// Unreachable.
+    pub fn is_argument(&self) -> bool {
+        false
+    }
+    /// Unreachable.
+    pub fn prompt_argument(&self, _: &ParamSpec) -> Option<PromptArgument> {
+        None
     }
 }
 
@@ -626,37 +630,25 @@ impl<E: Into<ToolError>> IntoToolError for E {
 
 /// Results and content types become a result as they are (highest priority).
 pub trait ViaOutputReturn<T> {
-    /// No output schema.
-    fn __mcp_output_schema(&self) -> Option<Map<String, Value>>;
-    /// The result.
-    fn __mcp_into_result(&self, value: T) -> Result<CallToolResult, ToolError>;
+    /// The return's kind.
+    fn __mcp_output(&self) -> OutputReturn<T>;
 }
 
 impl<T: IntoToolOutput> ViaOutputReturn<T> for &&Probe<T> {
-    fn __mcp_output_schema(&self) -> Option<Map<String, Value>> {
-        None
-    }
-    fn __mcp_into_result(&self, value: T) -> Result<CallToolResult, ToolError> {
-        Ok(value.into_tool_output())
+    fn __mcp_output(&self) -> OutputReturn<T> {
+        OutputReturn(PhantomData)
     }
 }
 
 /// Serializable values become structured content with a text copy.
 pub trait ViaStructuredReturn<T> {
-    /// `T`'s schema.
-    fn __mcp_output_schema(&self) -> Option<Map<String, Value>>;
-    /// The result.
-    fn __mcp_into_result(&self, value: T) -> Result<CallToolResult, ToolError>;
+    /// The return's kind.
+    fn __mcp_output(&self) -> StructuredReturn<T>;
 }
 
 impl<T: Serialize + JsonSchema> ViaStructuredReturn<T> for &Probe<T> {
-    fn __mcp_output_schema(&self) -> Option<Map<String, Value>> {
-        Some(output_schema::<T>())
-    }
-    fn __mcp_into_result(&self, value: T) -> Result<CallToolResult, ToolError> {
-        let v = serde_json::to_value(&value)
-            .map_err(|e| ToolError::internal(format!("the tool's result could not be serialized: {e}")))?;
-        Ok(CallToolResult::structured(v))
+    fn __mcp_output(&self) -> StructuredReturn<T> {
+        StructuredReturn(PhantomData)
     }
 }
 
@@ -671,79 +663,151 @@ pub trait ValidReturn {}
 /// The fallback: always fails to compile, at the return type.
 pub trait ViaInvalidReturn<T> {
     /// Unreachable.
-    fn __mcp_output_schema(&self) -> Option<Map<String, Value>>
-    where
-        T: ValidReturn;
-    /// Unreachable.
-    fn __mcp_into_result(&self, value: T) -> Result<CallToolResult, ToolError>
+    fn __mcp_output(&self) -> InvalidReturn<T>
     where
         T: ValidReturn;
 }
 
 impl<T> ViaInvalidReturn<T> for Probe<T> {
-    fn __mcp_output_schema(&self) -> Option<Map<String, Value>>
+    fn __mcp_output(&self) -> InvalidReturn<T>
     where
         T: ValidReturn,
     {
+        InvalidReturn(PhantomData)
+    }
+}
+
+/// A return value that is a result or content as it is.
+pub struct OutputReturn<T>(PhantomData<fn() -> T>);
+
+impl<T: IntoToolOutput> OutputReturn<T> {
+    /// No output schema.
+    pub fn output_schema(&self) -> Option<Map<String, Value>> {
         None
     }
-    fn __mcp_into_result(&self, _: T) -> Result<CallToolResult, ToolError>
-    where
-        T: ValidReturn,
-    {
+
+    /// The result.
+    pub fn into_result(&self, value: T) -> Result<CallToolResult, ToolError> {
+        Ok(value.into_tool_output())
+    }
+}
+
+/// A return value that becomes structured content.
+pub struct StructuredReturn<T>(PhantomData<fn() -> T>);
+
+impl<T: Serialize + JsonSchema> StructuredReturn<T> {
+    /// `T`'s schema.
+    pub fn output_schema(&self) -> Option<Map<String, Value>> {
+        Some(output_schema::<T>())
+    }
+
+    /// The result.
+    pub fn into_result(&self, value: T) -> Result<CallToolResult, ToolError> {
+        let v = serde_json::to_value(&value)
+            .map_err(|e| ToolError::internal(format!("the tool's result could not be serialized: {e}")))?;
+        Ok(CallToolResult::structured(v))
+    }
+}
+
+/// An invalid return type (never built: its constructor does not compile).
+pub struct InvalidReturn<T>(PhantomData<fn() -> T>);
+
+impl<T> InvalidReturn<T> {
+    /// Unreachable.
+    pub fn output_schema(&self) -> Option<Map<String, Value>> {
+        None
+    }
+    /// Unreachable.
+    pub fn into_result(&self, _: T) -> Result<CallToolResult, ToolError> {
         Err(ToolError::internal("invalid return type"))
     }
 }
 
 // ------------------------------------------------------------------ validation
 
-/// Values whose numbers, lengths or text `#[mcp(range/length/pattern)]` can check.
+/// Values `#[mcp(range(..))]` can check: numbers, and `Option`s and lists of them.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be checked by `#[mcp(range(..))]`, `#[mcp(length(..))]` or `#[mcp(pattern = ..)]`",
-    label = "not a number, string or list",
-    note = "`range` applies to numbers, `length` to strings and lists, `pattern` to strings (or `Option`s and lists of them)"
+    message = "`#[mcp(range(..))]` cannot check `{Self}`",
+    label = "not a number",
+    note = "`range` applies to numbers (and `Option`s and `Vec`s of numbers)"
 )]
-pub trait Measure {
+pub trait Numbers {
     /// Visit the numbers.
     fn numbers(&self, f: &mut dyn FnMut(f64));
-    /// Visit the lengths (characters of strings, items of lists).
+}
+
+/// Values `#[mcp(length(..))]` can check: strings (characters) and lists (items).
+#[diagnostic::on_unimplemented(
+    message = "`#[mcp(length(..))]` cannot check `{Self}`",
+    label = "not a string or a list",
+    note = "`length` applies to strings (characters) and `Vec`s (items), or `Option`s of them"
+)]
+pub trait Lengths {
+    /// Visit the lengths.
     fn lengths(&self, f: &mut dyn FnMut(usize));
+}
+
+/// Values `#[mcp(pattern = ..)]` can check: strings, and `Option`s and lists of them.
+#[diagnostic::on_unimplemented(
+    message = "`#[mcp(pattern = ..)]` cannot check `{Self}`",
+    label = "not a string",
+    note = "`pattern` applies to strings (and `Option`s and `Vec`s of strings)"
+)]
+pub trait Texts {
     /// Visit the strings.
     fn strings(&self, f: &mut dyn FnMut(&str));
 }
 
-macro_rules! measure_numbers {
+macro_rules! numbers {
     ($($t:ty),*) => {$(
-        impl Measure for $t {
+        impl Numbers for $t {
             fn numbers(&self, f: &mut dyn FnMut(f64)) { f(*self as f64) }
-            fn lengths(&self, _: &mut dyn FnMut(usize)) {}
-            fn strings(&self, _: &mut dyn FnMut(&str)) {}
         }
     )*};
 }
-measure_numbers!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
+numbers!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
 
-impl Measure for String {
-    fn numbers(&self, _: &mut dyn FnMut(f64)) {}
-    fn lengths(&self, f: &mut dyn FnMut(usize)) {
-        f(self.chars().count())
-    }
-    fn strings(&self, f: &mut dyn FnMut(&str)) {
-        f(self)
-    }
-}
-
-impl<T: Measure> Measure for Option<T> {
+impl<T: Numbers> Numbers for Option<T> {
     fn numbers(&self, f: &mut dyn FnMut(f64)) {
         if let Some(v) = self {
             v.numbers(f)
         }
     }
+}
+
+impl<T: Numbers> Numbers for Vec<T> {
+    fn numbers(&self, f: &mut dyn FnMut(f64)) {
+        self.iter().for_each(|v| v.numbers(f))
+    }
+}
+
+impl Lengths for String {
+    fn lengths(&self, f: &mut dyn FnMut(usize)) {
+        f(self.chars().count())
+    }
+}
+
+impl<T> Lengths for Vec<T> {
+    fn lengths(&self, f: &mut dyn FnMut(usize)) {
+        f(self.len())
+    }
+}
+
+impl<T: Lengths> Lengths for Option<T> {
     fn lengths(&self, f: &mut dyn FnMut(usize)) {
         if let Some(v) = self {
             v.lengths(f)
         }
     }
+}
+
+impl Texts for String {
+    fn strings(&self, f: &mut dyn FnMut(&str)) {
+        f(self)
+    }
+}
+
+impl<T: Texts> Texts for Option<T> {
     fn strings(&self, f: &mut dyn FnMut(&str)) {
         if let Some(v) = self {
             v.strings(f)
@@ -751,13 +815,7 @@ impl<T: Measure> Measure for Option<T> {
     }
 }
 
-impl<T: Measure> Measure for Vec<T> {
-    fn numbers(&self, f: &mut dyn FnMut(f64)) {
-        self.iter().for_each(|v| v.numbers(f))
-    }
-    fn lengths(&self, f: &mut dyn FnMut(usize)) {
-        f(self.len())
-    }
+impl<T: Texts> Texts for Vec<T> {
     fn strings(&self, f: &mut dyn FnMut(&str)) {
         self.iter().for_each(|v| v.strings(f))
     }
@@ -768,7 +826,7 @@ fn fmt_num(v: f64) -> String {
 }
 
 /// Check `#[mcp(range(min, max))]`.
-pub fn check_range<T: Measure + ?Sized>(value: &T, spec: &ParamSpec) -> Result<(), ToolError> {
+pub fn check_range<T: Numbers + ?Sized>(value: &T, spec: &ParamSpec) -> Result<(), ToolError> {
     let mut bad = None;
     value.numbers(&mut |n| {
         if spec.min.is_some_and(|m| n < m) || spec.max.is_some_and(|m| n > m) {
@@ -792,7 +850,7 @@ pub fn check_range<T: Measure + ?Sized>(value: &T, spec: &ParamSpec) -> Result<(
 }
 
 /// Check `#[mcp(length(min, max))]`.
-pub fn check_length<T: Measure + ?Sized>(value: &T, spec: &ParamSpec) -> Result<(), ToolError> {
+pub fn check_length<T: Lengths + ?Sized>(value: &T, spec: &ParamSpec) -> Result<(), ToolError> {
     let mut bad = None;
     value.lengths(&mut |n| {
         let n = n as u64;
@@ -816,7 +874,7 @@ pub fn check_length<T: Measure + ?Sized>(value: &T, spec: &ParamSpec) -> Result<
 }
 
 /// Check `#[mcp(pattern = "...")]`; the regex is compiled once per call site.
-pub fn check_pattern<T: Measure + ?Sized>(
+pub fn check_pattern<T: Texts + ?Sized>(
     value: &T,
     spec: &ParamSpec,
     cache: &'static OnceLock<Option<regex_lite::Regex>>,

@@ -10,8 +10,8 @@ pub(crate) fn outside_toolset(name: &str, item: TokenStream) -> TokenStream {
     let msg = format!(
         "`#[{name}]` must be inside an `#[mcp_toolset]` impl\n\nhelp: put `#[mcp_toolset]` on the impl block that contains this method"
     );
-    let span = item.clone().into_iter().next().map_or_else(Span::call_site, |t| t.span());
-    let err = quote_spanned!(span=> ::core::compile_error!(#msg););
+    // An attribute macro's call site is the attribute itself.
+    let err = quote_spanned!(Span::call_site()=> ::core::compile_error!(#msg););
     quote!(#err #item)
 }
 

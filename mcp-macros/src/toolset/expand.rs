@@ -81,6 +81,17 @@ fn index_consts(prefix: &str, cfgs: &[&[TokenStream]]) -> (Vec<Ident>, TokenStre
     (idents, out)
 }
 
+/// The kind of a parameter whose role its type decides: `ContextParam`, `ArgumentParam`
+/// or (a compile error at the parameter) `InvalidParam`.
+fn param_kind(p: &TokenStream, param: &Param) -> TokenStream {
+    let ty = &param.ty;
+    quote_spanned!(param.span=> {
+        #[allow(unused_imports)]
+        use #p::{ViaArgument as _, ViaContext as _, ViaInvalidParam as _};
+        (&&&#p::Probe::<#ty>::new()).__mcp_param()
+    })
+}
+
 fn param_var(i: usize) -> Ident {
     format_ident!("__mcp_p{}", i)
 }
@@ -110,16 +121,14 @@ fn extraction(p: &TokenStream, kind: &str, item: usize, method: &Method, text: b
         let spec = spec_ident(kind, item, i);
         let span = param.span;
         let take = match (param.role, text) {
-            (Role::Probe, false) => quote_spanned!(span=> {
-                #[allow(unused_imports)]
-                use #p::{ViaArgument as _, ViaContext as _, ViaInvalidParam as _};
-                (&&&#p::Probe::<#ty>::new()).__mcp_extract(__mcp_ctx, &mut __mcp_args, &#spec)?
-            }),
-            (Role::Probe, true) => quote_spanned!(span=> {
-                #[allow(unused_imports)]
-                use #p::{ViaArgument as _, ViaContext as _, ViaInvalidParam as _};
-                (&&&#p::Probe::<#ty>::new()).__mcp_extract_text(__mcp_ctx, &mut __mcp_args, &#spec)?
-            }),
+            (Role::Probe, false) => {
+                let kind = param_kind(p, param);
+                quote!(#kind.extract(__mcp_ctx, &mut __mcp_args, &#spec)?)
+            }
+            (Role::Probe, true) => {
+                let kind = param_kind(p, param);
+                quote!(#kind.extract_text(__mcp_ctx, &mut __mcp_args, &#spec)?)
+            }
             (Role::Context, _) => quote_spanned!(span=> <#ty as #p::FromContext<'_>>::from_context(__mcp_ctx)?),
             (Role::Argument, _) => match &param.default {
                 Some(d) => {
@@ -144,16 +153,20 @@ fn extraction(p: &TokenStream, kind: &str, item: usize, method: &Method, text: b
             (Role::Flatten, _) => quote_spanned!(span=> #p::extract_flattened::<#ty>(&mut __mcp_args)?),
         };
         out.extend(quote!(let #var: #ty = #take;));
-        if let Some((_, _, s)) = param.range {
-            out.extend(quote_spanned!(s=> #p::check_range(&#var, &#spec)?;));
+        // Checks are spanned on the parameter's type, so a check that does not apply to
+        // the type is reported there.
+        let ty_span = syn::spanned::Spanned::span(ty);
+        let checked = Ident::new(&var.to_string(), ty_span);
+        if param.range.is_some() {
+            out.extend(quote_spanned!(ty_span=> #p::check_range(&#checked, &#spec)?;));
         }
-        if let Some((_, _, s)) = param.length {
-            out.extend(quote_spanned!(s=> #p::check_length(&#var, &#spec)?;));
+        if param.length.is_some() {
+            out.extend(quote_spanned!(ty_span=> #p::check_length(&#checked, &#spec)?;));
         }
-        if let Some((_, s)) = &param.pattern {
-            out.extend(quote_spanned!(*s=> {
+        if param.pattern.is_some() {
+            out.extend(quote_spanned!(ty_span=> {
                 static __MCP_PATTERN: #p::PatternCache = #p::PatternCache::new();
-                #p::check_pattern(&#var, &#spec, &__MCP_PATTERN)?;
+                #p::check_pattern(&#checked, &#spec, &__MCP_PATTERN)?;
             }));
         }
     }
@@ -164,14 +177,12 @@ fn extraction(p: &TokenStream, kind: &str, item: usize, method: &Method, text: b
 fn known_arguments(p: &TokenStream, method: &Method) -> TokenStream {
     let names = method.params.iter().filter_map(|param| {
         let name = &param.name;
-        let ty = &param.ty;
         match param.role {
             Role::Argument => Some(quote!(#name)),
-            Role::Probe => Some(quote_spanned!(param.span=> {
-                #[allow(unused_imports)]
-                use #p::{ViaArgument as _, ViaContext as _, ViaInvalidParam as _};
-                if (&&&#p::Probe::<#ty>::new()).__mcp_is_argument() { #name } else { "" }
-            })),
+            Role::Probe => {
+                let kind = param_kind(p, param);
+                Some(quote!(if #kind.is_argument() { #name } else { "" }))
+            }
             _ => None,
         }
     });
@@ -201,11 +212,10 @@ pub(crate) fn expand(model: &Model, imp: &ItemImpl, krate: &TokenStream) -> Toke
             consts.extend(quote!(#[allow(non_upper_case_globals)] const #sid: #p::ParamSpec = #spec;));
             let ty = &param.ty;
             schema.extend(match param.role {
-                Role::Probe => quote_spanned!(param.span=> {
-                    #[allow(unused_imports)]
-                    use #p::{ViaArgument as _, ViaContext as _, ViaInvalidParam as _};
-                    (&&&#p::Probe::<#ty>::new()).__mcp_schema(&mut __mcp_schema, &#sid);
-                }),
+                Role::Probe => {
+                    let kind = param_kind(&p, param);
+                    quote!(#kind.schema(&mut __mcp_schema, &#sid);)
+                }
                 Role::Argument => quote_spanned!(param.span=> __mcp_schema.property::<#ty>(&#sid);),
                 Role::Flatten => quote_spanned!(param.span=> __mcp_schema.flatten::<#ty>();),
                 Role::Context => TokenStream::new(),
@@ -219,7 +229,7 @@ pub(crate) fn expand(model: &Model, imp: &ItemImpl, krate: &TokenStream) -> Toke
             use #p::{ViaInvalidReturn as _, ViaOutputReturn as _, ViaStructuredReturn as _};
             let __mcp_kind = (&&#p::Probe::<#ret>::new()).__mcp_split_kind();
             let __mcp_probe = __mcp_kind.ok_probe();
-            (&&&__mcp_probe).__mcp_output_schema()
+            (&&&__mcp_probe).__mcp_output().output_schema()
         });
         let name = &tool.name;
         let title = opt_str(tool.title.as_deref());
@@ -283,7 +293,7 @@ pub(crate) fn expand(model: &Model, imp: &ItemImpl, krate: &TokenStream) -> Toke
             let __mcp_kind = (&&#p::Probe::<#ret>::new()).__mcp_split_kind();
             let __mcp_probe = __mcp_kind.ok_probe();
             let __mcp_value = __mcp_kind.split(__mcp_ret)?;
-            (&&&__mcp_probe).__mcp_into_result(__mcp_value)
+            (&&&__mcp_probe).__mcp_output().into_result(__mcp_value)
         });
         let idx = &tool_idx[k];
         let body = if tool.blocking {
@@ -414,15 +424,15 @@ pub(crate) fn expand(model: &Model, imp: &ItemImpl, krate: &TokenStream) -> Toke
             let sid = spec_ident("P", k, i);
             let spec = spec(&p, param);
             consts.extend(quote!(#[allow(non_upper_case_globals)] const #sid: #p::ParamSpec = #spec;));
-            let ty = &param.ty;
             args.extend(match param.role {
-                Role::Probe => quote_spanned!(param.span=> {
-                    #[allow(unused_imports)]
-                    use #p::{ViaArgument as _, ViaContext as _, ViaInvalidParam as _};
-                    if let ::core::option::Option::Some(a) = (&&&#p::Probe::<#ty>::new()).__mcp_prompt_argument(&#sid) {
-                        __mcp_args.push(a);
+                Role::Probe => {
+                    let kind = param_kind(&p, param);
+                    quote! {
+                        if let ::core::option::Option::Some(a) = #kind.prompt_argument(&#sid) {
+                            __mcp_args.push(a);
+                        }
                     }
-                }),
+                }
                 Role::Argument | Role::Flatten => quote!(__mcp_args.push(#p::prompt_argument(&#sid));),
                 Role::Context => TokenStream::new(),
             });

@@ -1,0 +1,2 @@
+//! Workspace-level tests live in `tests/`; the trybuild UI cases of the macros live in
+//! `ui/fail` (one case per diagnostic, each with its expected `.stderr`) and `ui/pass`.

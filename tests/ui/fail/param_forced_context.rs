@@ -1,0 +1,13 @@
+use mcp_core::prelude::*;
+
+struct Tools;
+
+#[mcp_toolset]
+impl Tools {
+    #[mcp_tool]
+    fn greet(&self, #[mcp(context)] name: String) -> String {
+        name
+    }
+}
+
+fn main() {}

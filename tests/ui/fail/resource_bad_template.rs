@@ -1,0 +1,13 @@
+use mcp_core::prelude::*;
+
+struct Tools;
+
+#[mcp_toolset]
+impl Tools {
+    #[mcp_resource(uri_template = "app://users/{user")]
+    fn user(&self, user: String) -> String {
+        user
+    }
+}
+
+fn main() {}

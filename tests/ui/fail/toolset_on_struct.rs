@@ -1,0 +1,6 @@
+use mcp_core::prelude::*;
+
+#[mcp_toolset]
+struct Tools;
+
+fn main() {}
