@@ -5,6 +5,8 @@
 //!
 //! - [`protocol`]: serde types for JSON-RPC 2.0 and every message of MCP 2025-03-26,
 //!   2025-06-18, 2025-11-25 and 2026-07-28.
+//! - [`macro@mcp_toolset`]: turns an impl block's methods into tools, resources, prompts
+//!   and completions, with schemas and dispatch generated at compile time.
 //! - [`Server`]: built once from [`Toolset`]s; [`Server::handle`] serves both eras —
 //!   legacy sessions opened with `initialize`, and stateless 2026-07-28 requests that
 //!   carry their version in `_meta`.
@@ -16,28 +18,17 @@
 //!
 //! ```
 //! use mcp_core::prelude::*;
-//! use mcp_core::server::{BoxFuture, Toolset};
 //! use mcp_core::testing::TestClient;
-//! use serde_json::{json, Map, Value};
+//! use serde_json::json;
 //!
 //! struct Echo;
 //!
-//! impl Toolset for Echo {
-//!     fn tools(&self) -> Vec<Tool> {
-//!         vec![Tool::new("echo").description("Repeat a message").input_schema(json!({
-//!             "type": "object",
-//!             "properties": { "message": { "type": "string" } },
-//!             "required": ["message"],
-//!         }))]
-//!     }
-//!     fn call_tool<'a>(&'a self, _index: usize, args: Map<String, Value>, _ctx: &'a Context)
-//!         -> BoxFuture<'a, Result<CallToolResult, ToolError>>
-//!     {
-//!         Box::pin(async move {
-//!             let message = args.get("message").and_then(Value::as_str)
-//!                 .ok_or_else(|| ToolError::invalid_arguments("`message` must be a string"))?;
-//!             Ok(CallToolResult::text(message))
-//!         })
+//! #[mcp_toolset]
+//! impl Echo {
+//!     /// Repeat a message.
+//!     #[mcp_tool(read_only)]
+//!     fn echo(&self, #[mcp(desc = "What to repeat")] message: String) -> String {
+//!         message
 //!     }
 //! }
 //!
@@ -46,8 +37,12 @@
 //! let client = TestClient::modern(server);
 //! let result = client.call_tool("echo", json!({ "message": "hi" })).await.unwrap();
 //! assert_eq!(result.text_content(), "hi");
+//! let wrong = client.call_tool("echo", json!({ "message": 5 })).await.unwrap();
+//! assert!(wrong.is_error()); // "invalid argument `message`: invalid type: integer `5`, expected a string"
 //! # });
 //! ```
+//!
+//! Tools can also be written by hand: implement [`Toolset`] (see its documentation).
 //!
 //! ## Feature flags
 //!

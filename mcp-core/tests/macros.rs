@@ -47,6 +47,33 @@ enum Order {
 #[derive(Clone)]
 struct AppName(&'static str);
 
+/// A category tree (recursive: the one case that keeps `$defs`).
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[schemars(crate = "mcp_core::schemars")]
+struct Category {
+    name: String,
+    #[serde(default)]
+    children: Vec<Category>,
+}
+
+/// A search filter.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_core::schemars")]
+struct Filter {
+    /// Tags to match.
+    tags: Vec<Tag>,
+    /// Who to notify.
+    #[schemars(email)]
+    notify: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_core::schemars")]
+struct Tag {
+    label: String,
+    weight: u8,
+}
+
 #[derive(Debug)]
 struct Failure;
 
@@ -141,9 +168,25 @@ impl Blog {
     }
 
     /// After a compiled-out tool.
-    #[mcp_tool]
+    #[mcp_tool(icon = "https://example.com/last.png", meta = json!({ "com.example/tier": "gold" }), open_world = false)]
     fn last(&self) -> &'static str {
         "last"
+    }
+
+    /// Counts the categories of a tree.
+    #[mcp_tool]
+    fn count_categories(&self, tree: Category) -> Category {
+        fn count(c: &Category) -> usize {
+            1 + c.children.iter().map(count).sum::<usize>()
+        }
+        Category { name: format!("{} categories", count(&tree)), children: Vec::new() }
+    }
+
+    /// Searches.
+    #[mcp_tool]
+    fn search(&self, filter: Filter) -> String {
+        let labels: Vec<String> = filter.tags.iter().map(|t| format!("{}:{}", t.label, t.weight)).collect();
+        format!("{} ({})", labels.join(","), filter.notify.unwrap_or_default())
     }
 
     /// A post as JSON.
@@ -233,6 +276,22 @@ async fn argument_errors_name_the_field_and_what_was_expected() {
     assert_eq!(r.text_content(), "invalid argument `name`: the value does not match the pattern `^[A-Za-z ]+$`");
     let r = call(&c, "reset", json!({ "x": 1 })).await;
     assert_eq!(r.text_content(), "unknown argument(s) `x`: this tool takes no arguments");
+    // Nested paths.
+    let r = call(
+        &c,
+        "search",
+        json!({ "filter": { "tags": [{ "label": "a", "weight": 1 }, { "label": "b", "weight": 300 }] } }),
+    )
+    .await;
+    assert_eq!(r.text_content(), "invalid argument `filter.tags[1].weight`: invalid value: integer `300`, expected u8");
+    let r = call(&c, "search", json!({ "filter": { "tags": [{ "label": "a" }] } })).await;
+    assert_eq!(r.text_content(), "invalid argument `filter.tags[0]`: missing field `weight`");
+    let r =
+        call(&c, "search", json!({ "filter": { "tags": [{ "label": "a", "weight": 2 }], "notify": "x@example.com" } }))
+            .await;
+    assert_eq!(r.text_content(), "a:2 (x@example.com)");
+    let r = call(&c, "count_categories", json!({ "tree": { "name": "root", "children": [{ "name": "a" }, { "name": "b", "children": [{ "name": "c" }] }] } })).await;
+    assert_eq!(r.structured_content.unwrap()["name"], "4 categories");
 }
 
 #[tokio::test]
@@ -344,8 +403,29 @@ async fn lists_every_tool_with_schemas() {
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
-        ["posts_per_author", "publish", "say-hello", "reset", "explode", "crunch", "raw", "confirm", "last"]
+        [
+            "posts_per_author",
+            "publish",
+            "say-hello",
+            "reset",
+            "explode",
+            "crunch",
+            "raw",
+            "confirm",
+            "last",
+            "count_categories",
+            "search"
+        ]
     );
+    let by_name = |n: &str| tools.iter().find(|t| t.name == n).unwrap();
+    // Nested types are inlined; only the recursive one keeps `$defs`.
+    let search = serde_json::to_value(&by_name("search").input_schema).unwrap();
+    assert!(search.get("$defs").is_none(), "{search}");
+    assert_eq!(search["properties"]["filter"]["properties"]["tags"]["items"]["properties"]["weight"]["maximum"], 255);
+    assert_eq!(search["properties"]["filter"]["properties"]["notify"]["format"], "email");
+    let tree = serde_json::to_value(&by_name("count_categories").input_schema).unwrap();
+    assert!(tree["$defs"]["Category"].is_object(), "{tree}");
+    assert_eq!(tree["properties"]["tree"]["properties"]["children"]["items"]["$ref"], "#/$defs/Category");
     let v: Value = serde_json::to_value(&tools).unwrap();
     insta::assert_json_snapshot!("macro_tools_list", v);
 }

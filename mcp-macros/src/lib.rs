@@ -17,24 +17,24 @@ pub fn mcp_toolset(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// See `mcp_core::mcp_tool`. Alone, outside an `#[mcp_toolset]` impl, it is an error.
 #[proc_macro_attribute]
-pub fn mcp_tool(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    util::outside_toolset("mcp_tool", item.into()).into()
+pub fn mcp_tool(attr: TokenStream, item: TokenStream) -> TokenStream {
+    util::inner_attribute("mcp_tool", attr.into(), item.into()).into()
 }
 
 /// See `mcp_core::mcp_resource`. Alone, outside an `#[mcp_toolset]` impl, it is an error.
 #[proc_macro_attribute]
-pub fn mcp_resource(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    util::outside_toolset("mcp_resource", item.into()).into()
+pub fn mcp_resource(attr: TokenStream, item: TokenStream) -> TokenStream {
+    util::inner_attribute("mcp_resource", attr.into(), item.into()).into()
 }
 
 /// See `mcp_core::mcp_prompt`. Alone, outside an `#[mcp_toolset]` impl, it is an error.
 #[proc_macro_attribute]
-pub fn mcp_prompt(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    util::outside_toolset("mcp_prompt", item.into()).into()
+pub fn mcp_prompt(attr: TokenStream, item: TokenStream) -> TokenStream {
+    util::inner_attribute("mcp_prompt", attr.into(), item.into()).into()
 }
 
 /// See `mcp_core::mcp_complete`. Alone, outside an `#[mcp_toolset]` impl, it is an error.
 #[proc_macro_attribute]
-pub fn mcp_complete(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    util::outside_toolset("mcp_complete", item.into()).into()
+pub fn mcp_complete(attr: TokenStream, item: TokenStream) -> TokenStream {
+    util::inner_attribute("mcp_complete", attr.into(), item.into()).into()
 }

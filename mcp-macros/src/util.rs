@@ -4,9 +4,21 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::{Attribute, Expr, ExprLit, Lit, Meta, Path};
 
-/// `#[mcp_tool]` (and friends) used on their own: an error on the item, which is kept so
-/// that no follow-up errors appear.
-pub(crate) fn outside_toolset(name: &str, item: TokenStream) -> TokenStream {
+/// The marker `#[mcp_toolset]` leaves in the attributes it handled.
+pub(crate) const HANDLED: &str = "__mcp_expanded";
+
+/// `#[mcp_tool]` (and friends): left by `#[mcp_toolset]` as `#[mcp_tool(__mcp_expanded)]`,
+/// they return the method unchanged; used on their own they are an error on the item,
+/// which is kept so that no follow-up errors appear.
+pub(crate) fn inner_attribute(name: &str, attr: TokenStream, item: TokenStream) -> TokenStream {
+    let handled = matches!(
+        &attr.clone().into_iter().collect::<Vec<_>>()[..],
+        [proc_macro2::TokenTree::Ident(i)] if i == HANDLED
+    );
+    if handled { item } else { outside_toolset(name, item) }
+}
+
+fn outside_toolset(name: &str, item: TokenStream) -> TokenStream {
     let msg = format!(
         "`#[{name}]` must be inside an `#[mcp_toolset]` impl\n\nhelp: put `#[mcp_toolset]` on the impl block that contains this method"
     );

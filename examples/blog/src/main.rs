@@ -1,14 +1,18 @@
-//! The demo blog. Today it serves a small in-memory blog over MCP stdio with a
-//! hand-written toolset; the HTTP server on embedded SQLite replaces it as the macros,
-//! `mcp-axum` and `mcp-diesel` land.
+//! The demo blog. Today it serves a small in-memory blog over MCP stdio; the HTTP server
+//! on embedded SQLite replaces it as `mcp-axum` and `mcp-diesel` land.
 
 use mcp_core::prelude::*;
-use mcp_core::server::{BoxFuture, ResourceTarget, Toolset};
-use serde_json::{Map, Value, json};
+use mcp_core::schemars::JsonSchema;
+use serde::Serialize;
 
+#[derive(Clone, Serialize, JsonSchema)]
+#[schemars(crate = "mcp_core::schemars")]
 struct Post {
+    /// The post's id.
     id: u64,
+    /// Its title.
     title: &'static str,
+    /// Its text.
     body: &'static str,
 }
 
@@ -18,113 +22,53 @@ const POSTS: &[Post] = &[
     Post { id: 3, title: "Sessions", body: "Older clients open a session with initialize." },
 ];
 
+#[derive(Serialize, JsonSchema)]
+#[schemars(crate = "mcp_core::schemars")]
+struct PostSummary {
+    id: u64,
+    title: &'static str,
+}
+
+#[derive(Clone)]
 struct Blog;
 
 impl Blog {
-    fn post(id: u64) -> Result<&'static Post, ToolError> {
+    fn find(id: u64) -> Result<&'static Post, ToolError> {
         POSTS.iter().find(|p| p.id == id).ok_or_else(|| ToolError::not_found(format!("no post with id {id}")))
     }
 }
 
-fn post_json(p: &Post) -> Value {
-    json!({ "id": p.id, "title": p.title, "body": p.body })
-}
-
-impl Toolset for Blog {
-    fn tools(&self) -> Vec<Tool> {
-        vec![
-            Tool::new("list_posts")
-                .title("List posts")
-                .description("Every post with its id and title.")
-                .annotations(ToolAnnotations { read_only_hint: Some(true), ..Default::default() }),
-            Tool::new("get_post")
-                .title("Get a post")
-                .description("One post by id.")
-                .input_schema(json!({
-                    "type": "object",
-                    "properties": { "id": { "type": "integer", "minimum": 1 } },
-                    "required": ["id"],
-                    "additionalProperties": false,
-                }))
-                .annotations(ToolAnnotations { read_only_hint: Some(true), ..Default::default() }),
-        ]
+#[mcp_toolset]
+impl Blog {
+    /// Every post with its id and title.
+    #[mcp_tool(read_only, title = "List posts")]
+    fn list_posts(&self) -> Vec<PostSummary> {
+        POSTS.iter().map(|p| PostSummary { id: p.id, title: p.title }).collect()
     }
 
-    fn call_tool<'a>(
-        &'a self,
-        index: usize,
-        args: Map<String, Value>,
-        _ctx: &'a Context,
-    ) -> BoxFuture<'a, Result<CallToolResult, ToolError>> {
-        Box::pin(async move {
-            match index {
-                0 => {
-                    let items: Vec<Value> = POSTS.iter().map(|p| json!({ "id": p.id, "title": p.title })).collect();
-                    Ok(CallToolResult::structured(json!({ "items": items })))
-                }
-                1 => {
-                    let id = args
-                        .get("id")
-                        .and_then(Value::as_u64)
-                        .ok_or_else(|| ToolError::invalid_arguments("`id` must be a positive integer"))?;
-                    Ok(CallToolResult::structured(post_json(Self::post(id)?)))
-                }
-                _ => Err(ToolError::not_found("no such tool")),
-            }
-        })
+    /// One post by id.
+    #[mcp_tool(read_only, title = "Get a post")]
+    fn get_post(&self, #[mcp(desc = "The post's id", range(min = 1))] id: u64) -> Result<Post, ToolError> {
+        Self::find(id).cloned()
     }
 
-    fn resource_templates(&self) -> Vec<ResourceTemplate> {
-        vec![
-            ResourceTemplate::new("blog://posts/{id}", "post")
-                .mime_type("application/json")
-                .description("A post as JSON"),
-        ]
+    /// A post as JSON.
+    #[mcp_resource(uri_template = "blog://posts/{id}", mime_type = "application/json")]
+    fn post(&self, id: u64) -> Result<String, ToolError> {
+        let post = Self::find(id)?;
+        serde_json::to_string(post).map_err(|e| ToolError::internal(e.to_string()))
     }
 
-    fn read_resource<'a>(
-        &'a self,
-        target: ResourceTarget,
-        uri: &'a str,
-        _ctx: &'a Context,
-    ) -> BoxFuture<'a, Result<ReadResourceResult, ToolError>> {
-        Box::pin(async move {
-            let ResourceTarget::Template(_, vars) = target else { return Err(ToolError::not_found(uri)) };
-            let id = vars.get("id").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0);
-            let post = Self::post(id)?;
-            let contents = ResourceContents::text(uri, post_json(post).to_string()).with_mime_type("application/json");
-            Ok(ReadResourceResult {
-                result_type: None,
-                contents: vec![contents],
-                ttl_ms: None,
-                cache_scope: None,
-                meta: None,
-            })
-        })
+    /// Ask for a one-sentence summary of a post.
+    #[mcp_prompt(title = "Summarize a post")]
+    fn summarize_post(&self, #[mcp(desc = "Post id")] id: u64) -> Result<String, ToolError> {
+        let post = Self::find(id)?;
+        Ok(format!("Summarize this post in one sentence.\n\n# {}\n\n{}", post.title, post.body))
     }
 
-    fn prompts(&self) -> Vec<Prompt> {
-        vec![Prompt::new("summarize_post").description("Ask for a summary of a post").argument(
-            "id",
-            Some("Post id"),
-            true,
-        )]
-    }
-
-    fn get_prompt<'a>(
-        &'a self,
-        _index: usize,
-        args: Map<String, Value>,
-        _ctx: &'a Context,
-    ) -> BoxFuture<'a, Result<GetPromptResult, ToolError>> {
-        Box::pin(async move {
-            let id = args.get("id").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0);
-            let post = Self::post(id)?;
-            Ok(GetPromptResult::new(vec![PromptMessage::user(format!(
-                "Summarize this post in one sentence.\n\n# {}\n\n{}",
-                post.title, post.body
-            ))]))
-        })
+    #[mcp_complete(prompt = "summarize_post", argument = "id")]
+    fn post_ids(&self, typed: &str) -> Vec<String> {
+        POSTS.iter().map(|p| p.id.to_string()).filter(|id| id.starts_with(typed)).collect()
     }
 }
 

@@ -157,6 +157,10 @@ pub(crate) fn take_kind(f: &mut ImplItemFn, errors: &mut darling::error::Accumul
             keep.push(attr);
             continue;
         };
+        // The attribute stays, marked as handled, so that its import counts as used; the
+        // attribute macro then returns the method unchanged.
+        let path = attr.path().clone();
+        keep.push(syn::parse_quote!(#[#path(__mcp_expanded)]));
         let span = attr.span();
         if found.is_some() {
             errors.push(
