@@ -182,6 +182,10 @@ impl Blog {
         Category { name: format!("{} categories", count(&tree)), children: Vec::new() }
     }
 
+    #[doc = include_str!("docs/reindex.md")]
+    #[mcp_tool]
+    fn reindex(&self) {}
+
     /// Searches.
     #[mcp_tool]
     fn search(&self, filter: Filter) -> String {
@@ -396,6 +400,10 @@ async fn resources_prompts_and_completions() {
     assert_eq!(v["completion"]["values"], json!([]));
 }
 
+fn by_name_description(tools: &[Tool], name: &str) -> String {
+    tools.iter().find(|t| t.name == name).and_then(|t| t.description.clone()).unwrap_or_default()
+}
+
 #[tokio::test]
 async fn lists_every_tool_with_schemas() {
     let c = client();
@@ -414,9 +422,11 @@ async fn lists_every_tool_with_schemas() {
             "confirm",
             "last",
             "count_categories",
+            "reindex",
             "search"
         ]
     );
+    assert_eq!(by_name_description(&tools, "reindex"), "Reindex the search engine.\n\nTakes a few seconds.");
     let by_name = |n: &str| tools.iter().find(|t| t.name == n).unwrap();
     // Nested types are inlined; only the recursive one keeps `$defs`.
     let search = serde_json::to_value(&by_name("search").input_schema).unwrap();
