@@ -1,2 +1,242 @@
-//! The HTTP adapter: MCP streamable HTTP (2026-07-28 and 2025) as a tower `Service` and an
-//! axum `Router` helper. This crate is being built (see the project's issue tracker).
+//! # mcp-axum
+//!
+//! Serve an [`mcp_core::Server`] over MCP streamable HTTP from the axum app you already
+//! have: the stateless 2026-07-28 protocol and the session-based 2025 ones
+//! (2025-03-26, 2025-06-18, 2025-11-25) on one endpoint.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use mcp_core::prelude::*;
+//!
+//! struct Reports;
+//!
+//! #[mcp_toolset]
+//! impl Reports {
+//!     /// How many posts there are.
+//!     #[mcp_tool(read_only)]
+//!     fn count_posts(&self) -> u64 {
+//!         42
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mcp = Server::builder().info(server_info!()).toolset(Reports).build()?;
+//! let app = Router::new()
+//!     .route("/api/health", get(|| async { "ok" })) // your existing routes, untouched
+//!     .merge(mcp_axum::McpRouter::new(mcp).path("/mcp").into_router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! mcp_axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## What the endpoint does
+//!
+//! - `POST /mcp` (and `/mcp/`, without a redirect): a request carrying
+//!   `MCP-Protocol-Version: 2026-07-28` (or a `_meta` protocol version) is served
+//!   statelessly after checking `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name`
+//!   against the body (400 with -32020 on a mismatch, 404 with -32601 for unknown
+//!   methods). `initialize` opens a legacy session and answers with a random
+//!   `Mcp-Session-Id`; later requests must carry it (400 without, 404 when unknown).
+//! - The answer is one JSON body, or an SSE stream (`text/event-stream`,
+//!   `X-Accel-Buffering: no`, keep-alive comments) as soon as the handler sends progress
+//!   or log notifications or, in a legacy session, asks the client something. A client
+//!   that disconnects cancels the handler.
+//! - `GET /mcp` with a session id opens the session's server-to-client stream
+//!   (list changes, subscribed resource updates), resumable with `Last-Event-ID` from a
+//!   bounded buffer. `DELETE /mcp` ends the session. Without a session (or for
+//!   2026-07-28) both answer 405.
+//! - Secure defaults: `Host` and `Origin` must be loopback or configured (403
+//!   otherwise), bodies are limited (413), `Content-Type` must be JSON (415), `Accept`
+//!   must allow JSON and SSE (406). Forwarded headers are trusted only when configured.
+//!   Nothing containing a header value is logged.
+
+mod security;
+mod service;
+mod session;
+
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::any;
+use axum::serve::ListenerExt as _;
+use http::Request;
+use mcp_core::Server;
+
+pub use crate::service::{LAST_EVENT_ID, MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID};
+pub use crate::session::{MemoryStore, SessionLimits, SessionStore, StoreError};
+
+/// Builds the MCP endpoint for an axum app. See the [crate docs](crate).
+pub struct McpRouter {
+    server: Server,
+    path: String,
+    policy: security::Policy,
+    body_limit: usize,
+    keep_alive: Duration,
+    event_buffer: usize,
+    legacy: bool,
+    limits: SessionLimits,
+    store: Option<Arc<dyn SessionStore>>,
+}
+
+impl std::fmt::Debug for McpRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpRouter").field("path", &self.path).field("legacy", &self.legacy).finish_non_exhaustive()
+    }
+}
+
+impl McpRouter {
+    /// An endpoint at `/mcp` serving `server`, with the secure defaults.
+    pub fn new(server: Server) -> Self {
+        McpRouter {
+            server,
+            path: "/mcp".into(),
+            policy: security::Policy::default(),
+            body_limit: 4 * 1024 * 1024,
+            keep_alive: Duration::from_secs(15),
+            event_buffer: 256,
+            legacy: true,
+            limits: SessionLimits::default(),
+            store: None,
+        }
+    }
+
+    /// The endpoint's path (default `/mcp`); it is also served with a trailing slash.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        let p = path.into();
+        self.path = if p.starts_with('/') { p } else { format!("/{p}") };
+        self
+    }
+
+    /// The URL clients use to reach this server (for example `https://api.example.com`):
+    /// its host and origin are allowed.
+    pub fn public_url(mut self, url: &str) -> Self {
+        if let Some((scheme, rest)) = url.split_once("://") {
+            let authority = rest.split('/').next().unwrap_or_default();
+            self.policy.hosts.push(authority.to_owned());
+            if let Some((host, _)) = authority.rsplit_once(':') {
+                self.policy.hosts.push(host.to_owned());
+            }
+            self.policy.origins.push(format!("{scheme}://{authority}"));
+        }
+        self
+    }
+
+    /// Also accept requests addressed to this host (with or without port).
+    pub fn allow_host(mut self, host: impl Into<String>) -> Self {
+        self.policy.hosts.push(host.into());
+        self
+    }
+
+    /// Accept any `Host` (behind a proxy that already checks it).
+    pub fn allow_any_host(mut self) -> Self {
+        self.policy.any_host = true;
+        self
+    }
+
+    /// Also accept browser requests from this origin (`https://app.example.com`).
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.policy.origins.push(origin.into());
+        self
+    }
+
+    /// Accept requests from any origin. Only for servers that authenticate every request.
+    pub fn allow_any_origin(mut self) -> Self {
+        self.policy.any_origin = true;
+        self
+    }
+
+    /// Stop accepting loopback hosts and origins by default.
+    pub fn deny_loopback(mut self) -> Self {
+        self.policy.loopback = false;
+        self
+    }
+
+    /// Trust `X-Forwarded-Host` (and `X-Forwarded-Proto`) from a proxy in front.
+    pub fn trust_forwarded_headers(mut self, trust: bool) -> Self {
+        self.policy.trust_forwarded = trust;
+        self
+    }
+
+    /// Largest accepted request body (default 4 MiB).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Interval of SSE keep-alive comments (default 15 s).
+    pub fn keep_alive(mut self, every: Duration) -> Self {
+        self.keep_alive = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Events of a session's GET stream kept for `Last-Event-ID` replay (default 256).
+    pub fn event_buffer(mut self, events: usize) -> Self {
+        self.event_buffer = events;
+        self
+    }
+
+    /// Serve the session-based 2025 protocol versions too (default `true`).
+    pub fn legacy(mut self, enabled: bool) -> Self {
+        self.legacy = enabled;
+        self
+    }
+
+    /// Limits of legacy sessions (count, idle timeout) of the default in-memory store.
+    pub fn session_limits(mut self, limits: SessionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Keep legacy session state in `store` (for example Redis, shared by replicas).
+    pub fn session_store(mut self, store: impl SessionStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    fn inner(self) -> (String, Arc<service::Inner>) {
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new(self.limits)));
+        let inner = service::Inner {
+            server: self.server,
+            config: service::Config {
+                policy: self.policy,
+                body_limit: self.body_limit,
+                keep_alive: self.keep_alive,
+                event_buffer: self.event_buffer,
+                legacy: self.legacy,
+            },
+            sessions: session::Sessions::new(store, self.limits),
+        };
+        (self.path, Arc::new(inner))
+    }
+
+    /// The endpoint as a router to [`merge`](Router::merge) into your app; it composes with
+    /// your state and layers.
+    pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        let (path, inner) = self.inner();
+        let handler = move |req: Request<Body>| {
+            let inner = inner.clone();
+            async move { service::handle(inner, req).await }
+        };
+        let trimmed = path.trim_end_matches('/');
+        let path = if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() };
+        let mut router = Router::new().route(&path, any(handler.clone()));
+        if path != "/" {
+            router = router.route(&format!("{path}/"), any(handler));
+        }
+        router
+    }
+}
+
+/// Serve `app` on `listener` with `TCP_NODELAY` on every connection (without it, SSE
+/// replies written in several chunks stall on Nagle's algorithm for about 40 ms).
+pub fn serve(listener: tokio::net::TcpListener, app: Router) -> impl Future<Output = std::io::Result<()>> + Send {
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app).into_future()
+}

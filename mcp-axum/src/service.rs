@@ -1,0 +1,680 @@
+//! The endpoint: POST (both eras), GET (legacy server-to-client stream), DELETE (legacy
+//! session end).
+
+// Refusals are ready HTTP responses returned on cold paths; boxing them buys nothing.
+#![allow(clippy::result_large_err)]
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use mcp_core::protocol::jsonrpc::{Parsed, parse};
+use mcp_core::protocol::{ErrorObject, Message, ProtocolVersion, RequestId, codes, methods};
+use mcp_core::{Extensions, Inbound, Principal, Reply, Server, Session};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::security::{Policy, Refusal};
+use crate::session::{Live, Sessions, StreamEvent};
+
+/// `Mcp-Session-Id`.
+pub const SESSION_ID: &str = "mcp-session-id";
+/// `MCP-Protocol-Version`.
+pub const PROTOCOL_VERSION: &str = "mcp-protocol-version";
+/// `Mcp-Method`.
+pub const MCP_METHOD: &str = "mcp-method";
+/// `Mcp-Name`.
+pub const MCP_NAME: &str = "mcp-name";
+/// `Last-Event-ID`.
+pub const LAST_EVENT_ID: &str = "last-event-id";
+
+pub(crate) struct Config {
+    pub(crate) policy: Policy,
+    pub(crate) body_limit: usize,
+    pub(crate) keep_alive: Duration,
+    pub(crate) event_buffer: usize,
+    pub(crate) legacy: bool,
+}
+
+pub(crate) struct Inner {
+    pub(crate) server: Server,
+    pub(crate) config: Config,
+    pub(crate) sessions: Sessions,
+}
+
+type Resp = Response<Body>;
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Resp {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn rpc_error(status: StatusCode, id: Option<RequestId>, error: ErrorObject) -> Resp {
+    json_response(status, mcp_core::protocol::Response::error(id, error).to_vec())
+}
+
+fn plain(status: StatusCode, code: i32, message: impl Into<String>) -> Resp {
+    rpc_error(status, None, ErrorObject::new(code, message))
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The HTTP status for a JSON-RPC error of a 2026-07-28 request.
+fn modern_status(code: i32) -> StatusCode {
+    match code {
+        codes::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        codes::PARSE_ERROR
+        | codes::INVALID_REQUEST
+        | codes::INVALID_PARAMS
+        | codes::HEADER_MISMATCH
+        | codes::MISSING_REQUIRED_CLIENT_CAPABILITY
+        | codes::UNSUPPORTED_PROTOCOL_VERSION => StatusCode::BAD_REQUEST,
+        codes::INTERNAL_ERROR => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::OK,
+    }
+}
+
+/// Whether a media type list accepts `wanted` (`type/subtype`).
+fn accepts(accept: Option<&str>, wanted: &str) -> bool {
+    let Some(accept) = accept else { return true };
+    let (ty, _) = wanted.split_once('/').unwrap_or((wanted, ""));
+    accept.split(',').any(|item| {
+        let media = item.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        media == wanted || media == "*/*" || media == format!("{ty}/*")
+    })
+}
+
+pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Body>) -> Resp {
+    let (parts, body) = req.into_parts();
+    let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
+    if let Err(refusal) = inner.config.policy.check(&parts.headers, authority.as_deref()) {
+        let msg = match refusal {
+            Refusal::Host(h) => format!("Forbidden: host `{h}` is not allowed"),
+            Refusal::Origin(o) => format!("Forbidden: origin `{o}` is not allowed"),
+        };
+        return plain(StatusCode::FORBIDDEN, codes::INVALID_REQUEST, msg);
+    }
+    match parts.method {
+        Method::POST => post(inner, parts, body).await,
+        Method::GET => get(inner, parts).await,
+        Method::DELETE => delete(inner, parts).await,
+        _ => method_not_allowed("POST, GET, DELETE"),
+    }
+}
+
+fn method_not_allowed(allow: &'static str) -> Resp {
+    let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, codes::INVALID_REQUEST, "Method not allowed");
+    r.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+/// The bits of a request's params the transport compares with headers.
+#[derive(Deserialize, Default)]
+struct Peek {
+    #[serde(rename = "_meta", default)]
+    meta: Option<PeekMeta>,
+    #[serde(default)]
+    name: Option<Value>,
+    #[serde(default)]
+    uri: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct PeekMeta {
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion", default)]
+    version: Option<Value>,
+}
+
+fn peek(req: &mcp_core::protocol::Request) -> Peek {
+    req.params.as_deref().and_then(|p| serde_json::from_str(p.get()).ok()).unwrap_or_default()
+}
+
+/// Decode a header value that may use the `=?base64?...?=` sentinel.
+fn decode_header_value(v: &str) -> Option<String> {
+    match v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
+        Some(b64) => base64::engine::general_purpose::STANDARD.decode(b64).ok().and_then(|b| String::from_utf8(b).ok()),
+        None => Some(v.to_owned()),
+    }
+}
+
+fn mismatch(id: Option<RequestId>, message: String) -> Resp {
+    rpc_error(StatusCode::BAD_REQUEST, id, ErrorObject::new(codes::HEADER_MISMATCH, message))
+}
+
+/// Check the 2026-07-28 request headers against the body.
+fn check_modern_headers(headers: &HeaderMap, req: &mcp_core::protocol::Request, peek: &Peek) -> Result<(), Resp> {
+    let id = Some(req.id.clone());
+    let Some(version) = header(headers, PROTOCOL_VERSION) else {
+        return Err(mismatch(id, "Header mismatch: the MCP-Protocol-Version header is required".into()));
+    };
+    if let Some(meta) = peek.meta.as_ref().and_then(|m| m.version.as_ref()) {
+        if meta.as_str() != Some(version) {
+            return Err(mismatch(
+                id,
+                format!(
+                    "Header mismatch: MCP-Protocol-Version header value '{version}' does not match body value '{}'",
+                    meta.as_str().map_or_else(|| meta.to_string(), str::to_owned)
+                ),
+            ));
+        }
+    }
+    match header(headers, MCP_METHOD) {
+        None => return Err(mismatch(id, "Header mismatch: the Mcp-Method header is required".into())),
+        Some(m) if m != req.method => {
+            return Err(mismatch(
+                id,
+                format!("Header mismatch: Mcp-Method header value '{m}' does not match body value '{}'", req.method),
+            ));
+        }
+        Some(_) => {}
+    }
+    let named = match req.method.as_str() {
+        methods::TOOLS_CALL | methods::PROMPTS_GET => peek.name.as_ref(),
+        methods::RESOURCES_READ => peek.uri.as_ref(),
+        _ => return Ok(()),
+    };
+    let Some(body_value) = named.and_then(Value::as_str) else { return Ok(()) };
+    match header(headers, MCP_NAME) {
+        None => Err(mismatch(id, "Header mismatch: the Mcp-Name header is required for this method".into())),
+        Some(raw) => match decode_header_value(raw) {
+            Some(v) if v == body_value => Ok(()),
+            Some(v) => Err(mismatch(
+                id,
+                format!("Header mismatch: Mcp-Name header value '{v}' does not match body value '{body_value}'"),
+            )),
+            None => Err(mismatch(id, "Header mismatch: the Mcp-Name header is not valid Base64".into())),
+        },
+    }
+}
+
+fn extensions(parts: &http::request::Parts) -> Extensions {
+    let mut ext = parts.extensions.get::<Extensions>().cloned().unwrap_or_default();
+    if let Some(p) = parts.extensions.get::<Principal>() {
+        ext.insert(p.clone());
+    }
+    ext
+}
+
+fn principal_subject(ext: &Extensions) -> Option<String> {
+    ext.get::<Principal>().map(|p| p.subject.clone())
+}
+
+async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Resp {
+    let ct = header(&parts.headers, CONTENT_TYPE.as_str()).unwrap_or_default();
+    if !ct.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
+        return plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::INVALID_REQUEST,
+            "Unsupported Media Type: send `Content-Type: application/json`",
+        );
+    }
+    let accept = header(&parts.headers, ACCEPT.as_str());
+    if !accepts(accept, "application/json") || !accepts(accept, "text/event-stream") {
+        return plain(
+            StatusCode::NOT_ACCEPTABLE,
+            codes::INVALID_REQUEST,
+            "Not Acceptable: the client must accept both application/json and text/event-stream",
+        );
+    }
+    let bytes = match axum::body::to_bytes(body, inner.config.body_limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::INVALID_REQUEST,
+                format!("Payload Too Large: the limit is {} bytes", inner.config.body_limit),
+            );
+        }
+    };
+    let parsed = match parse(&bytes) {
+        Ok(p) => p,
+        Err(resp) => return json_response(StatusCode::BAD_REQUEST, resp.to_vec()),
+    };
+    let extensions = extensions(&parts);
+    let headers = &parts.headers;
+    let proto = header(headers, PROTOCOL_VERSION);
+    let session_id = header(headers, SESSION_ID).map(str::to_owned);
+
+    // Era: a 2026-07-28 header, or a request naming its version in `_meta` without a
+    // session, is served statelessly; everything else belongs to a legacy session.
+    let single_request = match &parsed {
+        Parsed::Single(Message::Request(r)) => Some(r),
+        _ => None,
+    };
+    let peeked = single_request.map(peek);
+    let meta_versioned = peeked.as_ref().is_some_and(|p| p.meta.as_ref().is_some_and(|m| m.version.is_some()));
+    let modern = proto == Some(ProtocolVersion::V2026_07_28.as_str())
+        || (session_id.is_none() && meta_versioned && single_request.is_some_and(|r| r.method != methods::INITIALIZE));
+
+    if modern {
+        let Parsed::Single(message) = parsed else {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID_REQUEST,
+                "JSON-RPC batches are not supported by protocol 2026-07-28",
+            );
+        };
+        let Message::Request(req) = message else {
+            // Notifications and responses carry nothing to act on statelessly.
+            return accepted();
+        };
+        if let Err(resp) = check_modern_headers(headers, &req, peeked.as_ref().unwrap_or(&Peek::default())) {
+            return resp;
+        }
+        let inbound = Inbound::new().extensions(extensions);
+        return respond(&inner, Parsed::Single(Message::Request(req)), inbound, Era::Modern, None).await;
+    }
+
+    if !inner.config.legacy {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_PARAMS,
+            "this server speaks protocol 2026-07-28 only: send `MCP-Protocol-Version: 2026-07-28` and `_meta`",
+        );
+    }
+    if let Some(v) = proto {
+        if ProtocolVersion::parse(v).is_none_or(ProtocolVersion::is_modern) {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID_REQUEST,
+                format!("Bad Request: unsupported MCP-Protocol-Version `{v}`"),
+            );
+        }
+    }
+    let is_initialize = single_request.is_some_and(|r| r.method == methods::INITIALIZE);
+    match session_id {
+        None if is_initialize => {
+            let session = Arc::new(Session::new());
+            let live = Live::new(session.clone());
+            let inbound = Inbound::new().extensions(extensions).session(session);
+            respond(&inner, parsed, inbound, Era::Initialize, Some(live)).await
+        }
+        None => plain(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            "Bad Request: missing Mcp-Session-Id header (send `initialize` first, or use protocol 2026-07-28)",
+        ),
+        Some(id) => {
+            let live = match inner.sessions.get(&id).await {
+                Ok(Some(l)) => l,
+                Ok(None) => return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found"),
+                Err(e) => return store_failure(&e),
+            };
+            // A session belongs to whoever created it; anyone else does not see it.
+            if live.session.state().principal != principal_subject(&extensions) {
+                return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
+            }
+            if let (Some(v), Some(negotiated)) = (proto, live.session.protocol_version()) {
+                if v != negotiated.as_str() {
+                    return plain(
+                        StatusCode::BAD_REQUEST,
+                        codes::INVALID_REQUEST,
+                        format!("Bad Request: MCP-Protocol-Version `{v}` differs from the session's `{negotiated}`"),
+                    );
+                }
+            }
+            let inbound = Inbound::new().extensions(extensions).session(live.session.clone());
+            let resp = respond(&inner, parsed, inbound, Era::Legacy, None).await;
+            if let Err(e) = inner.sessions.persist(&id, &live).await {
+                tracing::warn!(error = %e, "could not save session state");
+            }
+            resp
+        }
+    }
+}
+
+fn store_failure(e: &crate::session::StoreError) -> Resp {
+    tracing::error!(error = %e, "session store failed");
+    plain(StatusCode::SERVICE_UNAVAILABLE, codes::INTERNAL_ERROR, "the session store is unavailable; try again")
+}
+
+fn accepted() -> Resp {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::ACCEPTED;
+    r
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Era {
+    Modern,
+    Legacy,
+    /// A legacy `initialize` that creates its session if it succeeds.
+    Initialize,
+}
+
+fn sse_frame(data: &[u8], id: Option<u64>) -> Bytes {
+    let mut out = Vec::with_capacity(data.len() + 32);
+    if let Some(id) = id {
+        out.extend_from_slice(format!("id: {id}\n").as_bytes());
+    }
+    out.extend_from_slice(b"event: message\ndata: ");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+fn sse_headers(r: &mut Resp) {
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+}
+
+/// Dispatch, then answer with one JSON body — or, as soon as the handler sends a
+/// notification or a request to the client, with an SSE stream that carries those and
+/// ends with the response. Dropping the response (the client went away) cancels the
+/// handler.
+async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era, created: Option<Arc<Live>>) -> Resp {
+    let has_requests = match &parsed {
+        Parsed::Single(Message::Request(_)) => true,
+        Parsed::Single(_) => false,
+        Parsed::Batch(items) => items.iter().any(|i| matches!(i, Ok(Message::Request(_)))),
+    };
+    let (tx, mut rx) = mpsc::channel::<Message>(64);
+    let cancel = CancellationToken::new();
+    let inbound = inbound.sink(tx).cancel(cancel.clone());
+    let server = inner.server.clone();
+    let mut task: JoinHandle<Option<Reply>> = tokio::spawn(async move { server.handle_parsed(parsed, inbound).await });
+    if !has_requests {
+        // Notifications and client responses: processed, acknowledged with 202.
+        let _ = (&mut task).await;
+        return accepted();
+    }
+    let guard = cancel.drop_guard();
+
+    tokio::select! {
+        joined = &mut task => {
+            let reply = joined.ok().flatten();
+            let mut pending = Vec::new();
+            while let Ok(m) = rx.try_recv() {
+                pending.push(m);
+            }
+            let mut session_header = None;
+            if era == Era::Initialize {
+                match finish_initialize(inner, created.as_ref()).await {
+                    Ok(id) => session_header = id,
+                    Err(resp) => return resp,
+                }
+            }
+            let mut resp = if pending.is_empty() {
+                let _ = guard.disarm();
+                match reply {
+                    Some(reply) => {
+                        let status = match (&reply, era) {
+                            (Reply::Single(r), Era::Modern) => r.as_error().map_or(StatusCode::OK, |e| modern_status(e.code)),
+                            _ => StatusCode::OK,
+                        };
+                        json_response(status, reply.to_vec())
+                    }
+                    None => accepted(),
+                }
+            } else {
+                let mut queue: VecDeque<Bytes> = pending.iter().map(|m| sse_frame(&serde_json::to_vec(m).unwrap_or_default(), None)).collect();
+                if let Some(reply) = reply {
+                    queue.push_back(sse_frame(&reply.to_vec(), None));
+                }
+                let _ = guard.disarm();
+                let stream = futures_util::stream::iter(queue.into_iter().map(Ok::<Bytes, Infallible>));
+                let mut r = Response::new(Body::from_stream(stream));
+                sse_headers(&mut r);
+                r
+            };
+            if let Some(id) = session_header {
+                if let Ok(v) = HeaderValue::from_str(&id) {
+                    resp.headers_mut().insert(SESSION_ID, v);
+                }
+            }
+            resp
+        }
+        // `None` (the handler finished and dropped its sink) disables this branch, so a
+        // finished handler is always answered by the branch above.
+        Some(first) = rx.recv() => {
+            let mut queue = VecDeque::new();
+            queue.push_back(sse_frame(&serde_json::to_vec(&first).unwrap_or_default(), None));
+            let state = SseState {
+                queue,
+                rx: Some(rx),
+                task: Some(task),
+                guard: Some(guard),
+                keep_alive: tokio::time::interval_at(tokio::time::Instant::now() + inner.config.keep_alive, inner.config.keep_alive),
+            };
+            let mut r = Response::new(Body::from_stream(sse_stream(state)));
+            sse_headers(&mut r);
+            r
+        }
+    }
+}
+
+/// After a legacy `initialize`: keep the session if it succeeded.
+async fn finish_initialize(inner: &Arc<Inner>, created: Option<&Arc<Live>>) -> Result<Option<String>, Resp> {
+    let Some(live) = created else { return Ok(None) };
+    if live.session.protocol_version().is_none() {
+        return Ok(None);
+    }
+    let id = match Sessions::new_id() {
+        Ok(id) => id,
+        Err(e) => return Err(store_failure(&e)),
+    };
+    if let Err(e) = inner.sessions.create(&id, live.clone()).await {
+        return Err(store_failure(&e));
+    }
+    Ok(Some(id))
+}
+
+struct SseState {
+    queue: VecDeque<Bytes>,
+    rx: Option<mpsc::Receiver<Message>>,
+    task: Option<JoinHandle<Option<Reply>>>,
+    guard: Option<DropGuard>,
+    keep_alive: tokio::time::Interval,
+}
+
+fn sse_stream(state: SseState) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send {
+    futures_util::stream::unfold(state, |mut s| async move {
+        loop {
+            if let Some(b) = s.queue.pop_front() {
+                return Some((Ok(b), s));
+            }
+            if s.task.is_none() && s.rx.is_none() {
+                return None;
+            }
+            tokio::select! {
+                m = async { match s.rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                    match m {
+                        Some(m) => s.queue.push_back(sse_frame(&serde_json::to_vec(&m).unwrap_or_default(), None)),
+                        None => s.rx = None,
+                    }
+                }
+                joined = async { match s.task.as_mut() { Some(t) => t.await, None => std::future::pending().await } } => {
+                    s.task = None;
+                    if let Some(rx) = s.rx.as_mut() {
+                        while let Ok(m) = rx.try_recv() {
+                            s.queue.push_back(sse_frame(&serde_json::to_vec(&m).unwrap_or_default(), None));
+                        }
+                    }
+                    s.rx = None;
+                    if let Some(g) = s.guard.take() {
+                        let _ = g.disarm();
+                    }
+                    if let Some(reply) = joined.ok().flatten() {
+                        s.queue.push_back(sse_frame(&reply.to_vec(), None));
+                    }
+                }
+                _ = s.keep_alive.tick() => return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), s)),
+            }
+        }
+    })
+}
+
+fn session_of(parts: &http::request::Parts) -> Result<String, Resp> {
+    if header(&parts.headers, PROTOCOL_VERSION) == Some(ProtocolVersion::V2026_07_28.as_str()) {
+        return Err(method_not_allowed("POST"));
+    }
+    match header(&parts.headers, SESSION_ID) {
+        Some(id) => Ok(id.to_owned()),
+        // Without a session there is nothing to stream or end.
+        None => Err(method_not_allowed("POST")),
+    }
+}
+
+async fn get(inner: Arc<Inner>, parts: http::request::Parts) -> Resp {
+    if !inner.config.legacy {
+        return method_not_allowed("POST");
+    }
+    let id = match session_of(&parts) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    if !accepts(header(&parts.headers, ACCEPT.as_str()), "text/event-stream") {
+        return plain(StatusCode::NOT_ACCEPTABLE, codes::INVALID_REQUEST, "Not Acceptable: accept text/event-stream");
+    }
+    let live = match inner.sessions.get(&id).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found"),
+        Err(e) => return store_failure(&e),
+    };
+    if live.session.state().principal != principal_subject(&extensions(&parts)) {
+        return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
+    }
+    let last: Option<u64> = header(&parts.headers, LAST_EVENT_ID).and_then(|v| v.trim().parse().ok());
+    let (tx, rx) = mpsc::channel::<StreamEvent>(64);
+    let replay: VecDeque<Bytes> = {
+        let mut st = live.stream();
+        st.sender = Some(tx);
+        match last {
+            Some(last) => st.buffer.iter().filter(|e| e.id > last).map(|e| sse_frame(&e.data, Some(e.id))).collect(),
+            None => VecDeque::new(),
+        }
+    };
+    start_forwarder(&inner, &live);
+    let keep_alive = inner.config.keep_alive;
+    let ended = live.ended.clone();
+    let state = (replay, rx, tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive), ended);
+    let stream = futures_util::stream::unfold(state, |(mut queue, mut rx, mut tick, ended)| async move {
+        if let Some(b) = queue.pop_front() {
+            return Some((Ok::<Bytes, Infallible>(b), (queue, rx, tick, ended)));
+        }
+        tokio::select! {
+            e = rx.recv() => e.map(|e| (Ok(sse_frame(&e.data, Some(e.id))), (queue, rx, tick, ended.clone()))),
+            _ = tick.tick() => Some((Ok(Bytes::from_static(b": keep-alive\n\n")), (queue, rx, tick, ended.clone()))),
+            _ = ended.cancelled() => None,
+        }
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    sse_headers(&mut r);
+    r
+}
+
+/// Forward server events to a session's stream (once per session), recording them for
+/// `Last-Event-ID` replay even while no GET stream is connected.
+fn start_forwarder(inner: &Arc<Inner>, live: &Arc<Live>) {
+    {
+        let mut st = live.stream();
+        if st.forwarding {
+            return;
+        }
+        st.forwarding = true;
+    }
+    let server = inner.server.clone();
+    let mut events = server.subscribe_events();
+    let live = live.clone();
+    let capacity = inner.config.event_buffer.max(1);
+    tokio::spawn(async move {
+        loop {
+            let ev = tokio::select! {
+                _ = live.ended.cancelled() => break,
+                ev = events.recv() => ev,
+            };
+            let ev = match ev {
+                Ok(ev) => ev,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            };
+            let Some(n) = server.legacy_notification(&ev, &live.session) else { continue };
+            let data = Bytes::from(serde_json::to_vec(&Message::Notification(n)).unwrap_or_default());
+            let (event, sender) = {
+                let mut st = live.stream();
+                st.next_id += 1;
+                let event = StreamEvent { id: st.next_id, data };
+                st.buffer.push_back(event.clone());
+                while st.buffer.len() > capacity {
+                    st.buffer.pop_front();
+                }
+                (event, st.sender.clone())
+            };
+            if let Some(tx) = sender {
+                if tx.try_send(event).is_err() {
+                    // Disconnected or slow: the event stays in the buffer for replay.
+                    live.stream().sender = None;
+                }
+            }
+        }
+    });
+}
+
+async fn delete(inner: Arc<Inner>, parts: http::request::Parts) -> Resp {
+    if !inner.config.legacy {
+        return method_not_allowed("POST");
+    }
+    let id = match session_of(&parts) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    if let Ok(Some(live)) = inner.sessions.get(&id).await {
+        if live.session.state().principal != principal_subject(&extensions(&parts)) {
+            return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
+        }
+    }
+    match inner.sessions.delete(&id).await {
+        Ok(true) => {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            r
+        }
+        Ok(false) => plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found"),
+        Err(e) => store_failure(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_header_matching() {
+        assert!(accepts(Some("application/json, text/event-stream"), "application/json"));
+        assert!(accepts(Some("application/json, text/event-stream"), "text/event-stream"));
+        assert!(accepts(Some("*/*"), "text/event-stream"));
+        assert!(accepts(Some("application/*;q=0.9, text/*"), "text/event-stream"));
+        assert!(accepts(None, "application/json"));
+        assert!(!accepts(Some("text/html"), "application/json"));
+        assert!(!accepts(Some("application/json"), "text/event-stream"));
+    }
+
+    #[test]
+    fn base64_sentinel() {
+        assert_eq!(decode_header_value("plain").as_deref(), Some("plain"));
+        assert_eq!(decode_header_value("=?base64?SGVsbG8sIOS4lueVjA==?=").as_deref(), Some("Hello, 世界"));
+        assert_eq!(decode_header_value("=?base64?!!!?="), None);
+    }
+
+    #[test]
+    fn status_codes() {
+        assert_eq!(modern_status(codes::METHOD_NOT_FOUND), StatusCode::NOT_FOUND);
+        assert_eq!(modern_status(codes::UNSUPPORTED_PROTOCOL_VERSION), StatusCode::BAD_REQUEST);
+        assert_eq!(modern_status(-1), StatusCode::OK);
+    }
+}

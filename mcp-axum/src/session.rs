@@ -1,0 +1,342 @@
+//! Legacy (2025) sessions: where their state is kept ([`SessionStore`]), and the live
+//! sessions of this process (request bookkeeping, the GET stream and its replay buffer).
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mcp_core::server::BoxFuture;
+use mcp_core::{Session, SessionState};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Why a session store failed.
+#[derive(Debug, Clone)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "session store: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Where the state of legacy sessions lives. The in-process [`MemoryStore`] is the
+/// default; a shared store (Redis) lets several replicas serve the same sessions.
+///
+/// A store keeps [`SessionState`] (negotiated version, client capabilities, log level,
+/// subscriptions, owner), not the in-flight requests of a process.
+pub trait SessionStore: Send + Sync + 'static {
+    /// The state of session `id`, or `None` when it does not exist (or expired).
+    fn load<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<SessionState>, StoreError>>;
+    /// Create or replace session `id`, and restart its idle timer.
+    fn save<'a>(&'a self, id: &'a str, state: &'a SessionState) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Restart the idle timer of session `id`.
+    fn touch<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Remove session `id`.
+    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// Limits of the sessions one process keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionLimits {
+    /// Most sessions kept; when full, the longest idle one is evicted.
+    pub max_sessions: usize,
+    /// Sessions idle longer than this are removed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits { max_sessions: 10_000, idle_timeout: Duration::from_secs(30 * 60) }
+    }
+}
+
+/// A bounded map with idle expiry, shared by the memory store and the live registry.
+#[derive(Debug)]
+struct Bounded<V> {
+    map: HashMap<String, (V, Instant)>,
+    limits: SessionLimits,
+}
+
+impl<V: Clone> Bounded<V> {
+    fn new(limits: SessionLimits) -> Self {
+        Bounded { map: HashMap::new(), limits }
+    }
+
+    fn get(&mut self, id: &str, now: Instant) -> Option<V> {
+        let (v, last) = self.map.get_mut(id)?;
+        if now.duration_since(*last) > self.limits.idle_timeout {
+            self.map.remove(id);
+            return None;
+        }
+        *last = now;
+        Some(v.clone())
+    }
+
+    /// Insert, evicting expired entries and then the longest idle one when full.
+    /// Returns what was evicted.
+    fn insert(&mut self, id: String, v: V, now: Instant) -> Vec<V> {
+        let mut evicted = Vec::new();
+        if !self.map.contains_key(&id) && self.map.len() >= self.limits.max_sessions {
+            evicted.extend(self.sweep(now));
+            while self.map.len() >= self.limits.max_sessions.max(1) {
+                let Some(oldest) = self.map.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| k.clone()) else { break };
+                if let Some((v, _)) = self.map.remove(&oldest) {
+                    evicted.push(v);
+                }
+            }
+        }
+        self.map.insert(id, (v, now));
+        evicted
+    }
+
+    fn remove(&mut self, id: &str) -> Option<V> {
+        self.map.remove(id).map(|(v, _)| v)
+    }
+
+    fn sweep(&mut self, now: Instant) -> Vec<V> {
+        let timeout = self.limits.idle_timeout;
+        let expired: Vec<String> =
+            self.map.iter().filter(|(_, (_, t))| now.duration_since(*t) > timeout).map(|(k, _)| k.clone()).collect();
+        expired.into_iter().filter_map(|k| self.map.remove(&k).map(|(v, _)| v)).collect()
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// Session state kept in this process: bounded, idle sessions evicted.
+#[derive(Debug)]
+pub struct MemoryStore {
+    inner: Mutex<Bounded<Arc<SessionState>>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(SessionLimits::default())
+    }
+}
+
+impl MemoryStore {
+    /// A store with these limits.
+    pub fn new(limits: SessionLimits) -> Self {
+        MemoryStore { inner: Mutex::new(Bounded::new(limits)) }
+    }
+
+    /// Number of sessions stored.
+    pub fn len(&self) -> usize {
+        lock(&self.inner).len()
+    }
+
+    /// Whether no session is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Remove idle sessions now (also happens when the store is full).
+    pub fn sweep(&self) -> usize {
+        lock(&self.inner).sweep(Instant::now()).len()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SessionStore for MemoryStore {
+    fn load<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<SessionState>, StoreError>> {
+        let v = lock(&self.inner).get(id, Instant::now()).map(|s| (*s).clone());
+        Box::pin(async move { Ok(v) })
+    }
+
+    fn save<'a>(&'a self, id: &'a str, state: &'a SessionState) -> BoxFuture<'a, Result<(), StoreError>> {
+        lock(&self.inner).insert(id.to_owned(), Arc::new(state.clone()), Instant::now());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn touch<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        lock(&self.inner).get(id, Instant::now());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        lock(&self.inner).remove(id);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// An SSE event of a session's GET stream, kept for `Last-Event-ID` replay.
+#[derive(Clone, Debug)]
+pub(crate) struct StreamEvent {
+    pub(crate) id: u64,
+    pub(crate) data: Bytes,
+}
+
+/// The server-to-client stream of a legacy session (HTTP GET).
+#[derive(Debug, Default)]
+pub(crate) struct Stream {
+    /// The connected GET response, if any.
+    pub(crate) sender: Option<mpsc::Sender<StreamEvent>>,
+    /// Recent events, oldest first.
+    pub(crate) buffer: VecDeque<StreamEvent>,
+    pub(crate) next_id: u64,
+    /// Whether the event forwarder of this session runs.
+    pub(crate) forwarding: bool,
+}
+
+/// A session as this process holds it.
+#[derive(Debug)]
+pub(crate) struct Live {
+    pub(crate) session: Arc<Session>,
+    pub(crate) stream: Mutex<Stream>,
+    /// Fires when the session ends (deleted or evicted).
+    pub(crate) ended: CancellationToken,
+    /// Generation of the state last written to the store.
+    pub(crate) saved: Mutex<u64>,
+}
+
+impl Live {
+    pub(crate) fn new(session: Arc<Session>) -> Arc<Self> {
+        let saved = session.generation();
+        Arc::new(Live {
+            session,
+            stream: Mutex::new(Stream::default()),
+            ended: CancellationToken::new(),
+            saved: Mutex::new(saved),
+        })
+    }
+
+    pub(crate) fn stream(&self) -> std::sync::MutexGuard<'_, Stream> {
+        lock(&self.stream)
+    }
+
+    pub(crate) fn end(&self) {
+        self.ended.cancel();
+        self.session.peer().cancel_all();
+        lock(&self.stream).sender = None;
+    }
+
+    /// Whether the state changed since it was last saved; marks it saved.
+    pub(crate) fn take_dirty(&self) -> bool {
+        let now = self.session.generation();
+        let mut saved = lock(&self.saved);
+        let dirty = *saved != now;
+        *saved = now;
+        dirty
+    }
+}
+
+/// The sessions of one router: live ones in this process, state in the store.
+pub(crate) struct Sessions {
+    live: Mutex<Bounded<Arc<Live>>>,
+    pub(crate) store: Arc<dyn SessionStore>,
+}
+
+impl Sessions {
+    pub(crate) fn new(store: Arc<dyn SessionStore>, limits: SessionLimits) -> Self {
+        Sessions { live: Mutex::new(Bounded::new(limits)), store }
+    }
+
+    /// A new random session id: 128 bits as 32 hex digits (visible ASCII).
+    pub(crate) fn new_id() -> Result<String, StoreError> {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).map_err(|e| StoreError(format!("no secure random source: {e}")))?;
+        Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    }
+
+    /// Register a new session after a successful `initialize`.
+    pub(crate) async fn create(&self, id: &str, live: Arc<Live>) -> Result<(), StoreError> {
+        self.store.save(id, &live.session.state()).await?;
+        live.take_dirty();
+        let evicted = lock(&self.live).insert(id.to_owned(), live, Instant::now());
+        for e in evicted {
+            e.end();
+        }
+        Ok(())
+    }
+
+    /// The live session `id`: from this process, or restored from the store.
+    pub(crate) async fn get(&self, id: &str) -> Result<Option<Arc<Live>>, StoreError> {
+        let cached = lock(&self.live).get(id, Instant::now());
+        match cached {
+            Some(live) => {
+                self.store.touch(id).await?;
+                // A session deleted through another replica is gone here too.
+                if self.store.load(id).await?.is_none() {
+                    if let Some(l) = lock(&self.live).remove(id) {
+                        l.end();
+                    }
+                    return Ok(None);
+                }
+                Ok(Some(live))
+            }
+            None => {
+                let Some(state) = self.store.load(id).await? else { return Ok(None) };
+                let live = Live::new(Arc::new(Session::from_state(state)));
+                let evicted = lock(&self.live).insert(id.to_owned(), live.clone(), Instant::now());
+                for e in evicted {
+                    e.end();
+                }
+                Ok(Some(live))
+            }
+        }
+    }
+
+    /// Write the state back if a request changed it.
+    pub(crate) async fn persist(&self, id: &str, live: &Live) -> Result<(), StoreError> {
+        if live.take_dirty() {
+            self.store.save(id, &live.session.state()).await?;
+        }
+        Ok(())
+    }
+
+    /// End session `id`; whether it existed.
+    pub(crate) async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let existed = self.store.load(id).await?.is_some();
+        self.store.delete(id).await?;
+        if let Some(live) = lock(&self.live).remove(id) {
+            live.end();
+            return Ok(true);
+        }
+        Ok(existed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_evicts_idle_then_oldest() {
+        let limits = SessionLimits { max_sessions: 2, idle_timeout: Duration::from_secs(10) };
+        let mut b = Bounded::new(limits);
+        let t0 = Instant::now();
+        assert!(b.insert("a".into(), 1, t0).is_empty());
+        assert!(b.insert("b".into(), 2, t0 + Duration::from_secs(1)).is_empty());
+        // Full: the longest idle ("a") goes.
+        assert_eq!(b.insert("c".into(), 3, t0 + Duration::from_secs(2)), vec![1]);
+        assert_eq!(b.get("a", t0 + Duration::from_secs(2)), None);
+        // Expired entries are gone on access.
+        assert_eq!(b.get("b", t0 + Duration::from_secs(20)), None);
+        assert_eq!(b.get("c", t0 + Duration::from_secs(3)), Some(3));
+    }
+
+    #[tokio::test]
+    async fn memory_store_round_trip() {
+        let s = MemoryStore::default();
+        let state = SessionState { initialized: true, ..Default::default() };
+        s.save("x", &state).await.unwrap();
+        assert_eq!(s.load("x").await.unwrap(), Some(state));
+        s.delete("x").await.unwrap();
+        assert_eq!(s.load("x").await.unwrap(), None);
+        assert!(s.is_empty());
+        let id = Sessions::new_id().unwrap();
+        assert_eq!(id.len(), 32);
+        assert_ne!(id, Sessions::new_id().unwrap());
+    }
+}
