@@ -317,15 +317,6 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
             if live.session.state().principal != principal_subject(&extensions) {
                 return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
             }
-            if let (Some(v), Some(negotiated)) = (proto, live.session.protocol_version()) {
-                if v != negotiated.as_str() {
-                    return plain(
-                        StatusCode::BAD_REQUEST,
-                        codes::INVALID_REQUEST,
-                        format!("Bad Request: MCP-Protocol-Version `{v}` differs from the session's `{negotiated}`"),
-                    );
-                }
-            }
             let inbound = Inbound::new().extensions(extensions).session(live.session.clone());
             let resp = respond(&inner, parsed, inbound, Era::Legacy, None).await;
             if let Err(e) = inner.sessions.persist(&id, &live).await {

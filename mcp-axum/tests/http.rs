@@ -370,11 +370,14 @@ async fn legacy_sessions_lifecycle() {
     assert_eq!(r.status(), 400);
     let r = app.legacy("0123456789abcdef0123456789abcdef", "2025-06-18").body(list.to_string()).send().await.unwrap();
     assert_eq!(r.status(), 404);
-    // An unknown or different protocol version header.
+    // An unknown protocol version header is refused; any supported one is accepted
+    // (clients such as the official conformance suite send 2025-03-26 on newer sessions).
     let r = app.legacy(&id, "1999-01-01").body(list.to_string()).send().await.unwrap();
     assert_eq!(r.status(), 400);
+    let r = app.legacy(&id, "2026-07-28").body(list.to_string()).send().await.unwrap();
+    assert_ne!(r.status(), 200, "2026-07-28 is stateless: the session header is ignored and `_meta` is required");
     let r = app.legacy(&id, "2025-03-26").body(list.to_string()).send().await.unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 200);
     // Missing header: assumed compatible (2025-03-26 clients send none).
     let r = app.post().header("mcp-session-id", &id).body(list.to_string()).send().await.unwrap();
     assert_eq!(r.status(), 200);

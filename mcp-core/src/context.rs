@@ -197,6 +197,7 @@ pub(crate) struct ContextParts {
     pub(crate) session: Option<Arc<Session>>,
     pub(crate) responses: InputResponses,
     pub(crate) completion: Option<CompleteContext>,
+    pub(crate) events: Option<tokio::sync::broadcast::Sender<crate::ServerEvent>>,
 }
 
 struct Inner {
@@ -258,7 +259,18 @@ impl Context {
             session: None,
             responses: InputResponses::new(),
             completion: None,
+            events: None,
         })
+    }
+
+    /// Tell subscribed clients that something changed (for example after this tool
+    /// enabled more tools, or changed a resource): the same as
+    /// [`Server::notify`](crate::Server::notify).
+    pub fn notify(&self, event: crate::ServerEvent) {
+        if let Some(tx) = &self.inner.parts.events {
+            // No receivers is fine: nobody is listening.
+            let _ = tx.send(event);
+        }
     }
 
     /// In a `completion/complete` request, the values of the other arguments.

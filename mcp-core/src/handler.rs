@@ -254,7 +254,7 @@ impl<T: IntoReadResourceResult, E: Into<ToolError>> IntoReadResourceResult for R
 #[diagnostic::on_unimplemented(
     message = "a prompt method cannot return `{Self}`",
     label = "not a prompt result",
-    note = "return `GetPromptResult`, `Vec<PromptMessage>`, `PromptMessage` or `String` (one user message), or a `Result` of one of them"
+    note = "return `GetPromptResult`, `Vec<PromptMessage>`, `PromptMessage` or `String`/`&'static str` (one user message), or a `Result` of one of them"
 )]
 pub trait IntoGetPromptResult {
     /// Convert.
@@ -280,6 +280,12 @@ impl IntoGetPromptResult for PromptMessage {
 }
 
 impl IntoGetPromptResult for String {
+    fn into_get_prompt_result(self) -> Result<GetPromptResult, ToolError> {
+        Ok(GetPromptResult::new(vec![PromptMessage::user(self)]))
+    }
+}
+
+impl IntoGetPromptResult for &'static str {
     fn into_get_prompt_result(self) -> Result<GetPromptResult, ToolError> {
         Ok(GetPromptResult::new(vec![PromptMessage::user(self)]))
     }

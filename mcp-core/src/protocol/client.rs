@@ -264,6 +264,17 @@ pub enum ElicitAction {
     Cancel,
 }
 
+impl ElicitAction {
+    /// The wire form: `accept`, `decline` or `cancel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ElicitAction::Accept => "accept",
+            ElicitAction::Decline => "decline",
+            ElicitAction::Cancel => "cancel",
+        }
+    }
+}
+
 /// `elicitation/create` result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ElicitResult {

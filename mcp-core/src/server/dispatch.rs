@@ -377,6 +377,7 @@ impl Server {
             session: inbound.session.clone(),
             responses,
             completion,
+            events: Some(self.inner.events.clone()),
         });
         (ctx, tracked)
     }
