@@ -49,7 +49,15 @@
 //!   otherwise), bodies are limited (413), `Content-Type` must be JSON (415), `Accept`
 //!   must allow JSON and SSE (406). Forwarded headers are trusted only when configured.
 //!   Nothing containing a header value is logged.
+//!
+//! ## Feature flags
+//!
+//! | feature | default | what it enables |
+//! |---------|---------|-----------------|
+//! | `redis` | no      | `RedisStore`: legacy session state in Redis, so replicas share sessions |
 
+#[cfg(feature = "redis")]
+mod redis_store;
 mod security;
 mod service;
 mod session;
@@ -65,6 +73,8 @@ use axum::serve::ListenerExt as _;
 use http::Request;
 use mcp_core::Server;
 
+#[cfg(feature = "redis")]
+pub use crate::redis_store::RedisStore;
 pub use crate::service::{LAST_EVENT_ID, MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID};
 pub use crate::session::{MemoryStore, SessionLimits, SessionStore, StoreError};
 

@@ -30,12 +30,11 @@ impl std::error::Error for StoreError {}
 /// A store keeps [`SessionState`] (negotiated version, client capabilities, log level,
 /// subscriptions, owner), not the in-flight requests of a process.
 pub trait SessionStore: Send + Sync + 'static {
-    /// The state of session `id`, or `None` when it does not exist (or expired).
+    /// The state of session `id`, restarting its idle timer; `None` when it does not
+    /// exist (or expired). Called once per request of the session.
     fn load<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<SessionState>, StoreError>>;
     /// Create or replace session `id`, and restart its idle timer.
     fn save<'a>(&'a self, id: &'a str, state: &'a SessionState) -> BoxFuture<'a, Result<(), StoreError>>;
-    /// Restart the idle timer of session `id`.
-    fn touch<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Remove session `id`.
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 }
@@ -159,11 +158,6 @@ impl SessionStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn touch<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        lock(&self.inner).get(id, Instant::now());
-        Box::pin(async { Ok(()) })
-    }
-
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         lock(&self.inner).remove(id);
         Box::pin(async { Ok(()) })
@@ -260,23 +254,29 @@ impl Sessions {
         Ok(())
     }
 
-    /// The live session `id`: from this process, or restored from the store.
+    /// The live session `id`: from this process, or restored from the store. The store
+    /// is asked every time: it decides whether the session still exists, and another
+    /// replica may have changed its state.
     pub(crate) async fn get(&self, id: &str) -> Result<Option<Arc<Live>>, StoreError> {
+        let stored = self.store.load(id).await?;
         let cached = lock(&self.live).get(id, Instant::now());
-        match cached {
-            Some(live) => {
-                self.store.touch(id).await?;
-                // A session deleted through another replica is gone here too.
-                if self.store.load(id).await?.is_none() {
+        match (stored, cached) {
+            (None, cached) => {
+                if cached.is_some() {
                     if let Some(l) = lock(&self.live).remove(id) {
                         l.end();
                     }
-                    return Ok(None);
+                }
+                Ok(None)
+            }
+            (Some(state), Some(live)) => {
+                if live.session.state() != state {
+                    live.session.replace_state(state);
+                    live.take_dirty();
                 }
                 Ok(Some(live))
             }
-            None => {
-                let Some(state) = self.store.load(id).await? else { return Ok(None) };
+            (Some(state), None) => {
                 let live = Live::new(Arc::new(Session::from_state(state)));
                 let evicted = lock(&self.live).insert(id.to_owned(), live.clone(), Instant::now());
                 for e in evicted {

@@ -146,6 +146,11 @@ impl Session {
         self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Replace the state with one read from a shared store (another replica changed it).
+    pub fn replace_state(&self, state: SessionState) {
+        self.update(|st| *st = state);
+    }
+
     /// The negotiated version, once initialized.
     pub fn protocol_version(&self) -> Option<ProtocolVersion> {
         self.state.read().unwrap_or_else(|e| e.into_inner()).protocol_version

@@ -1,0 +1,97 @@
+//! Legacy session state in Redis, so that several replicas behind a load balancer serve
+//! the same sessions (feature `redis`).
+
+use std::time::Duration;
+
+use mcp_core::SessionState;
+use mcp_core::server::BoxFuture;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use crate::session::{SessionStore, StoreError};
+
+/// Session state in Redis: one JSON value per session under `<prefix><id>`, expiring
+/// after the idle timeout (every request restarts it).
+///
+/// ```no_run
+/// # async fn run(server: mcp_core::Server) -> Result<(), Box<dyn std::error::Error>> {
+/// let store = mcp_axum::RedisStore::connect("redis://127.0.0.1:6379").await?;
+/// let router = mcp_axum::McpRouter::new(server).session_store(store).into_router::<()>();
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    idle_timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore").field("prefix", &self.prefix).field("idle_timeout", &self.idle_timeout).finish()
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+impl RedisStore {
+    /// Connect (and reconnect as needed) to the Redis at `url`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(err)?;
+        let conn = ConnectionManager::new(client).await.map_err(err)?;
+        Ok(RedisStore { conn, prefix: "mcp:session:".into(), idle_timeout: Duration::from_secs(30 * 60) })
+    }
+
+    /// Key prefix (default `mcp:session:`), to share one Redis between apps.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long an idle session lives (default 30 minutes).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    fn key(&self, id: &str) -> String {
+        format!("{}{id}", self.prefix)
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.idle_timeout.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl SessionStore for RedisStore {
+    fn load<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<SessionState>, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            // One round trip: read and restart the idle timer (GETEX, Redis 6.2+).
+            let raw: Option<String> = conn.get_ex(self.key(id), redis::Expiry::PX(self.ttl_ms())).await.map_err(err)?;
+            match raw {
+                None => Ok(None),
+                Some(json) => serde_json::from_str(&json).map(Some).map_err(err),
+            }
+        })
+    }
+
+    fn save<'a>(&'a self, id: &'a str, state: &'a SessionState) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let json = serde_json::to_string(state).map_err(err)?;
+            let mut conn = self.conn.clone();
+            let _: () = conn.pset_ex(self.key(id), json, self.ttl_ms()).await.map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let _: () = conn.del(self.key(id)).await.map_err(err)?;
+            Ok(())
+        })
+    }
+}
