@@ -54,10 +54,10 @@ fn is_loopback(host: &str) -> bool {
 impl Policy {
     /// The host the client addressed: `Host`, or `X-Forwarded-Host` when trusted.
     pub(crate) fn request_host<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
-        if self.trust_forwarded {
-            if let Some(h) = headers.get("x-forwarded-host").and_then(|v| v.to_str().ok()) {
-                return h.split(',').next().map(str::trim);
-            }
+        if self.trust_forwarded
+            && let Some(h) = headers.get("x-forwarded-host").and_then(|v| v.to_str().ok())
+        {
+            return h.split(',').next().map(str::trim);
         }
         headers.get(HOST).and_then(|v| v.to_str().ok())
     }

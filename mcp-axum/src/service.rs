@@ -160,16 +160,16 @@ fn check_modern_headers(headers: &HeaderMap, req: &mcp_core::protocol::Request, 
     let Some(version) = header(headers, PROTOCOL_VERSION) else {
         return Err(mismatch(id, "Header mismatch: the MCP-Protocol-Version header is required".into()));
     };
-    if let Some(meta) = peek.meta.as_ref().and_then(|m| m.version.as_ref()) {
-        if meta.as_str() != Some(version) {
-            return Err(mismatch(
-                id,
-                format!(
-                    "Header mismatch: MCP-Protocol-Version header value '{version}' does not match body value '{}'",
-                    meta.as_str().map_or_else(|| meta.to_string(), str::to_owned)
-                ),
-            ));
-        }
+    if let Some(meta) = peek.meta.as_ref().and_then(|m| m.version.as_ref())
+        && meta.as_str() != Some(version)
+    {
+        return Err(mismatch(
+            id,
+            format!(
+                "Header mismatch: MCP-Protocol-Version header value '{version}' does not match body value '{}'",
+                meta.as_str().map_or_else(|| meta.to_string(), str::to_owned)
+            ),
+        ));
     }
     match header(headers, MCP_METHOD) {
         None => return Err(mismatch(id, "Header mismatch: the Mcp-Method header is required".into())),
@@ -285,14 +285,14 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
             "this server speaks protocol 2026-07-28 only: send `MCP-Protocol-Version: 2026-07-28` and `_meta`",
         );
     }
-    if let Some(v) = proto {
-        if ProtocolVersion::parse(v).is_none_or(ProtocolVersion::is_modern) {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                codes::INVALID_REQUEST,
-                format!("Bad Request: unsupported MCP-Protocol-Version `{v}`"),
-            );
-        }
+    if let Some(v) = proto
+        && ProtocolVersion::parse(v).is_none_or(ProtocolVersion::is_modern)
+    {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            format!("Bad Request: unsupported MCP-Protocol-Version `{v}`"),
+        );
     }
     let is_initialize = single_request.is_some_and(|r| r.method == methods::INITIALIZE);
     match session_id {
@@ -423,11 +423,10 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
                 sse_headers(&mut r);
                 r
             };
-            if let Some(id) = session_header {
-                if let Ok(v) = HeaderValue::from_str(&id) {
+            if let Some(id) = session_header
+                && let Ok(v) = HeaderValue::from_str(&id) {
                     resp.headers_mut().insert(SESSION_ID, v);
                 }
-            }
             resp
         }
         // `None` (the handler finished and dropped its sink) disables this branch, so a
@@ -606,11 +605,11 @@ fn start_forwarder(inner: &Arc<Inner>, live: &Arc<Live>) {
                 }
                 (event, st.sender.clone())
             };
-            if let Some(tx) = sender {
-                if tx.try_send(event).is_err() {
-                    // Disconnected or slow: the event stays in the buffer for replay.
-                    live.stream().sender = None;
-                }
+            if let Some(tx) = sender
+                && tx.try_send(event).is_err()
+            {
+                // Disconnected or slow: the event stays in the buffer for replay.
+                live.stream().sender = None;
             }
         }
     });
@@ -624,10 +623,10 @@ async fn delete(inner: Arc<Inner>, parts: http::request::Parts) -> Resp {
         Ok(id) => id,
         Err(r) => return r,
     };
-    if let Ok(Some(live)) = inner.sessions.get(&id).await {
-        if live.session.state().principal != principal_subject(&extensions(&parts)) {
-            return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
-        }
+    if let Ok(Some(live)) = inner.sessions.get(&id).await
+        && live.session.state().principal != principal_subject(&extensions(&parts))
+    {
+        return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
     }
     match inner.sessions.delete(&id).await {
         Ok(true) => {

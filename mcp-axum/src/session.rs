@@ -262,10 +262,10 @@ impl Sessions {
         let cached = lock(&self.live).get(id, Instant::now());
         match (stored, cached) {
             (None, cached) => {
-                if cached.is_some() {
-                    if let Some(l) = lock(&self.live).remove(id) {
-                        l.end();
-                    }
+                if cached.is_some()
+                    && let Some(l) = lock(&self.live).remove(id)
+                {
+                    l.end();
                 }
                 Ok(None)
             }

@@ -72,9 +72,8 @@ impl Server {
                         _ = stop.cancelled() => break,
                         ev = events.recv() => match ev {
                             Ok(ev) => {
-                                if let Some(n) = server.legacy_notification(&ev, &session) {
-                                    if sink.send(Message::Notification(n)).await.is_err() { break; }
-                                }
+                                if let Some(n) = server.legacy_notification(&ev, &session)
+                                    && sink.send(Message::Notification(n)).await.is_err() { break; }
                             }
                             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                             Err(_) => break,

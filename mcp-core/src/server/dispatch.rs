@@ -444,10 +444,10 @@ impl Server {
         let toolset = &self.inner.toolsets[entry.toolset];
         let fut = toolset.call_tool(entry.index, p.arguments.unwrap_or_default(), &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
-        if v.is_modern() {
-            if let Some(r) = self.input_required(&ctx, digest, inbound)? {
-                return Ok(Some(r));
-            }
+        if v.is_modern()
+            && let Some(r) = self.input_required(&ctx, digest, inbound)?
+        {
+            return Ok(Some(r));
         }
         let mut result = match outcome {
             Ok(r) => r,
@@ -486,10 +486,10 @@ impl Server {
         let (ctx, _tracked) = self.context(req, facts, inbound, answers);
         let fut = self.inner.toolsets[toolset].read_resource(target, &p.uri, &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
-        if v.is_modern() {
-            if let Some(r) = self.input_required(&ctx, digest, inbound)? {
-                return Ok(Some(r));
-            }
+        if v.is_modern()
+            && let Some(r) = self.input_required(&ctx, digest, inbound)?
+        {
+            return Ok(Some(r));
         }
         match outcome {
             Ok(r) => Ok(Some(self.finish(r, v, Some(self.inner.read_cache)))),
@@ -528,10 +528,10 @@ impl Server {
         let (ctx, _tracked) = self.context(req, facts, inbound, answers);
         let fut = self.inner.toolsets[entry.toolset].get_prompt(entry.index, args, &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
-        if v.is_modern() {
-            if let Some(r) = self.input_required(&ctx, digest, inbound)? {
-                return Ok(Some(r));
-            }
+        if v.is_modern()
+            && let Some(r) = self.input_required(&ctx, digest, inbound)?
+        {
+            return Ok(Some(r));
         }
         match outcome {
             Ok(mut r) => {
@@ -636,11 +636,10 @@ impl Server {
                 _ = self.inner.shutdown.cancelled() => return closed(),
                 ev = events.recv() => match ev {
                     Ok(ev) => {
-                        if let Some(n) = modern_notification(&ev, &accepted, &sub_meta) {
-                            if sink.send(Message::Notification(n)).await.is_err() {
+                        if let Some(n) = modern_notification(&ev, &accepted, &sub_meta)
+                            && sink.send(Message::Notification(n)).await.is_err() {
                                 return Ok(None);
                             }
-                        }
                     }
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return closed(),

@@ -181,16 +181,16 @@ pub(crate) fn call_result(r: &mut CallToolResult, version: ProtocolVersion, wrap
     content(&mut r.content, version);
     if !version.has_structured_output() {
         r.structured_content = None;
-    } else if !version.allows_non_object_structured_content() {
-        if let Some(v) = r.structured_content.take() {
-            let v = if wrap || !v.is_object() {
-                let mut m = Map::new();
-                m.insert(WRAP_KEY.into(), v);
-                Value::Object(m)
-            } else {
-                v
-            };
-            r.structured_content = Some(v);
-        }
+    } else if !version.allows_non_object_structured_content()
+        && let Some(v) = r.structured_content.take()
+    {
+        let v = if wrap || !v.is_object() {
+            let mut m = Map::new();
+            m.insert(WRAP_KEY.into(), v);
+            Value::Object(m)
+        } else {
+            v
+        };
+        r.structured_content = Some(v);
     }
 }

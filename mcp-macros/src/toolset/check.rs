@@ -205,12 +205,12 @@ struct MentionsTypeParam<'a> {
 
 impl<'ast> Visit<'ast> for MentionsTypeParam<'_> {
     fn visit_path(&mut self, p: &'ast syn::Path) {
-        if p.leading_colon.is_none() {
-            if let Some(first) = p.segments.first() {
-                let s = first.ident.to_string();
-                if self.names.contains(&s) {
-                    self.found = Some(s);
-                }
+        if p.leading_colon.is_none()
+            && let Some(first) = p.segments.first()
+        {
+            let s = first.ident.to_string();
+            if self.names.contains(&s) {
+                self.found = Some(s);
             }
         }
         syn::visit::visit_path(self, p);

@@ -42,10 +42,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> darling::Result<To
     let mut errors = darling::Error::accumulator();
     let mut model = Model::default();
     for it in imp.items.iter_mut() {
-        if let ImplItem::Fn(f) = it {
-            if let Some((kind, span)) = model::take_kind(f, &mut errors) {
-                model::item(&mut model, kind, span, f, &mut errors);
-            }
+        if let ImplItem::Fn(f) = it
+            && let Some((kind, span)) = model::take_kind(f, &mut errors)
+        {
+            model::item(&mut model, kind, span, f, &mut errors);
         }
     }
     check::check(&mut model, &imp.generics, &mut errors);

@@ -452,10 +452,10 @@ fn param(pt: &syn::PatType, errors: &mut darling::error::Accumulator) -> Param {
         // A destructuring pattern (`Extension(state)`) can only be a context value.
         role = Role::Context;
     }
-    if let Some(r) = &args.rename {
-        if let Err(e) = util::check_name(r, r.span(), "argument") {
-            errors.push(e);
-        }
+    if let Some(r) = &args.rename
+        && let Err(e) = util::check_name(r, r.span(), "argument")
+    {
+        errors.push(e);
     }
     let description = args.description.or(args.desc);
     Param {
@@ -645,10 +645,10 @@ mod tests {
         let mut errors = darling::Error::accumulator();
         let mut model = Model::default();
         for it in imp.items.iter_mut() {
-            if let syn::ImplItem::Fn(f) = it {
-                if let Some((k, s)) = take_kind(f, &mut errors) {
-                    item(&mut model, k, s, f, &mut errors);
-                }
+            if let syn::ImplItem::Fn(f) = it
+                && let Some((k, s)) = take_kind(f, &mut errors)
+            {
+                item(&mut model, k, s, f, &mut errors);
             }
         }
         let errs = match errors.finish() {
