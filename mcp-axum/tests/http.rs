@@ -353,6 +353,22 @@ async fn subscriptions_listen_streams_list_changes() {
     assert_eq!(msgs[1]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 9);
 }
 
+#[tokio::test]
+async fn idle_streams_get_keep_alive_comments() {
+    let app = start(|r| r).await;
+    let body = modern_body(10, "subscriptions/listen", json!({ "notifications": { "toolsListChanged": true } }));
+    let r = app.modern(&body).send().await.unwrap();
+    let mut stream = r.bytes_stream();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while !text.contains(": keep-alive") && tokio::time::Instant::now() < deadline {
+        if let Ok(Some(Ok(b))) = tokio::time::timeout(Duration::from_millis(500), stream.next()).await {
+            text.push_str(std::str::from_utf8(&b).unwrap());
+        }
+    }
+    assert!(text.contains(": keep-alive\n\n"), "{text}");
+}
+
 // ------------------------------------------------------------------ legacy era
 
 #[tokio::test]

@@ -108,8 +108,3 @@ pub mod prelude {
 pub mod __private {
     pub use crate::macro_support::*;
 }
-
-/// The README's code examples, compiled as doctests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
