@@ -382,33 +382,35 @@ impl Server {
         (ctx, tracked)
     }
 
-    /// Answers available to a 2026-07-28 request: those carried (and verified) in its
-    /// `requestState` plus its `inputResponses`.
-    fn gather_input(
+    /// The context of a handler that may ask the client for input: in 2026-07-28, the
+    /// answers it can use are those carried (and verified) in `requestState` plus the
+    /// request's `inputResponses`.
+    fn prepare(
         &self,
-        v: ProtocolVersion,
+        req: &Request,
+        facts: Facts,
+        inbound: &Inbound,
         digest: &str,
         state: Option<&str>,
         responses: Option<InputResponses>,
-        inbound: &Inbound,
-    ) -> Result<InputResponses, ErrorObject> {
-        if !v.is_modern() {
-            return Ok(InputResponses::new());
+    ) -> Result<(Context, Tracked), ErrorObject> {
+        let mut answers = InputResponses::new();
+        if facts.version.is_modern() {
+            let principal = inbound.extensions.get::<Principal>().map(|p| p.subject.as_str());
+            if let Some(s) = state {
+                answers = self
+                    .inner
+                    .signer
+                    .verify(s, digest, principal)
+                    .map_err(|m| ErrorObject::invalid_params(format!("invalid `requestState`: {m}")))?;
+            }
+            answers.extend(responses.unwrap_or_default());
         }
-        let principal = inbound.extensions.get::<Principal>().map(|p| p.subject.as_str());
-        let mut answers = match state {
-            Some(s) => self
-                .inner
-                .signer
-                .verify(s, digest, principal)
-                .map_err(|m| ErrorObject::invalid_params(format!("invalid `requestState`: {m}")))?,
-            None => InputResponses::new(),
-        };
-        answers.extend(responses.unwrap_or_default());
-        Ok(answers)
+        Ok(self.context(req, facts, inbound, answers))
     }
 
-    /// If the handler asked for input it had no answer to, the `input_required` result.
+    /// If the handler asked for input it had no answer to (only possible in 2026-07-28),
+    /// the `input_required` result.
     fn input_required(
         &self,
         ctx: &Context,
@@ -439,14 +441,12 @@ impl Server {
         let entry = &self.inner.tools[i];
         let v = facts.version;
         let digest = request_digest(methods::TOOLS_CALL, &p.name, p.arguments.as_ref());
-        let answers = self.gather_input(v, &digest, p.request_state.as_deref(), p.input_responses, inbound)?;
-        let (ctx, _tracked) = self.context(req, facts, inbound, answers);
+        let (ctx, _tracked) =
+            self.prepare(req, facts, inbound, &digest, p.request_state.as_deref(), p.input_responses)?;
         let toolset = &self.inner.toolsets[entry.toolset];
         let fut = toolset.call_tool(entry.index, p.arguments.unwrap_or_default(), &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
-        if v.is_modern()
-            && let Some(r) = self.input_required(&ctx, digest, inbound)?
-        {
+        if let Some(r) = self.input_required(&ctx, digest, inbound)? {
             return Ok(Some(r));
         }
         let mut result = match outcome {
@@ -482,13 +482,11 @@ impl Server {
             found.ok_or_else(not_found)?
         };
         let digest = request_digest(methods::RESOURCES_READ, &p.uri, None);
-        let answers = self.gather_input(v, &digest, p.request_state.as_deref(), p.input_responses.clone(), inbound)?;
-        let (ctx, _tracked) = self.context(req, facts, inbound, answers);
+        let (ctx, _tracked) =
+            self.prepare(req, facts, inbound, &digest, p.request_state.as_deref(), p.input_responses.clone())?;
         let fut = self.inner.toolsets[toolset].read_resource(target, &p.uri, &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
-        if v.is_modern()
-            && let Some(r) = self.input_required(&ctx, digest, inbound)?
-        {
+        if let Some(r) = self.input_required(&ctx, digest, inbound)? {
             return Ok(Some(r));
         }
         match outcome {
@@ -524,13 +522,11 @@ impl Server {
         }
         let v = facts.version;
         let digest = request_digest(methods::PROMPTS_GET, &p.name, Some(&args));
-        let answers = self.gather_input(v, &digest, p.request_state.as_deref(), p.input_responses, inbound)?;
-        let (ctx, _tracked) = self.context(req, facts, inbound, answers);
+        let (ctx, _tracked) =
+            self.prepare(req, facts, inbound, &digest, p.request_state.as_deref(), p.input_responses)?;
         let fut = self.inner.toolsets[entry.toolset].get_prompt(entry.index, args, &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
-        if v.is_modern()
-            && let Some(r) = self.input_required(&ctx, digest, inbound)?
-        {
+        if let Some(r) = self.input_required(&ctx, digest, inbound)? {
             return Ok(Some(r));
         }
         match outcome {
