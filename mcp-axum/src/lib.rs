@@ -218,6 +218,7 @@ impl McpRouter {
                 legacy: self.legacy,
             },
             sessions: session::Sessions::new(store, self.limits),
+            forwarding: std::sync::Once::new(),
         };
         (self.path, Arc::new(inner))
     }

@@ -3,10 +3,14 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::StreamExt;
 use mcp_core::SessionState;
 use mcp_core::server::BoxFuture;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 
 use crate::session::{SessionStore, StoreError};
 
@@ -19,11 +23,21 @@ use crate::session::{SessionStore, StoreError};
 /// let router = mcp_axum::McpRouter::new(server).session_store(store).into_router::<()>();
 /// # Ok(()) }
 /// ```
+///
+/// Messages one replica cannot use (a client's answer to an elicitation another replica
+/// sent) travel to the others over the `<prefix>forward` pub/sub channel.
 #[derive(Clone)]
 pub struct RedisStore {
+    client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
     idle_timeout: Duration,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Forwarded {
+    session: String,
+    message: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -40,8 +54,8 @@ impl RedisStore {
     /// Connect (and reconnect as needed) to the Redis at `url`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(err)?;
-        let conn = ConnectionManager::new(client).await.map_err(err)?;
-        Ok(RedisStore { conn, prefix: "mcp:session:".into(), idle_timeout: Duration::from_secs(30 * 60) })
+        let conn = ConnectionManager::new(client.clone()).await.map_err(err)?;
+        Ok(RedisStore { client, conn, prefix: "mcp:session:".into(), idle_timeout: Duration::from_secs(30 * 60) })
     }
 
     /// Key prefix (default `mcp:session:`), to share one Redis between apps.
@@ -58,6 +72,10 @@ impl RedisStore {
 
     fn key(&self, id: &str) -> String {
         format!("{}{id}", self.prefix)
+    }
+
+    fn channel(&self) -> String {
+        format!("{}forward", self.prefix)
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -93,5 +111,48 @@ impl SessionStore for RedisStore {
             let _: () = conn.del(self.key(id)).await.map_err(err)?;
             Ok(())
         })
+    }
+
+    fn forward<'a>(&'a self, id: &'a str, message: &'a [u8]) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let payload = Forwarded { session: id.to_owned(), message: String::from_utf8_lossy(message).into_owned() };
+            let json = serde_json::to_string(&payload).map_err(err)?;
+            let mut conn = self.conn.clone();
+            let _: i64 = conn.publish(self.channel(), json).await.map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn forwarded(&self) -> Option<mpsc::Receiver<(String, Bytes)>> {
+        let (tx, rx) = mpsc::channel(256);
+        let client = self.client.clone();
+        let channel = self.channel();
+        tokio::spawn(async move {
+            // Reconnect until the router goes away (its receiver is dropped).
+            while !tx.is_closed() {
+                let mut pubsub = match client.get_async_pubsub().await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "redis pub/sub unavailable; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                if let Err(e) = pubsub.subscribe(&channel).await {
+                    tracing::warn!(error = %e, "redis subscribe failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                let mut messages = pubsub.into_on_message();
+                while let Some(msg) = messages.next().await {
+                    let Ok(payload) = msg.get_payload::<String>() else { continue };
+                    let Ok(f) = serde_json::from_str::<Forwarded>(&payload) else { continue };
+                    if tx.send((f.session, Bytes::from(f.message))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Some(rx)
     }
 }

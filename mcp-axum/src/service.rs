@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) server: Server,
     pub(crate) config: Config,
     pub(crate) sessions: Sessions,
+    /// Whether the listener for messages forwarded by other replicas runs.
+    pub(crate) forwarding: std::sync::Once,
 }
 
 type Resp = Response<Body>;
@@ -98,6 +100,7 @@ fn accepts(accept: Option<&str>, wanted: &str) -> bool {
 }
 
 pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Body>) -> Resp {
+    inner.forwarding.call_once(|| listen_forwarded(&inner));
     let (parts, body) = req.into_parts();
     let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
     if let Err(refusal) = inner.config.policy.check(&parts.headers, authority.as_deref()) {
@@ -317,6 +320,18 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
             if live.session.state().principal != principal_subject(&extensions) {
                 return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
             }
+            // A client's answer, or a cancellation: applied here if this process runs the
+            // request it concerns, otherwise handed to the other replicas.
+            if let Parsed::Single(message) = &parsed
+                && is_answer_or_cancellation(message)
+            {
+                if !apply_locally(&live, message)
+                    && let Err(e) = inner.sessions.store.forward(&id, &bytes).await
+                {
+                    tracing::warn!(error = %e, "could not forward a session message");
+                }
+                return accepted();
+            }
             let inbound = Inbound::new().extensions(extensions).session(live.session.clone());
             let resp = respond(&inner, parsed, inbound, Era::Legacy, None).await;
             if let Err(e) = inner.sessions.persist(&id, &live).await {
@@ -325,6 +340,48 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
             resp
         }
     }
+}
+
+fn is_answer_or_cancellation(message: &Message) -> bool {
+    match message {
+        Message::Response(_) => true,
+        Message::Notification(n) => n.method == methods::CANCELLED,
+        Message::Request(_) => false,
+    }
+}
+
+/// Deliver a client's answer (or a cancellation) to the request it concerns; whether this
+/// process runs that request. Anything else: `true`.
+fn apply_locally(live: &Live, message: &Message) -> bool {
+    match message {
+        Message::Response(r) => match &r.id {
+            Some(id) => live.session.peer().resolve(id, r.outcome.clone()),
+            None => true,
+        },
+        Message::Notification(n) if n.method == methods::CANCELLED => {
+            let params = n.params.as_deref().map_or("{}", |p| p.get());
+            match serde_json::from_str::<mcp_core::protocol::CancelledParams>(params) {
+                Ok(mcp_core::protocol::CancelledParams { request_id: Some(id), .. }) => live.session.peer().cancel(&id),
+                _ => true,
+            }
+        }
+        Message::Notification(_) | Message::Request(_) => true,
+    }
+}
+
+/// Apply messages other replicas forwarded to the sessions this process holds.
+fn listen_forwarded(inner: &Arc<Inner>) {
+    let Some(mut rx) = inner.sessions.store.forwarded() else { return };
+    let weak = Arc::downgrade(inner);
+    tokio::spawn(async move {
+        while let Some((session, bytes)) = rx.recv().await {
+            let Some(inner) = weak.upgrade() else { break };
+            let Some(live) = inner.sessions.cached(&session) else { continue };
+            if let Ok(Parsed::Single(message)) = parse(&bytes) {
+                apply_locally(&live, &message);
+            }
+        }
+    });
 }
 
 fn store_failure(e: &crate::session::StoreError) -> Resp {

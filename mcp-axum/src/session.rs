@@ -37,6 +37,21 @@ pub trait SessionStore: Send + Sync + 'static {
     fn save<'a>(&'a self, id: &'a str, state: &'a SessionState) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Remove session `id`.
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Hand a message of session `id` that this process could not use (a client's answer
+    /// to a request another replica sent, a cancellation of a request another replica
+    /// runs) to the other replicas. A store shared by replicas implements it together
+    /// with [`SessionStore::forwarded`]; the default drops the message.
+    fn forward<'a>(&'a self, id: &'a str, message: &'a [u8]) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = (id, message);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The messages other replicas forwarded, as `(session id, JSON-RPC message)`. Called
+    /// once per router; `None` when the store is not shared.
+    fn forwarded(&self) -> Option<mpsc::Receiver<(String, Bytes)>> {
+        None
+    }
 }
 
 /// Limits of the sessions one process keeps.
@@ -285,6 +300,11 @@ impl Sessions {
                 Ok(Some(live))
             }
         }
+    }
+
+    /// The live session `id` if this process holds it (no store access).
+    pub(crate) fn cached(&self, id: &str) -> Option<Arc<Live>> {
+        lock(&self.live).get(id, Instant::now())
     }
 
     /// Write the state back if a request changed it.

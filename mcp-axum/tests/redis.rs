@@ -18,6 +18,18 @@ impl Tools {
         message
     }
 
+    /// Asks the user's name.
+    #[mcp_tool]
+    async fn ask(&self, ctx: &Context) -> Result<String, ToolError> {
+        let r = ctx
+            .elicit(mcp_core::protocol::ElicitParams::form(
+                "Name?",
+                json!({ "type": "object", "properties": { "name": { "type": "string" } } }),
+            ))
+            .await?;
+        Ok(format!("Hi {}", r.content.and_then(|c| c.get("name").cloned()).unwrap_or(Value::Null)))
+    }
+
     /// Logs at debug.
     #[mcp_tool]
     async fn chatty(&self, ctx: &Context) -> &'static str {
@@ -126,4 +138,51 @@ async fn idle_sessions_expire_in_redis() {
     // ...idleness ends it.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(post(&http, &a, Some(&session), &ping).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn an_answer_posted_to_another_replica_reaches_the_waiting_tool() {
+    let Ok(redis_url) = std::env::var("MCP_TEST_REDIS_URL") else {
+        eprintln!("skipped: set MCP_TEST_REDIS_URL to test the Redis session store");
+        return;
+    };
+    use futures_util::StreamExt;
+    let shared = store(&redis_url, Duration::from_secs(60)).await;
+    let a = instance(shared.clone()).await;
+    let b = instance(shared).await;
+    let http = reqwest::Client::new();
+    let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": { "elicitation": {} }, "clientInfo": { "name": "t", "version": "1" } } });
+    let r = post(&http, &a, None, &init).send().await.unwrap();
+    let session = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    // B must have subscribed to forwarded messages before the answer arrives.
+    let ping = json!({ "jsonrpc": "2.0", "id": 9, "method": "ping" });
+    assert_eq!(post(&http, &b, Some(&session), &ping).send().await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // The tool runs on A and asks the client over A's SSE response.
+    let call =
+        json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": { "name": "ask", "arguments": {} } });
+    let mut stream = post(&http, &a, Some(&session), &call).send().await.unwrap().bytes_stream();
+    let mut text = String::new();
+    while !text.contains("elicitation/create") {
+        text.push_str(std::str::from_utf8(&stream.next().await.unwrap().unwrap()).unwrap());
+    }
+    let ask: Value =
+        text.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).next().unwrap();
+
+    // The load balancer sends the answer to B.
+    let answer =
+        json!({ "jsonrpc": "2.0", "id": ask["id"], "result": { "action": "accept", "content": { "name": "Grace" } } });
+    assert_eq!(post(&http, &b, Some(&session), &answer).send().await.unwrap().status(), 202);
+    let rest = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut rest = String::new();
+        while let Some(chunk) = stream.next().await {
+            rest.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+        }
+        rest
+    })
+    .await
+    .expect("A's tool got the answer forwarded by B");
+    assert!(rest.contains(r#"Hi \"Grace\""#), "{rest}");
 }
