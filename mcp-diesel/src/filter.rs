@@ -88,17 +88,24 @@ pub struct FieldInfo {
     pub kind: Kind,
     /// Whether it may be null.
     pub nullable: bool,
+    /// Hidden from agents (`#[mcp(skip)]`): only server-side scopes may use it.
+    pub hidden: bool,
 }
 
 impl FieldInfo {
     /// A non-null field.
     pub const fn new(name: &'static str, kind: Kind) -> Self {
-        FieldInfo { name, kind, nullable: false }
+        FieldInfo { name, kind, nullable: false, hidden: false }
     }
 
     /// A nullable field.
     pub const fn nullable(name: &'static str, kind: Kind) -> Self {
-        FieldInfo { name, kind, nullable: true }
+        FieldInfo { name, kind, nullable: true, hidden: false }
+    }
+
+    /// The same field, hidden from agents.
+    pub const fn hide(self) -> Self {
+        FieldInfo { hidden: true, ..self }
     }
 
     /// The operators this field supports.
@@ -275,21 +282,35 @@ struct Parser<'a> {
     caps: &'a Caps,
     regex: bool,
     conditions: usize,
+    trusted: bool,
 }
 
-/// Parse a filter object. `regex` says whether the backend supports `regex`.
+/// Parse an agent's filter object. Hidden fields do not exist for it. `regex` says
+/// whether the backend supports `regex`.
 pub fn parse(value: &Value, fields: &[FieldInfo], caps: &Caps, regex: bool) -> Result<Filter, FilterError> {
-    let mut p = Parser { fields, caps, regex, conditions: 0 };
-    match value {
-        Value::Null => Ok(Filter::all()),
-        Value::Object(m) => p.object(m, "filter", 0),
-        _ => Err(FilterError(
-            "`filter` must be an object such as {\"title__icontains\": \"rust\", \"id\": {\"$gt\": 10}}".into(),
-        )),
-    }
+    let mut p = Parser { fields, caps, regex, conditions: 0, trusted: false };
+    p.top(value)
+}
+
+/// Parse a filter written by the server (a scope): hidden fields may be used and no caps
+/// apply.
+pub fn parse_trusted(value: &Value, fields: &[FieldInfo], regex: bool) -> Result<Filter, FilterError> {
+    let caps = Caps { max_depth: 64, max_conditions: usize::MAX, max_in_list: usize::MAX, max_pattern_len: usize::MAX };
+    let mut p = Parser { fields, caps: &caps, regex, conditions: 0, trusted: true };
+    p.top(value)
 }
 
 impl Parser<'_> {
+    fn top(&mut self, value: &Value) -> Result<Filter, FilterError> {
+        match value {
+            Value::Null => Ok(Filter::all()),
+            Value::Object(m) => self.object(m, "filter", 0),
+            _ => Err(FilterError(
+                "`filter` must be an object such as {\"title__icontains\": \"rust\", \"id\": {\"$gt\": 10}}".into(),
+            )),
+        }
+    }
+
     fn object(&mut self, m: &Map<String, Value>, path: &str, depth: usize) -> Result<Filter, FilterError> {
         if depth > self.caps.max_depth {
             return Err(FilterError(format!(
@@ -337,10 +358,10 @@ impl Parser<'_> {
     }
 
     fn field(&self, name: &str, path: &str) -> Result<usize, FilterError> {
-        self.fields.iter().position(|f| f.name == name).ok_or_else(|| {
+        self.fields.iter().position(|f| f.name == name && (self.trusted || !f.hidden)).ok_or_else(|| {
             FilterError(format!(
                 "unknown field `{name}` at `{path}`; the fields you can filter on are {}",
-                list(self.fields.iter().map(|f| f.name))
+                list(self.fields.iter().filter(|f| !f.hidden).map(|f| f.name))
             ))
         })
     }
@@ -489,6 +510,7 @@ mod tests {
         FieldInfo::new("published", Kind::Bool),
         FieldInfo::nullable("summary", Kind::Text),
         FieldInfo::new("created_at", Kind::DateTime),
+        FieldInfo::new("owner", Kind::Integer).hide(),
     ];
 
     fn ok(v: Value) -> Filter {
@@ -582,6 +604,14 @@ mod tests {
         assert!(err(wide).contains("more than 50 conditions"));
         assert!(err(json!({ "id__in": (0..101).collect::<Vec<_>>() })).contains("limited to 100"));
         assert!(err(json!({ "title__contains": "x".repeat(201) })).contains("longer than 200"));
+    }
+
+    #[test]
+    fn hidden_fields_exist_only_for_the_server() {
+        let e = err(json!({ "owner": 1 }));
+        assert!(e.starts_with("unknown field `owner`"), "{e}");
+        assert!(!e.contains("`owner`,") && !e.ends_with("`owner`"), "hidden fields are not listed: {e}");
+        assert_eq!(parse_trusted(&json!({ "owner": 1 }), FIELDS, false).unwrap(), leaf(5, Op::Eq, json!(1)));
     }
 
     #[test]

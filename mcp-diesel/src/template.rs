@@ -1,0 +1,289 @@
+//! The hidden templates `#[mcp_toolset]` instantiates for a model, once per enabled
+//! backend. Everything they expand to is concrete Diesel code (a column, a backend), so it
+//! needs no trait bounds; rustc checks every column/operator pairing.
+
+/// Expands its input when this crate was built with the `sqlite` feature.
+#[cfg(feature = "sqlite")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_if_sqlite {
+    ($($t:tt)*) => { $($t)* };
+}
+
+/// Expands its input when this crate was built with the `sqlite` feature.
+#[cfg(not(feature = "sqlite"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_if_sqlite {
+    ($($t:tt)*) => {};
+}
+
+/// The column expression for comparisons: nullable columns are compared through
+/// `assume_not_null()` (NULL never matches a comparison anyway).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_col {
+    (notnull, $col:path) => {
+        $col
+    };
+    (null, $col:path) => {
+        $col.assume_not_null()
+    };
+}
+
+/// `<>`, NULL-safe for nullable columns: null rows are "not equal" to any value.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_ne {
+    (notnull, $col:path, $v:expr) => {
+        ::std::boxed::Box::new($col.ne($v))
+    };
+    (null, $col:path, $v:expr) => {
+        ::std::boxed::Box::new($col.is_null().or($col.assume_not_null().ne($v)))
+    };
+}
+
+/// `IS NULL` / `IS NOT NULL` (only nullable columns get there).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_isnull {
+    (notnull, $col:path, $c:ident) => {
+        return ::core::result::Result::Err($crate::filter::FilterError(::std::format!(
+            "operator `isnull` does not apply: the field is never null"
+        )))
+    };
+    (null, $col:path, $c:ident) => {
+        if $c.value.as_bool() == ::core::option::Option::Some(false) {
+            ::std::boxed::Box::new($col.is_not_null())
+        } else {
+            ::std::boxed::Box::new($col.is_null())
+        }
+    };
+}
+
+/// One condition on one column, by kind (`text`, `ordered`, `bool`, `eq`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_leaf {
+    (text, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
+        use $crate::filter::Op;
+        let v = &$c.value;
+        match $c.op {
+            Op::Eq => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).eq($crate::decode::<$ty>(v, $c, $fields)?))
+            }
+            Op::Ne => $crate::__mcp_ne!($null, $col, $crate::decode::<$ty>(v, $c, $fields)?),
+            Op::In => ::std::boxed::Box::new(
+                $crate::__mcp_col!($null, $col).eq_any($crate::decode_list::<$ty>(v, $c, $fields)?),
+            ),
+            Op::NotIn => ::std::boxed::Box::new(
+                $crate::__mcp_col!($null, $col).ne_all($crate::decode_list::<$ty>(v, $c, $fields)?),
+            ),
+            Op::Contains | Op::StartsWith | Op::EndsWith => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).like($crate::like_pattern(v, $c)).escape('\\'))
+            }
+            Op::IContains => ::std::boxed::Box::new(
+                $crate::__private::lower($crate::__mcp_col!($null, $col))
+                    .like($crate::__private::lower($crate::like_pattern(v, $c)))
+                    .escape('\\'),
+            ),
+            Op::IsNull => $crate::__mcp_isnull!($null, $col, $c),
+            other => return ::core::result::Result::Err($crate::__private::unsupported(other)),
+        }
+    }};
+    (ordered, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
+        use $crate::filter::Op;
+        let v = &$c.value;
+        match $c.op {
+            Op::Eq => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).eq($crate::decode::<$ty>(v, $c, $fields)?))
+            }
+            Op::Ne => $crate::__mcp_ne!($null, $col, $crate::decode::<$ty>(v, $c, $fields)?),
+            Op::Gt => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).gt($crate::decode::<$ty>(v, $c, $fields)?))
+            }
+            Op::Gte => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).ge($crate::decode::<$ty>(v, $c, $fields)?))
+            }
+            Op::Lt => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).lt($crate::decode::<$ty>(v, $c, $fields)?))
+            }
+            Op::Lte => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).le($crate::decode::<$ty>(v, $c, $fields)?))
+            }
+            Op::In => ::std::boxed::Box::new(
+                $crate::__mcp_col!($null, $col).eq_any($crate::decode_list::<$ty>(v, $c, $fields)?),
+            ),
+            Op::NotIn => ::std::boxed::Box::new(
+                $crate::__mcp_col!($null, $col).ne_all($crate::decode_list::<$ty>(v, $c, $fields)?),
+            ),
+            Op::Between => {
+                let mut pair = $crate::decode_list::<$ty>(v, $c, $fields)?.into_iter();
+                match (pair.next(), pair.next()) {
+                    (::core::option::Option::Some(lo), ::core::option::Option::Some(hi)) => {
+                        ::std::boxed::Box::new($crate::__mcp_col!($null, $col).between(lo, hi))
+                    }
+                    _ => return ::core::result::Result::Err($crate::__private::unsupported(Op::Between)),
+                }
+            }
+            Op::IsNull => $crate::__mcp_isnull!($null, $col, $c),
+            other => return ::core::result::Result::Err($crate::__private::unsupported(other)),
+        }
+    }};
+    (bool, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
+        use $crate::filter::Op;
+        let v = &$c.value;
+        match $c.op {
+            Op::Eq => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).eq($crate::decode::<$ty>(v, $c, $fields)?))
+            }
+            Op::Ne => $crate::__mcp_ne!($null, $col, $crate::decode::<$ty>(v, $c, $fields)?),
+            Op::IsNull => $crate::__mcp_isnull!($null, $col, $c),
+            other => return ::core::result::Result::Err($crate::__private::unsupported(other)),
+        }
+    }};
+    (eq, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
+        use $crate::filter::Op;
+        let v = &$c.value;
+        match $c.op {
+            Op::Eq => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).eq($crate::decode::<$ty>(v, $c, $fields)?))
+            }
+            Op::Ne => $crate::__mcp_ne!($null, $col, $crate::decode::<$ty>(v, $c, $fields)?),
+            Op::In => ::std::boxed::Box::new(
+                $crate::__mcp_col!($null, $col).eq_any($crate::decode_list::<$ty>(v, $c, $fields)?),
+            ),
+            Op::NotIn => ::std::boxed::Box::new(
+                $crate::__mcp_col!($null, $col).ne_all($crate::decode_list::<$ty>(v, $c, $fields)?),
+            ),
+            Op::IsNull => $crate::__mcp_isnull!($null, $col, $c),
+            other => return ::core::result::Result::Err($crate::__private::unsupported(other)),
+        }
+    }};
+}
+
+/// The queries of one model for one connection type.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_model_query {
+    (
+        conn = $conn:ty,
+        backend = $db:ty,
+        model = $model:ty,
+        table = $table:path,
+        pk = $pk:path : $pkty:ty,
+        fields = [ $( $idx:literal : $col:path : $kind:ident : $null:ident : $ty:ty ),* $(,)? ] $(,)?
+    ) => {
+        const _: () = {
+            #[allow(unused_imports)]
+            use $crate::__private::diesel::prelude::*;
+            use $crate::__private::diesel::{BoxableExpression, IntoSql};
+            use $crate::__private::diesel::sql_types::Bool;
+            use $crate::filter::{Condition, Filter, FilterError};
+
+            type Boxed = ::std::boxed::Box<dyn BoxableExpression<$table, $db, SqlType = Bool>>;
+
+            fn leaf(c: &Condition) -> ::core::result::Result<Boxed, FilterError> {
+                let fields = <$model as $crate::ModelInfo>::FIELDS;
+                ::core::result::Result::Ok(match c.field {
+                    $( $idx => $crate::__mcp_leaf!($kind, $null, $col, $ty, c, fields), )*
+                    other => return ::core::result::Result::Err(FilterError(::std::format!("no field #{other}"))),
+                })
+            }
+
+            /// `None` stands for "always true".
+            fn compile(f: &Filter) -> ::core::result::Result<::core::option::Option<Boxed>, FilterError> {
+                ::core::result::Result::Ok(match f {
+                    Filter::Leaf(c) => ::core::option::Option::Some(leaf(c)?),
+                    Filter::And(parts) => {
+                        let mut acc: ::core::option::Option<Boxed> = ::core::option::Option::None;
+                        for p in parts {
+                            if let ::core::option::Option::Some(e) = compile(p)? {
+                                acc = ::core::option::Option::Some(match acc {
+                                    ::core::option::Option::None => e,
+                                    ::core::option::Option::Some(a) => ::std::boxed::Box::new(a.and(e)),
+                                });
+                            }
+                        }
+                        acc
+                    }
+                    Filter::Or(parts) => {
+                        let mut acc: ::core::option::Option<Boxed> = ::core::option::Option::None;
+                        for p in parts {
+                            match compile(p)? {
+                                ::core::option::Option::None => return ::core::result::Result::Ok(::core::option::Option::None),
+                                ::core::option::Option::Some(e) => {
+                                    acc = ::core::option::Option::Some(match acc {
+                                        ::core::option::Option::None => e,
+                                        ::core::option::Option::Some(a) => ::std::boxed::Box::new(a.or(e)),
+                                    });
+                                }
+                            }
+                        }
+                        ::core::option::Option::Some(acc.unwrap_or_else(|| ::std::boxed::Box::new(false.into_sql::<Bool>())))
+                    }
+                    Filter::Not(inner) => ::core::option::Option::Some(match compile(inner)? {
+                        ::core::option::Option::None => ::std::boxed::Box::new(false.into_sql::<Bool>()),
+                        ::core::option::Option::Some(e) => ::std::boxed::Box::new($crate::__private::diesel::dsl::not(e)),
+                    }),
+                })
+            }
+
+            impl $crate::ModelQuery<$conn> for $model {
+                fn list(
+                    conn: &mut $conn,
+                    q: &$crate::ListQuery,
+                    scope: &Filter,
+                ) -> ::core::result::Result<::std::vec::Vec<Self>, $crate::QueryError> {
+                    let mut query = $table.into_boxed::<$db>();
+                    if let ::core::option::Option::Some(e) = compile(scope)? {
+                        query = query.filter(e);
+                    }
+                    if let ::core::option::Option::Some(e) = compile(&q.filter)? {
+                        query = query.filter(e);
+                    }
+                    for &(field, desc) in &q.order {
+                        query = match (field, desc) {
+                            $(
+                                ($idx, false) => query.then_order_by($col.asc()),
+                                ($idx, true) => query.then_order_by($col.desc()),
+                            )*
+                            _ => query,
+                        };
+                    }
+                    ::core::result::Result::Ok(
+                        query.select(<$model>::as_select()).limit(q.limit).offset(q.offset).load::<$model>(conn)?,
+                    )
+                }
+
+                fn count(
+                    conn: &mut $conn,
+                    filter: &Filter,
+                    scope: &Filter,
+                ) -> ::core::result::Result<i64, $crate::QueryError> {
+                    let mut query = $table.into_boxed::<$db>();
+                    if let ::core::option::Option::Some(e) = compile(scope)? {
+                        query = query.filter(e);
+                    }
+                    if let ::core::option::Option::Some(e) = compile(filter)? {
+                        query = query.filter(e);
+                    }
+                    ::core::result::Result::Ok(query.count().get_result::<i64>(conn)?)
+                }
+
+                fn get(
+                    conn: &mut $conn,
+                    key: &$crate::__private::serde_json::Value,
+                    scope: &Filter,
+                ) -> ::core::result::Result<::core::option::Option<Self>, $crate::QueryError> {
+                    let key: $pkty = $crate::__private::decode_key::<$pkty>(key)?;
+                    let mut query = $table.into_boxed::<$db>().filter($pk.eq(key));
+                    if let ::core::option::Option::Some(e) = compile(scope)? {
+                        query = query.filter(e);
+                    }
+                    ::core::result::Result::Ok(query.select(<$model>::as_select()).first::<$model>(conn).optional()?)
+                }
+            }
+        };
+    };
+}

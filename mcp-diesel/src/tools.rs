@@ -1,0 +1,540 @@
+//! [`ModelTools`]: a model's tools over a connection pool.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use diesel::r2d2::{ConnectionManager, Pool, R2D2Connection};
+use mcp_core::protocol::{CallToolResult, Tool, ToolAnnotations};
+use mcp_core::server::{BoxFuture, Toolset};
+use mcp_core::{Context, ToolError};
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+
+use crate::filter::{Caps, Condition, Filter, Op, parse, parse_trusted};
+use crate::model::{ListQuery, ModelInfo, ModelQuery, QueryError};
+
+type ScopeFn = dyn Fn(&Context) -> Result<Value, ToolError> + Send + Sync;
+
+/// The tools of model `M` (`<name>_list`, `<name>_get`, `<name>_count`) over a pool of
+/// connections of type `C`. Queries run on the blocking thread pool, at most as many at
+/// once as the pool has connections.
+///
+/// ```no_run
+/// # fn doc<M: mcp_diesel::ModelQuery<diesel::SqliteConnection>>(pool: mcp_diesel::SqlitePool) {
+/// use serde_json::json;
+/// let tools = mcp_diesel::ModelTools::<M, _>::new(pool)
+///     // Every query of every tool is limited to what the caller may see.
+///     .scope(|ctx| Ok(json!({ "$or": [
+///         { "published": true },
+///         { "author_id": ctx.principal().map(|p| p.subject.clone()) },
+///     ] })));
+/// # }
+/// ```
+pub struct ModelTools<M, C: R2D2Connection + 'static> {
+    pool: Pool<ConnectionManager<C>>,
+    permits: Arc<Semaphore>,
+    scope: Option<Arc<ScopeFn>>,
+    caps: Caps,
+    budget: usize,
+    actions: Vec<Action>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M, C: R2D2Connection + 'static> std::fmt::Debug for ModelTools<M, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelTools")
+            .field("actions", &self.actions)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    List,
+    Get,
+    Count,
+}
+
+impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
+    /// The model's tools over `pool`.
+    pub fn new(pool: Pool<ConnectionManager<C>>) -> Self {
+        let size = pool.max_size().max(1) as usize;
+        let mut actions = Vec::new();
+        if M::ACTIONS.list {
+            actions.push(Action::List);
+        }
+        if M::ACTIONS.get {
+            actions.push(Action::Get);
+        }
+        if M::ACTIONS.count {
+            actions.push(Action::Count);
+        }
+        ModelTools {
+            pool,
+            permits: Arc::new(Semaphore::new(size)),
+            scope: None,
+            caps: Caps::default(),
+            budget: 32 * 1024,
+            actions,
+            _model: PhantomData,
+        }
+    }
+
+    /// Limit every query of every tool to the rows the caller may see: `scope` returns a
+    /// filter in the same language agents use (hidden fields allowed), which is combined
+    /// with the agent's filter by `AND` — an agent's `$or` cannot widen it. Rows outside
+    /// it do not exist for the caller ("not found", never "forbidden").
+    pub fn scope(mut self, scope: impl Fn(&Context) -> Result<Value, ToolError> + Send + Sync + 'static) -> Self {
+        self.scope = Some(Arc::new(scope));
+        self
+    }
+
+    /// Limits on agents' filters.
+    pub fn caps(mut self, caps: Caps) -> Self {
+        self.caps = caps;
+        self
+    }
+
+    /// Most bytes of rows in one answer (default 32 KiB); a page stops early when full and
+    /// says so (`truncated`, `has_more`, `next_cursor`).
+    pub fn byte_budget(mut self, bytes: usize) -> Self {
+        self.budget = bytes.max(256);
+        self
+    }
+
+    fn scope_filter(&self, ctx: &Context) -> Result<Filter, ToolError> {
+        match &self.scope {
+            None => Ok(Filter::all()),
+            Some(f) => {
+                let v = f(ctx)?;
+                parse_trusted(&v, M::FIELDS, false)
+                    .map_err(|e| ToolError::internal(format!("server misconfigured: invalid scope: {e}")))
+            }
+        }
+    }
+
+    /// Run `f` on a pooled connection on the blocking thread pool.
+    async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut C) -> Result<R, QueryError> + Send + 'static,
+    ) -> Result<R, ToolError> {
+        let _permit = self.permits.acquire().await.map_err(|_| ToolError::internal("the pool is closed"))?;
+        let pool = self.pool.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get_timeout(Duration::from_secs(10)).map_err(|e| {
+                log_failure(&e);
+                ToolError::internal("the database is busy; try again")
+            })?;
+            f(&mut conn).map_err(query_error)
+        })
+        .await;
+        joined.map_err(|_| ToolError::internal("internal error: the query failed unexpectedly"))?
+    }
+}
+
+/// The database's own message may contain SQL: it goes to the log for operators, never to
+/// the agent.
+fn log_failure(e: &dyn std::fmt::Display) {
+    tracing::warn!(error = %e, "mcp-diesel query failed");
+}
+
+fn query_error(e: QueryError) -> ToolError {
+    match e {
+        QueryError::Filter(f) => ToolError::invalid_arguments(f.0),
+        QueryError::Database(d) => {
+            log_failure(&d);
+            ToolError::internal("the database could not run the query; try again or simplify the filter")
+        }
+    }
+}
+
+fn field_list<M: ModelInfo>() -> String {
+    M::FIELDS
+        .iter()
+        .filter(|f| !f.hidden)
+        .map(|f| {
+            let ops: Vec<&str> = f.operators().iter().filter(|o| **o != Op::Regex).map(|o| o.name()).collect();
+            format!(
+                "- `{}` ({}{}): {}",
+                f.name,
+                f.kind.describe(),
+                if f.nullable { ", nullable" } else { "" },
+                ops.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn filter_description<M: ModelInfo>() -> String {
+    format!(
+        "Which rows. Keys are `field` (equals), `field__op` (Django style) or `field: {{\"$op\": value}}` (Mongo \
+         style); combine with `$and`, `$or`, `$nor` (lists of filters) and `$not`. Fields and their operators:\n{}\n\
+         Examples: {{\"title__icontains\": \"rust\"}}, {{\"id\": {{\"$in\": [1, 2]}}}}, \
+         {{\"$or\": [{{\"id__lt\": 10}}, {{\"id__gt\": 90}}]}}.",
+        field_list::<M>()
+    )
+}
+
+fn visible_names<M: ModelInfo>() -> Vec<&'static str> {
+    M::FIELDS.iter().filter(|f| !f.hidden).map(|f| f.name).collect()
+}
+
+impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
+    fn list_tool(&self) -> Tool {
+        let names = visible_names::<M>();
+        let order_values: Vec<String> = M::FIELDS
+            .iter()
+            .filter(|f| !f.hidden && f.kind.is_ordered())
+            .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
+            .collect();
+        let mut props = Map::new();
+        props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>() }));
+        if !M::SEARCH.is_empty() {
+            let searched: Vec<&str> = M::SEARCH.iter().map(|i| M::FIELDS[*i].name).collect();
+            props.insert(
+                "search".into(),
+                json!({ "type": "string", "maxLength": self.caps.max_pattern_len,
+                        "description": format!("Words that must all appear (any case) in {}", searched.join(" or ")) }),
+            );
+        }
+        props.insert(
+            "order_by".into(),
+            json!({ "type": "array", "items": { "type": "string", "enum": order_values }, "maxItems": 5,
+                    "description": "Sort keys, `-` for descending; the primary key is appended as a tie-breaker" }),
+        );
+        props.insert(
+            "fields".into(),
+            json!({ "type": "array", "items": { "type": "string", "enum": names }, "description": "Only these fields in each row (default: all)" }),
+        );
+        props.insert(
+            "limit".into(),
+            json!({ "type": "integer", "minimum": 1, "maximum": M::MAX_LIMIT, "description": format!("Rows per page (default {})", M::DEFAULT_LIMIT) }),
+        );
+        props.insert("offset".into(), json!({ "type": "integer", "minimum": 0, "description": "Rows to skip" }));
+        props.insert("cursor".into(), json!({ "type": "string", "description": "`next_cursor` of the previous page" }));
+        props.insert(
+            "include_total".into(),
+            json!({ "type": "boolean", "description": "Also count all matching rows" }),
+        );
+        let input = json!({ "type": "object", "properties": props, "additionalProperties": false });
+        let output = json!({
+            "type": "object",
+            "properties": {
+                "items": { "type": "array", "items": Value::Object(M::row_schema()) },
+                "returned": { "type": "integer" },
+                "total": { "type": "integer" },
+                "has_more": { "type": "boolean" },
+                "next_cursor": { "type": "string" },
+                "truncated": { "type": "boolean" },
+            },
+            "required": ["items", "returned", "has_more", "truncated"],
+        });
+        Tool::new(format!("{}_list", M::NAME))
+            .title(format!("List {}", M::NAME))
+            .description(format!(
+                "List {} ({}), filtered, searched, sorted and paginated.",
+                M::NAME,
+                M::DESCRIPTION.trim()
+            ))
+            .input_schema(input)
+            .output_schema(output)
+            .annotations(read_only())
+    }
+
+    fn get_tool(&self) -> Tool {
+        let pk = &M::FIELDS[M::PRIMARY_KEY];
+        let row = M::row_schema();
+        let pk_schema = row.get("properties").and_then(|p| p.get(pk.name)).cloned().unwrap_or_else(|| json!({}));
+        let input = json!({ "type": "object", "properties": { pk.name: pk_schema }, "required": [pk.name], "additionalProperties": false });
+        Tool::new(format!("{}_get", M::NAME))
+            .title(format!("Get one of {}", M::NAME))
+            .description(format!("One row of {} ({}) by `{}`.", M::NAME, M::DESCRIPTION.trim(), pk.name))
+            .input_schema(input)
+            .output_schema(Value::Object(row))
+            .annotations(read_only())
+    }
+
+    fn count_tool(&self) -> Tool {
+        let mut props = Map::new();
+        props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>() }));
+        if !M::SEARCH.is_empty() {
+            props.insert("search".into(), json!({ "type": "string", "maxLength": self.caps.max_pattern_len }));
+        }
+        Tool::new(format!("{}_count", M::NAME))
+            .title(format!("Count {}", M::NAME))
+            .description(format!("How many {} ({}) match a filter.", M::NAME, M::DESCRIPTION.trim()))
+            .input_schema(json!({ "type": "object", "properties": props, "additionalProperties": false }))
+            .output_schema(
+                json!({ "type": "object", "properties": { "count": { "type": "integer" } }, "required": ["count"] }),
+            )
+            .annotations(read_only())
+    }
+}
+
+fn read_only() -> ToolAnnotations {
+    ToolAnnotations {
+        read_only_hint: Some(true),
+        idempotent_hint: Some(true),
+        open_world_hint: Some(false),
+        ..Default::default()
+    }
+}
+
+/// Arguments common to `list` and `count`.
+fn filter_and_search<M: ModelInfo>(args: &Map<String, Value>, caps: &Caps) -> Result<Filter, ToolError> {
+    let mut filter = parse(args.get("filter").unwrap_or(&Value::Null), M::FIELDS, caps, false)
+        .map_err(|e| ToolError::invalid_arguments(e.0))?;
+    match args.get("search") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if M::SEARCH.is_empty() => {
+            let _ = s;
+            return Err(ToolError::invalid_arguments("this model has no searchable fields"));
+        }
+        Some(Value::String(s)) => {
+            if s.chars().count() > caps.max_pattern_len {
+                return Err(ToolError::invalid_arguments(format!(
+                    "`search` is longer than {} characters",
+                    caps.max_pattern_len
+                )));
+            }
+            let terms: Vec<Filter> = s
+                .split_whitespace()
+                .take(10)
+                .map(|term| {
+                    Filter::Or(
+                        M::SEARCH
+                            .iter()
+                            .map(|&field| {
+                                Filter::Leaf(Condition { field, op: Op::IContains, value: Value::String(term.into()) })
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            if !terms.is_empty() {
+                filter = Filter::And(vec![filter, Filter::And(terms)]);
+            }
+        }
+        Some(_) => return Err(ToolError::invalid_arguments("`search` must be a string")),
+    }
+    Ok(filter)
+}
+
+fn deny_unknown(args: &Map<String, Value>, known: &[&str]) -> Result<(), ToolError> {
+    if let Some(k) = args.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(ToolError::invalid_arguments(format!(
+            "unknown argument `{k}`; the arguments are {}",
+            known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn encode_cursor(offset: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+fn decode_cursor(c: &str) -> Option<i64> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok()?;
+    std::str::from_utf8(&raw).ok()?.strip_prefix("o:")?.parse().ok().filter(|o: &i64| *o >= 0)
+}
+
+fn int_arg(args: &Map<String, Value>, name: &str, min: i64, max: i64) -> Result<Option<i64>, ToolError> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(ToolError::invalid_arguments(format!("`{name}` must be an integer from {min} to {max}"))),
+        },
+    }
+}
+
+impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
+    async fn list(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
+        deny_unknown(&args, &["filter", "search", "order_by", "fields", "limit", "offset", "cursor", "include_total"])?;
+        let filter = filter_and_search::<M>(&args, &self.caps)?;
+        let scope = self.scope_filter(ctx)?;
+        let limit = int_arg(&args, "limit", 1, i64::from(M::MAX_LIMIT))?.unwrap_or(i64::from(M::DEFAULT_LIMIT));
+        let mut offset = int_arg(&args, "offset", 0, i64::MAX / 2)?.unwrap_or(0);
+        if let Some(c) = args.get("cursor").filter(|c| !c.is_null()) {
+            offset = c.as_str().and_then(decode_cursor).ok_or_else(|| {
+                ToolError::invalid_arguments("`cursor` is not a cursor this tool returned; start again without it")
+            })?;
+        }
+        let mut order = Vec::new();
+        if let Some(v) = args.get("order_by").filter(|v| !v.is_null()) {
+            let Some(items) = v.as_array().filter(|a| a.len() <= 5) else {
+                return Err(ToolError::invalid_arguments("`order_by` must be a list of up to 5 field names"));
+            };
+            for item in items {
+                let key =
+                    item.as_str().ok_or_else(|| ToolError::invalid_arguments("`order_by` entries are field names"))?;
+                let (name, desc) = key.strip_prefix('-').map_or((key, false), |n| (n, true));
+                let idx = M::FIELDS
+                    .iter()
+                    .position(|f| f.name == name && !f.hidden && f.kind.is_ordered())
+                    .ok_or_else(|| {
+                        ToolError::invalid_arguments(format!(
+                            "cannot sort by `{name}`; sortable fields are {}",
+                            M::FIELDS
+                                .iter()
+                                .filter(|f| !f.hidden && f.kind.is_ordered())
+                                .map(|f| format!("`{}`", f.name))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })?;
+                order.push((idx, desc));
+            }
+        }
+        if !order.iter().any(|(i, _)| *i == M::PRIMARY_KEY) {
+            order.push((M::PRIMARY_KEY, false));
+        }
+        let fields: Option<Vec<String>> = match args.get("fields") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(a)) => {
+                let visible = visible_names::<M>();
+                let mut out = Vec::new();
+                for f in a {
+                    match f.as_str() {
+                        Some(n) if visible.contains(&n) => out.push(n.to_owned()),
+                        _ => {
+                            return Err(ToolError::invalid_arguments(format!(
+                                "unknown field {f} in `fields`; the fields are {}",
+                                visible.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                            )));
+                        }
+                    }
+                }
+                Some(out)
+            }
+            Some(_) => return Err(ToolError::invalid_arguments("`fields` must be a list of field names")),
+        };
+        let include_total = args.get("include_total").and_then(Value::as_bool).unwrap_or(false);
+        let query = ListQuery { filter: filter.clone(), order, limit: limit + 1, offset };
+        let scope2 = scope.clone();
+        let (rows, total) = self
+            .run(move |conn| {
+                let rows = M::list(conn, &query, &scope)?;
+                let total = if include_total { Some(M::count(conn, &filter, &scope2)?) } else { None };
+                Ok((rows, total))
+            })
+            .await?;
+        let fetched_more = rows.len() as i64 > limit;
+        let mut items = Vec::new();
+        let mut used = 0usize;
+        let mut truncated = false;
+        for row in rows.into_iter().take(limit as usize) {
+            let mut obj =
+                row.to_agent_json().map_err(|e| ToolError::internal(format!("a row could not be serialized: {e}")))?;
+            if let Some(f) = &fields {
+                obj.retain(|k, _| f.contains(k));
+            }
+            let mut size = serde_json::to_vec(&obj).map(|v| v.len()).unwrap_or(0);
+            if size > self.budget && items.is_empty() {
+                shorten(&mut obj, self.budget);
+                size = serde_json::to_vec(&obj).map(|v| v.len()).unwrap_or(0);
+                truncated = true;
+            } else if used + size > self.budget {
+                truncated = true;
+                break;
+            }
+            used += size;
+            items.push(Value::Object(obj));
+        }
+        let returned = items.len() as i64;
+        let has_more = fetched_more || (truncated && returned < limit);
+        let mut out = Map::new();
+        out.insert("items".into(), Value::Array(items));
+        out.insert("returned".into(), json!(returned));
+        if let Some(t) = total {
+            out.insert("total".into(), json!(t));
+        }
+        out.insert("has_more".into(), json!(has_more));
+        if has_more {
+            out.insert("next_cursor".into(), json!(encode_cursor(offset + returned)));
+        }
+        out.insert("truncated".into(), json!(truncated));
+        Ok(CallToolResult::structured(Value::Object(out)))
+    }
+
+    async fn get(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
+        let pk = M::FIELDS[M::PRIMARY_KEY].name;
+        deny_unknown(&args, &[pk])?;
+        let key = args
+            .get(pk)
+            .cloned()
+            .ok_or_else(|| ToolError::invalid_arguments(format!("missing required argument `{pk}`")))?;
+        let scope = self.scope_filter(ctx)?;
+        let shown = key.clone();
+        let row = self.run(move |conn| M::get(conn, &key, &scope)).await?;
+        match row {
+            Some(r) => {
+                let obj = r
+                    .to_agent_json()
+                    .map_err(|e| ToolError::internal(format!("the row could not be serialized: {e}")))?;
+                Ok(CallToolResult::structured(Value::Object(obj)))
+            }
+            None => Err(ToolError::not_found(format!("no {} with `{pk}` = {shown}", M::NAME))),
+        }
+    }
+
+    async fn count(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
+        deny_unknown(&args, &["filter", "search"])?;
+        let filter = filter_and_search::<M>(&args, &self.caps)?;
+        let scope = self.scope_filter(ctx)?;
+        let n = self.run(move |conn| M::count(conn, &filter, &scope)).await?;
+        Ok(CallToolResult::structured(json!({ "count": n })))
+    }
+}
+
+/// Cut long strings of a row that alone exceeds the byte budget, marking each cut.
+fn shorten(obj: &mut Map<String, Value>, budget: usize) {
+    let per_value = (budget / obj.len().max(1)).max(32);
+    for v in obj.values_mut() {
+        if let Value::String(s) = v
+            && s.len() > per_value
+        {
+            let mut cut = per_value;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let total = s.chars().count();
+            s.truncate(cut);
+            s.push_str(&format!("… [truncated: {total} characters in all]"));
+        }
+    }
+}
+
+impl<M: ModelQuery<C>, C: R2D2Connection + 'static> Toolset for ModelTools<M, C> {
+    fn tools(&self) -> Vec<Tool> {
+        self.actions
+            .iter()
+            .map(|a| match a {
+                Action::List => self.list_tool(),
+                Action::Get => self.get_tool(),
+                Action::Count => self.count_tool(),
+            })
+            .collect()
+    }
+
+    fn call_tool<'a>(
+        &'a self,
+        index: usize,
+        args: Map<String, Value>,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<CallToolResult, ToolError>> {
+        Box::pin(async move {
+            match self.actions.get(index) {
+                Some(Action::List) => self.list(args, ctx).await,
+                Some(Action::Get) => self.get(args, ctx).await,
+                Some(Action::Count) => self.count(args, ctx).await,
+                None => Err(ToolError::not_found(format!("{} has no tool #{index}", M::NAME))),
+            }
+        })
+    }
+}
