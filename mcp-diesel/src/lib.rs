@@ -5,6 +5,52 @@
 //! `<name>_list` (filter, search, sort, paginate within a byte budget), `<name>_get` and
 //! `<name>_count`, every query limited by a server-side scope.
 //!
+//! ```
+//! use diesel::prelude::*;
+//! use mcp_core::{Server, ToolError, mcp_toolset, schemars::JsonSchema, server_info};
+//! use mcp_diesel::ModelTools;
+//! use serde::Serialize;
+//! use serde_json::json;
+//!
+//! diesel::table! {
+//!     posts (id) {
+//!         id -> Integer,
+//!         title -> Text,
+//!         body -> Nullable<Text>,
+//!         author_id -> Integer,
+//!     }
+//! }
+//!
+//! /// Blog posts.
+//! #[derive(Queryable, Selectable, Serialize, JsonSchema)]
+//! #[diesel(table_name = posts)]
+//! #[schemars(crate = "mcp_core::schemars")]
+//! #[mcp_toolset(search(title, body), max_limit = 50)]
+//! pub struct Post {
+//!     pub id: i32,
+//!     pub title: String,
+//!     pub body: Option<String>,
+//!     #[mcp(skip)] // never shown to agents; the scope below still uses it
+//!     pub author_id: i32,
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = mcp_diesel::sqlite_pool(":memory:", 1)?;
+//! let posts = ModelTools::<Post, SqliteConnection>::new(pool)
+//!     // Every query of every tool sees only the caller's rows.
+//!     .scope(|ctx| {
+//!         let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
+//!         Ok(json!({ "author_id": user.subject.parse::<i32>().unwrap_or(-1) }))
+//!     });
+//! let server = Server::builder().info(server_info!()).toolset(posts).build()?;
+//! let names: Vec<&str> = server.tools().iter().map(|t| t.name.as_str()).collect();
+//! assert_eq!(names, ["posts_list", "posts_get", "posts_count"]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The attributes are listed in the documentation of [`mcp_core::mcp_toolset`].
+//!
 //! - [`filter`]: the filter language agents use — Django-style keys
 //!   (`title__icontains`) and Mongo-style operators (`$gt`, `$in`, `$and`, `$or`, `$nor`,
 //!   `$not`) — checked against the model's fields and capped before any SQL exists. Values
@@ -20,6 +66,8 @@
 //! | feature | default | what it enables |
 //! |---------|---------|-----------------|
 //! | `sqlite` | yes | SQLite with the library bundled; [`sqlite_pool`] |
+//! | `chrono` | no | chrono date/time columns (Diesel's and schemars' support) |
+//! | `uuid` | no | `uuid::Uuid` columns (Diesel's and schemars' support) |
 
 pub mod filter;
 mod model;

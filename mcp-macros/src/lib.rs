@@ -4,6 +4,7 @@
 //!
 //! Use them through `mcp_core`, which re-exports them with their documentation.
 
+mod model;
 mod toolset;
 mod util;
 

@@ -20,6 +20,9 @@ use crate::util;
 /// The impl block is always emitted (without the MCP attributes) so that a mistake in
 /// one tool produces its own error and no follow-up errors about the methods.
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
+    if let Ok(s) = syn::parse2::<syn::ItemStruct>(item.clone()) {
+        return crate::model::expand(attr, s);
+    }
     let nested = darling::ast::NestedMeta::parse_meta_list(attr)?;
     let args = ToolsetArgs::from_list(&nested)?;
     let mut imp: ItemImpl = match syn::parse2(item.clone()) {
@@ -27,7 +30,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> darling::Result<To
         Err(_) => {
             let span = item.clone().into_iter().next().map_or_else(proc_macro2::Span::call_site, |t| t.span());
             return Err(darling::Error::custom(
-                "`#[mcp_toolset]` goes on an `impl` block whose methods are marked `#[mcp_tool]`, `#[mcp_resource]`, `#[mcp_prompt]` or `#[mcp_complete]`",
+                "`#[mcp_toolset]` goes on an `impl` block whose methods are marked `#[mcp_tool]`, `#[mcp_resource]`, `#[mcp_prompt]` or `#[mcp_complete]`, or on a Diesel model struct",
             )
             .with_span(&span));
         }
@@ -107,7 +110,7 @@ mod tests {
         let err = expand(
             quote!(),
             quote!(
-                struct X;
+                enum X {}
             ),
         )
         .unwrap_err();

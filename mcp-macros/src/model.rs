@@ -1,0 +1,646 @@
+//! `#[mcp_toolset]` on a Diesel model struct: reads the struct, its `#[diesel(...)]`,
+//! `#[serde(...)]` and `#[mcp(...)]` attributes, checks them, and generates the model's
+//! description (`mcp_diesel::ModelInfo`) and its queries, once per backend `mcp-diesel`
+//! was built with (through `mcp_diesel::__mcp_model_query!`).
+
+use darling::util::{Flag, PathList, SpannedValue};
+use darling::{FromAttributes, FromMeta};
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote};
+use syn::{Attribute, Fields, GenericArgument, Ident, ItemStruct, LitStr, Path, PathArguments, Type};
+
+use crate::util;
+
+/// `#[mcp_toolset(...)]` on a struct.
+#[derive(Debug, Default, FromMeta)]
+#[darling(default)]
+struct ModelArgs {
+    /// Path of `mcp-diesel`, for renamed dependencies.
+    #[darling(rename = "crate")]
+    krate: Option<Path>,
+    /// The tool name prefix (the table's name by default).
+    name: Option<SpannedValue<String>>,
+    /// The tools to generate (list, get and count by default).
+    actions: Option<PathList>,
+    /// The text fields `search` looks in.
+    search: Option<PathList>,
+    default_limit: Option<SpannedValue<u32>>,
+    max_limit: Option<SpannedValue<u32>>,
+    /// Description of the model for tool descriptions (the doc comment by default).
+    description: Option<String>,
+}
+
+/// `#[mcp(...)]` on a field.
+#[derive(Debug, Default, FromAttributes)]
+#[darling(attributes(mcp), default)]
+struct FieldArgs {
+    /// Never shown to agents, never filtered or sorted by them.
+    skip: Flag,
+    /// Not settable by agents. Accepted now so models can say it; it matters to the write
+    /// actions (create/update/patch), which are not generated yet.
+    #[allow(dead_code)]
+    read_only: Flag,
+    /// The field's filter kind, for types the macro does not know.
+    kind: Option<SpannedValue<String>>,
+}
+
+/// Filter kinds, as `mcp_diesel::filter::Kind` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Integer,
+    Float,
+    Bool,
+    DateTime,
+    Date,
+    Time,
+    Uuid,
+    Enum,
+}
+
+const KIND_NAMES: &[(&str, Kind)] = &[
+    ("text", Kind::Text),
+    ("integer", Kind::Integer),
+    ("float", Kind::Float),
+    ("bool", Kind::Bool),
+    ("datetime", Kind::DateTime),
+    ("date", Kind::Date),
+    ("time", Kind::Time),
+    ("uuid", Kind::Uuid),
+    ("enum", Kind::Enum),
+];
+
+impl Kind {
+    fn variant(self) -> Ident {
+        format_ident!("{}", format!("{self:?}"))
+    }
+
+    /// The template's kind: which operators the column gets.
+    fn template(self) -> Ident {
+        let name = match self {
+            Kind::Text => "text",
+            Kind::Integer | Kind::Float | Kind::DateTime | Kind::Date | Kind::Time => "ordered",
+            Kind::Bool => "bool",
+            Kind::Uuid | Kind::Enum => "eq",
+        };
+        Ident::new(name, Span::call_site())
+    }
+}
+
+/// One field the generated code knows about.
+struct Field {
+    ident: Ident,
+    /// The name agents use (serde's name for it).
+    name: String,
+    column: Ident,
+    kind: Kind,
+    nullable: bool,
+    /// The type without `Option`.
+    inner: Type,
+    hidden: bool,
+}
+
+/// Expand `#[mcp_toolset(attr)]` on a struct.
+pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result<TokenStream> {
+    let nested = darling::ast::NestedMeta::parse_meta_list(attr)?;
+    let args = ModelArgs::from_list(&nested)?;
+    let mut errors = darling::Error::accumulator();
+
+    if !item.generics.params.is_empty() {
+        errors
+            .push(darling::Error::custom("`#[mcp_toolset]` models cannot be generic").with_span(&item.generics.params));
+    }
+    let diesel = diesel_struct_attrs(&item.attrs, &mut errors);
+    let rename_all = serde_rename_all(&item.attrs, &mut errors);
+    let struct_ident = item.ident.clone();
+    let table: Path = diesel.table.clone().unwrap_or_else(|| {
+        let name = format_ident!("{}s", snake_case(&struct_ident.to_string()));
+        name.into()
+    });
+
+    let named = match &mut item.fields {
+        Fields::Named(n) => Some(n),
+        _ => {
+            errors.push(
+                darling::Error::custom(
+                    "`#[mcp_toolset]` goes on an `impl` block of tools, or on a Diesel model struct with named fields (`struct Post { id: i32, .. }`)",
+                )
+                .with_span(&item.ident),
+            );
+            let e = errors.finish().err().map(darling::Error::write_errors);
+            return Ok(quote!(#item #e));
+        }
+    };
+
+    let mut fields: Vec<Field> = Vec::new();
+    let mut all_names: Vec<(Ident, bool)> = Vec::new();
+    let mut hidden_names: Vec<String> = Vec::new();
+    if let Some(named) = named {
+        for f in named.named.iter_mut() {
+            let fa = errors.handle(FieldArgs::from_attributes(&f.attrs)).unwrap_or_default();
+            f.attrs.retain(|a| !a.path().is_ident("mcp"));
+            let Some(ident) = f.ident.clone() else { continue };
+            let serde = serde_field_attrs(&f.attrs, &mut errors);
+            let column = diesel_column_name(&f.attrs, &mut errors).unwrap_or_else(|| ident.clone());
+            let name = serde.rename.unwrap_or_else(|| apply_rename_all(&unraw(&ident), rename_all.as_deref()));
+            let hidden = fa.skip.is_present() || serde.skip;
+            if hidden {
+                hidden_names.push(name.clone());
+            }
+            all_names.push((ident.clone(), hidden));
+            let (nullable, inner) = match option_inner(&f.ty) {
+                Some(t) => (true, t.clone()),
+                None => (false, f.ty.clone()),
+            };
+            let kind = match &fa.kind {
+                Some(k) => match KIND_NAMES.iter().find(|(n, _)| *n == k.as_str()) {
+                    Some((_, kind)) => Some(*kind),
+                    None => {
+                        let list = KIND_NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+                        errors.push(
+                            darling::Error::custom(format!("unknown kind `{}`; kinds: {list}", k.as_str()))
+                                .with_span(&k.span()),
+                        );
+                        continue;
+                    }
+                },
+                None => classify(&inner),
+            };
+            match kind {
+                Some(kind) => fields.push(Field { ident, name, column, kind, nullable, inner, hidden }),
+                // A skipped field of an unknown type is simply left out: no filter reaches it.
+                None if hidden => {}
+                None => errors.push(
+                    darling::Error::custom(format!(
+                        "`{}` is not a column type `#[mcp_toolset]` can filter on\n\nhelp: keep the field from agents with `#[mcp(skip)]`, or name its kind: `#[mcp(kind = \"text\")]` (text, integer, float, bool, datetime, date, time, uuid, enum)",
+                        f.ty.to_token_stream().to_string().replace(' ', "")
+                    ))
+                    .with_span(&f.ty),
+                ),
+            }
+        }
+    }
+
+    // Primary key.
+    let pk_index = match diesel.primary_key.as_slice() {
+        [] | [_] => {
+            let pk = diesel.primary_key.first().cloned().unwrap_or_else(|| Ident::new("id", struct_ident.span()));
+            match fields.iter().position(|f| f.column == pk || f.ident == pk) {
+                Some(i) if fields[i].hidden => {
+                    errors.push(
+                        darling::Error::custom(format!(
+                            "the primary key `{pk}` cannot be `#[mcp(skip)]`: agents address rows by it"
+                        ))
+                        .with_span(&fields[i].ident),
+                    );
+                    None
+                }
+                Some(i) => Some(i),
+                None if all_names.iter().any(|(n, _)| *n == pk) => None, // its own error was reported
+                None => {
+                    errors.push(
+                        darling::Error::custom(format!(
+                            "no field `{pk}` for the primary key\n\nhelp: name the key with `#[diesel(primary_key(...))]`"
+                        ))
+                        .with_span(&pk),
+                    );
+                    None
+                }
+            }
+        }
+        [_, second, ..] => {
+            errors.push(
+                darling::Error::custom("`#[mcp_toolset]` models need a single-column primary key").with_span(second),
+            );
+            None
+        }
+    };
+
+    // Search fields.
+    let mut search = Vec::new();
+    for p in args.search.iter().flat_map(|l| l.iter()) {
+        let Some(id) = p.get_ident() else {
+            errors.push(darling::Error::custom("expected a field name").with_span(p));
+            continue;
+        };
+        match fields.iter().position(|f| f.ident == *id) {
+            Some(i) if fields[i].hidden => errors.push(
+                darling::Error::custom(format!("`{id}` is `#[mcp(skip)]`; agents cannot search it")).with_span(id),
+            ),
+            Some(i) if fields[i].kind != Kind::Text => errors.push(
+                darling::Error::custom(format!("`{id}` is not text; `search` looks in text fields only")).with_span(id),
+            ),
+            Some(i) => search.push(i),
+            None => errors.push(
+                darling::Error::custom(format!(
+                    "no field `{id}` to search; fields: {}",
+                    all_names.iter().filter(|(_, h)| !h).map(|(n, _)| n.to_string()).collect::<Vec<_>>().join(", ")
+                ))
+                .with_span(id),
+            ),
+        }
+    }
+
+    // Actions.
+    let (mut list, mut get, mut count) = (args.actions.is_none(), args.actions.is_none(), args.actions.is_none());
+    for p in args.actions.iter().flat_map(|l| l.iter()) {
+        let name = p.get_ident().map(|i| i.to_string()).unwrap_or_default();
+        match name.as_str() {
+            "list" => list = true,
+            "get" => get = true,
+            "count" => count = true,
+            "create" | "update" | "patch" | "delete" | "aggregate" => errors.push(
+                darling::Error::custom(format!(
+                    "the `{name}` action is not available yet in this version of mcp-diesel; available: list, get, count"
+                ))
+                .with_span(p),
+            ),
+            _ => errors.push(
+                darling::Error::custom(format!("unknown action `{}`; actions: list, get, count", quote!(#p)))
+                    .with_span(p),
+            ),
+        }
+    }
+
+    // Limits.
+    let max_limit = args.max_limit.as_ref().map_or(100, |v| **v);
+    let default_limit = args.default_limit.as_ref().map_or(20.min(max_limit).max(1), |v| **v);
+    if let Some(m) = &args.max_limit
+        && **m == 0
+    {
+        errors.push(darling::Error::custom("`max_limit` must be at least 1").with_span(&m.span()));
+    }
+    if let Some(d) = &args.default_limit
+        && (**d == 0 || **d > max_limit)
+    {
+        errors.push(
+            darling::Error::custom(format!("`default_limit` must be between 1 and `max_limit` ({max_limit})"))
+                .with_span(&d.span()),
+        );
+    }
+    let name = match &args.name {
+        Some(n) => {
+            if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || n.len() > 50 {
+                errors.push(
+                    darling::Error::custom("the name must be 1 to 50 letters, digits, `_` or `-`").with_span(&n.span()),
+                );
+            }
+            n.as_str().to_owned()
+        }
+        None => table.segments.last().map(|s| unraw(&s.ident)).unwrap_or_default(),
+    };
+
+    // The struct is kept (without `#[mcp]`) so that a mistake produces only its own error.
+    if let Err(e) = errors.finish() {
+        let e = e.write_errors();
+        return Ok(quote!(#item #e));
+    }
+    let Some(pk_index) = pk_index else {
+        let e = darling::Error::custom("no primary key").with_span(&struct_ident).write_errors();
+        return Ok(quote!(#item #e));
+    };
+
+    let krate = runtime_crate(args.krate.as_ref());
+    let description = match &args.description {
+        Some(d) => quote!(#d),
+        None => util::concat_doc(&util::doc_pieces(&item.attrs)),
+    };
+    let field_infos = fields.iter().map(|f| {
+        let n = &f.name;
+        let kind = f.kind.variant();
+        let mut e = if f.nullable {
+            quote!(#krate::filter::FieldInfo::nullable(#n, #krate::filter::Kind::#kind))
+        } else {
+            quote!(#krate::filter::FieldInfo::new(#n, #krate::filter::Kind::#kind))
+        };
+        if f.hidden {
+            e = quote!(#e.hide());
+        }
+        e
+    });
+    let template_fields = fields.iter().enumerate().map(|(i, f)| {
+        let i = proc_macro2::Literal::usize_unsuffixed(i);
+        let col = &f.column;
+        let kind = f.kind.template();
+        let null = Ident::new(if f.nullable { "null" } else { "notnull" }, Span::call_site());
+        let ty = &f.inner;
+        quote!(#i : #table::#col : #kind : #null : #ty)
+    });
+    let pk_col = &fields[pk_index].column;
+    let pk_ty = &fields[pk_index].inner;
+    let search = search.iter().map(|i| proc_macro2::Literal::usize_unsuffixed(*i));
+    let pk_lit = proc_macro2::Literal::usize_unsuffixed(pk_index);
+
+    Ok(quote! {
+        #item
+
+        impl #krate::ModelInfo for #struct_ident {
+            const NAME: &'static str = #name;
+            const FIELDS: &'static [#krate::filter::FieldInfo] = &[#(#field_infos),*];
+            const PRIMARY_KEY: usize = #pk_lit;
+            const SEARCH: &'static [usize] = &[#(#search),*];
+            const HIDDEN: &'static [&'static str] = &[#(#hidden_names),*];
+            const ACTIONS: #krate::Actions = #krate::Actions { list: #list, get: #get, count: #count };
+            const DEFAULT_LIMIT: u32 = #default_limit;
+            const MAX_LIMIT: u32 = #max_limit;
+            const DESCRIPTION: &'static str = #description;
+
+            fn row_schema() -> #krate::__private::serde_json::Map<::std::string::String, #krate::__private::serde_json::Value> {
+                #krate::__private::row_schema::<Self>(<Self as #krate::ModelInfo>::HIDDEN)
+            }
+        }
+
+        #krate::__mcp_if_sqlite! {
+            #krate::__mcp_model_query! {
+                conn = #krate::__private::diesel::SqliteConnection,
+                backend = #krate::__private::diesel::sqlite::Sqlite,
+                model = #struct_ident,
+                table = #table::table,
+                pk = #table::#pk_col : #pk_ty,
+                fields = [#(#template_fields),*],
+            }
+        }
+    })
+}
+
+/// `crate = "..."`, else the name `mcp-diesel` has in the user's Cargo.toml.
+fn runtime_crate(explicit: Option<&Path>) -> TokenStream {
+    if let Some(p) = explicit {
+        return p.to_token_stream();
+    }
+    match proc_macro_crate::crate_name("mcp-diesel") {
+        Ok(proc_macro_crate::FoundCrate::Name(name)) => {
+            let ident = Ident::new(&name, Span::call_site());
+            quote!(::#ident)
+        }
+        Ok(proc_macro_crate::FoundCrate::Itself) | Err(_) => quote!(::mcp_diesel),
+    }
+}
+
+/// The filter kind of a Rust type the macro knows (by its last path segment).
+fn classify(ty: &Type) -> Option<Kind> {
+    let Type::Path(tp) = ty else { return None };
+    let last = tp.path.segments.last()?;
+    Some(match last.ident.to_string().as_str() {
+        "String" => Kind::Text,
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => Kind::Integer,
+        "f32" | "f64" => Kind::Float,
+        "bool" => Kind::Bool,
+        "NaiveDateTime" | "DateTime" | "PrimitiveDateTime" | "OffsetDateTime" => Kind::DateTime,
+        "NaiveDate" | "Date" => Kind::Date,
+        "NaiveTime" | "Time" => Kind::Time,
+        "Uuid" => Kind::Uuid,
+        _ => return None,
+    })
+}
+
+/// `T` of `Option<T>`.
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(tp) = ty else { return None };
+    let last = tp.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(a) = &last.arguments else { return None };
+    match a.args.first()? {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    }
+}
+
+#[derive(Default)]
+struct DieselStruct {
+    table: Option<Path>,
+    primary_key: Vec<Ident>,
+}
+
+/// Skip the value of a nested meta item we do not read (`= value` or `(...)`).
+fn skip_meta(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        meta.value()?.parse::<syn::Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        content.parse::<TokenStream>()?;
+    }
+    Ok(())
+}
+
+/// `#[diesel(table_name = ..., primary_key(...))]` on the struct.
+fn diesel_struct_attrs(attrs: &[Attribute], errors: &mut darling::error::Accumulator) -> DieselStruct {
+    let mut out = DieselStruct::default();
+    for a in attrs.iter().filter(|a| a.path().is_ident("diesel")) {
+        let r = a.parse_nested_meta(|meta| {
+            if meta.path.is_ident("table_name") {
+                out.table = Some(meta.value()?.parse()?);
+            } else if meta.path.is_ident("primary_key") {
+                meta.parse_nested_meta(|m| {
+                    out.primary_key.push(m.path.require_ident()?.clone());
+                    Ok(())
+                })?;
+            } else {
+                skip_meta(&meta)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            errors.push(e.into());
+        }
+    }
+    out
+}
+
+/// `#[diesel(column_name = ...)]` on a field.
+fn diesel_column_name(attrs: &[Attribute], errors: &mut darling::error::Accumulator) -> Option<Ident> {
+    let mut out = None;
+    for a in attrs.iter().filter(|a| a.path().is_ident("diesel")) {
+        let r = a.parse_nested_meta(|meta| {
+            if meta.path.is_ident("column_name") {
+                out = Some(meta.value()?.parse()?);
+            } else {
+                skip_meta(&meta)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            errors.push(e.into());
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct SerdeField {
+    rename: Option<String>,
+    skip: bool,
+}
+
+/// `#[serde(rename = "..", skip, skip_serializing)]` on a field.
+fn serde_field_attrs(attrs: &[Attribute], errors: &mut darling::error::Accumulator) -> SerdeField {
+    let mut out = SerdeField::default();
+    for a in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let r = a.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                if meta.input.peek(syn::Token![=]) {
+                    out.rename = Some(meta.value()?.parse::<LitStr>()?.value());
+                } else {
+                    meta.parse_nested_meta(|m| {
+                        let v = m.value()?.parse::<LitStr>()?.value();
+                        if m.path.is_ident("serialize") {
+                            out.rename = Some(v);
+                        }
+                        Ok(())
+                    })?;
+                }
+            } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_serializing") {
+                out.skip = true;
+            } else {
+                skip_meta(&meta)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            errors.push(e.into());
+        }
+    }
+    out
+}
+
+/// `#[serde(rename_all = "..")]` on the struct (its serialize side).
+fn serde_rename_all(attrs: &[Attribute], errors: &mut darling::error::Accumulator) -> Option<String> {
+    let mut out = None;
+    for a in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let r = a.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename_all") {
+                let lit = if meta.input.peek(syn::Token![=]) {
+                    Some(meta.value()?.parse::<LitStr>()?)
+                } else {
+                    let mut s = None;
+                    meta.parse_nested_meta(|m| {
+                        let v = m.value()?.parse::<LitStr>()?;
+                        if m.path.is_ident("serialize") {
+                            s = Some(v);
+                        }
+                        Ok(())
+                    })?;
+                    s
+                };
+                if let Some(lit) = lit {
+                    if !RENAME_RULES.contains(&lit.value().as_str()) {
+                        return Err(syn::Error::new(lit.span(), "unknown serde `rename_all` rule"));
+                    }
+                    out = Some(lit.value());
+                }
+            } else {
+                skip_meta(&meta)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            errors.push(e.into());
+        }
+    }
+    out
+}
+
+const RENAME_RULES: &[&str] = &[
+    "lowercase",
+    "UPPERCASE",
+    "PascalCase",
+    "camelCase",
+    "snake_case",
+    "SCREAMING_SNAKE_CASE",
+    "kebab-case",
+    "SCREAMING-KEBAB-CASE",
+];
+
+/// A snake_case field name under a serde `rename_all` rule.
+fn apply_rename_all(field: &str, rule: Option<&str>) -> String {
+    let pascal = || {
+        field
+            .split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+            })
+            .collect::<String>()
+    };
+    match rule {
+        Some("lowercase") => field.to_lowercase(),
+        Some("UPPERCASE") => field.to_uppercase(),
+        Some("PascalCase") => pascal(),
+        Some("camelCase") => {
+            let p = pascal();
+            let mut c = p.chars();
+            c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+        }
+        Some("SCREAMING_SNAKE_CASE") => field.to_uppercase(),
+        Some("kebab-case") => field.replace('_', "-"),
+        Some("SCREAMING-KEBAB-CASE") => field.replace('_', "-").to_uppercase(),
+        _ => field.to_owned(),
+    }
+}
+
+/// `Post` → `post`, `BlogPost` → `blog_post` (Diesel's default table name, without the `s`).
+fn snake_case(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An identifier without its `r#`.
+fn unraw(i: &Ident) -> String {
+    let s = i.to_string();
+    s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renames() {
+        assert_eq!(apply_rename_all("created_at", Some("camelCase")), "createdAt");
+        assert_eq!(apply_rename_all("created_at", Some("PascalCase")), "CreatedAt");
+        assert_eq!(apply_rename_all("created_at", Some("kebab-case")), "created-at");
+        assert_eq!(apply_rename_all("created_at", Some("SCREAMING-KEBAB-CASE")), "CREATED-AT");
+        assert_eq!(apply_rename_all("created_at", None), "created_at");
+        assert_eq!(snake_case("BlogPost"), "blog_post");
+    }
+
+    #[test]
+    fn model_expansion_snapshot() {
+        let item: ItemStruct = syn::parse_quote! {
+            /// Blog posts.
+            #[derive(Queryable, Selectable, Serialize, JsonSchema)]
+            #[diesel(table_name = schema::posts, check_for_backend(diesel::sqlite::Sqlite))]
+            #[serde(rename_all = "camelCase")]
+            pub struct Post {
+                pub id: i32,
+                pub title: String,
+                #[diesel(column_name = body_text)]
+                pub body: Option<String>,
+                #[mcp(read_only)]
+                pub created_at: chrono::NaiveDateTime,
+                #[mcp(skip)]
+                pub owner_id: i32,
+                #[mcp(skip)]
+                pub blob: Vec<u8>,
+                #[mcp(kind = "enum")]
+                pub status: Status,
+            }
+        };
+        let out = expand(quote!(search(title, body), max_limit = 50, crate = "::mcp_diesel"), item).unwrap();
+        let file: syn::File = syn::parse2(out).unwrap();
+        insta::assert_snapshot!(prettyplease::unparse(&file));
+    }
+}
