@@ -487,12 +487,16 @@ impl Parser<'_> {
     }
 }
 
-/// Escape `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+/// The escape character of `LIKE` patterns. Not a backslash: `ESCAPE '\'` is not a
+/// valid string on MySQL, whose strings treat the backslash as an escape.
+pub const LIKE_ESCAPE: char = '!';
+
+/// Escape `%`, `_` and [`LIKE_ESCAPE`] for a `LIKE … ESCAPE '!'` pattern.
 pub fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 4);
     for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
+        if matches!(c, '%' | '_' | LIKE_ESCAPE) {
+            out.push(LIKE_ESCAPE);
         }
         out.push(c);
     }
@@ -616,6 +620,6 @@ mod tests {
 
     #[test]
     fn like_escaping() {
-        assert_eq!(escape_like(r"50%_off\now"), r"50\%\_off\\now");
+        assert_eq!(escape_like(r"50%_off!now\"), r"50!%!_off!!now\");
     }
 }

@@ -18,6 +18,38 @@ macro_rules! __mcp_if_sqlite {
     ($($t:tt)*) => {};
 }
 
+/// Expands its input when this crate was built with the `postgres` feature.
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_if_postgres {
+    ($($t:tt)*) => { $($t)* };
+}
+
+/// Expands its input when this crate was built with the `postgres` feature.
+#[cfg(not(feature = "postgres"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_if_postgres {
+    ($($t:tt)*) => {};
+}
+
+/// Expands its input when this crate was built with the `mysql` feature.
+#[cfg(feature = "mysql")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_if_mysql {
+    ($($t:tt)*) => { $($t)* };
+}
+
+/// Expands its input when this crate was built with the `mysql` feature.
+#[cfg(not(feature = "mysql"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_if_mysql {
+    ($($t:tt)*) => {};
+}
+
 /// The column expression for comparisons: nullable columns are compared through
 /// `assume_not_null()` (NULL never matches a comparison anyway).
 #[doc(hidden)]
@@ -31,15 +63,29 @@ macro_rules! __mcp_col {
     };
 }
 
-/// `<>`, NULL-safe for nullable columns: null rows are "not equal" to any value.
+/// `<>`, NULL-safe for nullable columns: null rows are "not equal" to any value. `$cmp` is
+/// the comparison on the non-null column.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __mcp_ne {
-    (notnull, $col:path, $v:expr) => {
-        ::std::boxed::Box::new($col.ne($v))
+    (notnull, $col:path, $cmp:expr) => {
+        ::std::boxed::Box::new($cmp)
     };
-    (null, $col:path, $v:expr) => {
-        ::std::boxed::Box::new($col.is_null().or($col.assume_not_null().ne($v)))
+    (null, $col:path, $cmp:expr) => {
+        ::std::boxed::Box::new($col.is_null().or($cmp))
+    };
+}
+
+/// A text column for exact comparisons: on MySQL compared as bytes (`BINARY`), so that
+/// `eq` and `contains` are case-sensitive there too, as on SQLite and PostgreSQL.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_tcol {
+    (mysql, $null:ident, $col:path) => {
+        $crate::__private::binary($crate::__mcp_col!($null, $col))
+    };
+    ($flavor:ident, $null:ident, $col:path) => {
+        $crate::__mcp_col!($null, $col)
     };
 }
 
@@ -65,40 +111,52 @@ macro_rules! __mcp_isnull {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __mcp_leaf {
-    (text, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
+    (text, $flavor:ident, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
         use $crate::filter::Op;
         let v = &$c.value;
         match $c.op {
-            Op::Eq => {
-                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).eq($crate::decode::<$ty>(v, $c, $fields)?))
-            }
-            Op::Ne => $crate::__mcp_ne!($null, $col, $crate::decode::<$ty>(v, $c, $fields)?),
-            Op::In => ::std::boxed::Box::new(
-                $crate::__mcp_col!($null, $col).eq_any($crate::decode_list::<$ty>(v, $c, $fields)?),
+            Op::Eq => ::std::boxed::Box::new(
+                $crate::__mcp_tcol!($flavor, $null, $col).eq($crate::decode::<$ty>(v, $c, $fields)?),
             ),
+            Op::Ne => $crate::__mcp_ne!(
+                $null,
+                $col,
+                $crate::__mcp_tcol!($flavor, $null, $col).ne($crate::decode::<$ty>(v, $c, $fields)?)
+            ),
+            Op::In => {
+                ::std::boxed::Box::new(
+                    $crate::__mcp_tcol!($flavor, $null, $col).eq_any($crate::decode_list::<$ty>(v, $c, $fields)?),
+                )
+            }
             Op::NotIn => ::std::boxed::Box::new(
-                $crate::__mcp_col!($null, $col).ne_all($crate::decode_list::<$ty>(v, $c, $fields)?),
+                $crate::__mcp_tcol!($flavor, $null, $col).ne_all($crate::decode_list::<$ty>(v, $c, $fields)?),
             ),
-            Op::Contains | Op::StartsWith | Op::EndsWith => {
-                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).like($crate::like_pattern(v, $c)).escape('\\'))
-            }
+            Op::Contains | Op::StartsWith | Op::EndsWith => ::std::boxed::Box::new(
+                $crate::__mcp_tcol!($flavor, $null, $col)
+                    .like($crate::like_pattern(v, $c))
+                    .escape($crate::filter::LIKE_ESCAPE),
+            ),
             Op::IContains => ::std::boxed::Box::new(
                 $crate::__private::lower($crate::__mcp_col!($null, $col))
                     .like($crate::__private::lower($crate::like_pattern(v, $c)))
-                    .escape('\\'),
+                    .escape($crate::filter::LIKE_ESCAPE),
             ),
             Op::IsNull => $crate::__mcp_isnull!($null, $col, $c),
             other => return ::core::result::Result::Err($crate::__private::unsupported(other)),
         }
     }};
-    (ordered, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
+    (ordered, $flavor:ident, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
         use $crate::filter::Op;
         let v = &$c.value;
         match $c.op {
             Op::Eq => {
                 ::std::boxed::Box::new($crate::__mcp_col!($null, $col).eq($crate::decode::<$ty>(v, $c, $fields)?))
             }
-            Op::Ne => $crate::__mcp_ne!($null, $col, $crate::decode::<$ty>(v, $c, $fields)?),
+            Op::Ne => $crate::__mcp_ne!(
+                $null,
+                $col,
+                $crate::__mcp_col!($null, $col).ne($crate::decode::<$ty>(v, $c, $fields)?)
+            ),
             Op::Gt => {
                 ::std::boxed::Box::new($crate::__mcp_col!($null, $col).gt($crate::decode::<$ty>(v, $c, $fields)?))
             }
@@ -130,26 +188,34 @@ macro_rules! __mcp_leaf {
             other => return ::core::result::Result::Err($crate::__private::unsupported(other)),
         }
     }};
-    (bool, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
+    (bool, $flavor:ident, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
         use $crate::filter::Op;
         let v = &$c.value;
         match $c.op {
             Op::Eq => {
                 ::std::boxed::Box::new($crate::__mcp_col!($null, $col).eq($crate::decode::<$ty>(v, $c, $fields)?))
             }
-            Op::Ne => $crate::__mcp_ne!($null, $col, $crate::decode::<$ty>(v, $c, $fields)?),
+            Op::Ne => $crate::__mcp_ne!(
+                $null,
+                $col,
+                $crate::__mcp_col!($null, $col).ne($crate::decode::<$ty>(v, $c, $fields)?)
+            ),
             Op::IsNull => $crate::__mcp_isnull!($null, $col, $c),
             other => return ::core::result::Result::Err($crate::__private::unsupported(other)),
         }
     }};
-    (eq, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
+    (eq, $flavor:ident, $null:ident, $col:path, $ty:ty, $c:ident, $fields:expr) => {{
         use $crate::filter::Op;
         let v = &$c.value;
         match $c.op {
             Op::Eq => {
                 ::std::boxed::Box::new($crate::__mcp_col!($null, $col).eq($crate::decode::<$ty>(v, $c, $fields)?))
             }
-            Op::Ne => $crate::__mcp_ne!($null, $col, $crate::decode::<$ty>(v, $c, $fields)?),
+            Op::Ne => $crate::__mcp_ne!(
+                $null,
+                $col,
+                $crate::__mcp_col!($null, $col).ne($crate::decode::<$ty>(v, $c, $fields)?)
+            ),
             Op::In => ::std::boxed::Box::new(
                 $crate::__mcp_col!($null, $col).eq_any($crate::decode_list::<$ty>(v, $c, $fields)?),
             ),
@@ -167,6 +233,7 @@ macro_rules! __mcp_leaf {
 #[macro_export]
 macro_rules! __mcp_model_query {
     (
+        flavor = $flavor:ident,
         conn = $conn:ty,
         backend = $db:ty,
         model = $model:ty,
@@ -186,7 +253,7 @@ macro_rules! __mcp_model_query {
             fn leaf(c: &Condition) -> ::core::result::Result<Boxed, FilterError> {
                 let fields = <$model as $crate::ModelInfo>::FIELDS;
                 ::core::result::Result::Ok(match c.field {
-                    $( $idx => $crate::__mcp_leaf!($kind, $null, $col, $ty, c, fields), )*
+                    $( $idx => $crate::__mcp_leaf!($kind, $flavor, $null, $col, $ty, c, fields), )*
                     other => return ::core::result::Result::Err(FilterError(::std::format!("no field #{other}"))),
                 })
             }

@@ -55,6 +55,7 @@ impl ModelInfo for Post {
 
 mcp_diesel::__mcp_if_sqlite! {
     mcp_diesel::__mcp_model_query! {
+        flavor = sqlite,
         conn = diesel::SqliteConnection,
         backend = diesel::sqlite::Sqlite,
         model = Post,

@@ -28,7 +28,18 @@ struct ModelArgs {
     max_limit: Option<SpannedValue<u32>>,
     /// Description of the model for tool descriptions (the doc comment by default).
     description: Option<String>,
+    /// The backends to generate queries for (every one `mcp-diesel` was built with, by
+    /// default): for column types that exist on some backends only.
+    backends: Option<PathList>,
 }
+
+/// The backends: the name in `backends(...)`, the template's flavor, the feature gate
+/// macro, the connection and the backend types (under `diesel::`).
+const BACKENDS: &[(&str, &str, &str, &str)] = &[
+    ("sqlite", "__mcp_if_sqlite", "SqliteConnection", "sqlite::Sqlite"),
+    ("postgres", "__mcp_if_postgres", "PgConnection", "pg::Pg"),
+    ("mysql", "__mcp_if_mysql", "MysqlConnection", "mysql::Mysql"),
+];
 
 /// `#[mcp(...)]` on a field.
 #[derive(Debug, Default, FromAttributes)]
@@ -262,6 +273,26 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
         }
     }
 
+    // Backends.
+    let mut backends: Vec<&str> = Vec::new();
+    match &args.backends {
+        None => backends.extend(BACKENDS.iter().map(|b| b.0)),
+        Some(list) => {
+            for p in list.iter() {
+                match BACKENDS.iter().find(|b| p.is_ident(b.0)) {
+                    Some(b) => backends.push(b.0),
+                    None => errors.push(
+                        darling::Error::custom(format!(
+                            "unknown backend `{}`; backends: sqlite, postgres, mysql",
+                            quote!(#p)
+                        ))
+                        .with_span(p),
+                    ),
+                }
+            }
+        }
+    }
+
     // Limits.
     let max_limit = args.max_limit.as_ref().map_or(100, |v| **v);
     let default_limit = args.default_limit.as_ref().map_or(20.min(max_limit).max(1), |v| **v);
@@ -331,6 +362,27 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
     let search = search.iter().map(|i| proc_macro2::Literal::usize_unsuffixed(*i));
     let pk_lit = proc_macro2::Literal::usize_unsuffixed(pk_index);
 
+    let template_fields: Vec<TokenStream> = template_fields.collect();
+    let queries = BACKENDS.iter().filter(|b| backends.contains(&b.0)).map(|(flavor, gate, conn, backend)| {
+        let flavor = Ident::new(flavor, Span::call_site());
+        let gate = Ident::new(gate, Span::call_site());
+        let conn = Ident::new(conn, Span::call_site());
+        let backend: Path = syn::parse_str(backend).unwrap_or_else(|_| conn.clone().into());
+        quote! {
+            #krate::#gate! {
+                #krate::__mcp_model_query! {
+                    flavor = #flavor,
+                    conn = #krate::__private::diesel::#conn,
+                    backend = #krate::__private::diesel::#backend,
+                    model = #struct_ident,
+                    table = #table::table,
+                    pk = #table::#pk_col : #pk_ty,
+                    fields = [#(#template_fields),*],
+                }
+            }
+        }
+    });
+
     Ok(quote! {
         #item
 
@@ -350,16 +402,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
             }
         }
 
-        #krate::__mcp_if_sqlite! {
-            #krate::__mcp_model_query! {
-                conn = #krate::__private::diesel::SqliteConnection,
-                backend = #krate::__private::diesel::sqlite::Sqlite,
-                model = #struct_ident,
-                table = #table::table,
-                pk = #table::#pk_col : #pk_ty,
-                fields = [#(#template_fields),*],
-            }
-        }
+        #(#queries)*
     })
 }
 

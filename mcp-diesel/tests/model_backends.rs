@@ -1,15 +1,18 @@
-//! A Diesel model with `#[mcp_toolset]`, served by `ModelTools` and driven through the MCP
-//! dispatcher, on a real SQLite file.
+//! The behaviour suite of model tools: a Diesel model with `#[mcp_toolset]`, served by
+//! `ModelTools` and driven through the MCP dispatcher, on a real SQLite file, and on
+//! PostgreSQL and MySQL/MariaDB when `MCP_TEST_POSTGRES_URL` / `MCP_TEST_MYSQL_URL` are
+//! set (with `--features postgres,mysql`).
 
 #![allow(missing_docs)]
 
 use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool, R2D2Connection};
 use mcp_core::schemars::JsonSchema;
 use mcp_core::testing::TestClient;
 use mcp_core::{Principal, Server, ToolError};
-use mcp_diesel::{ModelTools, SqlitePool};
+use mcp_diesel::{ModelQuery, ModelTools};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -30,7 +33,7 @@ mod schema {
 
 /// Blog posts, newest first.
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
-#[diesel(table_name = schema::posts, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = schema::posts)]
 #[schemars(crate = "mcp_core::schemars")]
 #[mcp_core::mcp_toolset(search(title, body), max_limit = 5, default_limit = 3)]
 pub struct Post {
@@ -46,61 +49,157 @@ pub struct Post {
     pub secret: String,
 }
 
-fn pool() -> SqlitePool {
-    let dir = std::env::temp_dir().join(format!("mcp-diesel-model-{}-{}", std::process::id(), rand_suffix()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("db.sqlite");
-    let pool = mcp_diesel::sqlite_pool(path.to_str().unwrap(), 4).unwrap();
-    let mut conn = pool.get().unwrap();
-    conn.batch_execute(
-        "CREATE TABLE posts (
-            id INTEGER PRIMARY KEY NOT NULL,
-            title TEXT NOT NULL,
-            body TEXT,
-            views BIGINT NOT NULL,
-            published BOOLEAN NOT NULL,
-            created_at TIMESTAMP NOT NULL,
-            owner_id INTEGER NOT NULL,
-            secret TEXT NOT NULL
-        );",
-    )
-    .unwrap();
-    // Owner 1 has posts 1..=8, owner 2 has posts 9..=12.
+const COLUMNS: &str = "id INTEGER PRIMARY KEY NOT NULL, title VARCHAR(200) NOT NULL, body TEXT, \
+    views BIGINT NOT NULL, published BOOLEAN NOT NULL, created_at {ts} NOT NULL, owner_id INTEGER NOT NULL, \
+    secret TEXT NOT NULL";
+
+/// Owner 1 has posts 1..=8, owner 2 has posts 9..=12.
+fn seed(conn: &mut impl SimpleConnection, timestamp_type: &str, table_options: &str) {
+    let columns = COLUMNS.replace("{ts}", timestamp_type);
+    conn.batch_execute(&format!("CREATE TABLE posts ({columns}){table_options}")).unwrap();
     for id in 1..=12 {
         let owner = if id <= 8 { 1 } else { 2 };
         let body = if id % 4 == 0 { "NULL".to_owned() } else { format!("'body of post {id}, about Rust'") };
         let title = match id {
             1 => "Hello Rust".to_owned(),
-            2 => "50% off_sale".to_owned(),
+            2 => "50% off_sale!".to_owned(),
             3 => "hello world".to_owned(),
             _ => format!("Post {id}"),
         };
         conn.batch_execute(&format!(
-            "INSERT INTO posts VALUES ({id}, '{title}', {body}, {views}, {published}, '2026-01-{day:02} 10:00:00', {owner}, 'secret {id}');",
+            "INSERT INTO posts (id, title, body, views, published, created_at, owner_id, secret) \
+             VALUES ({id}, '{title}', {body}, {views}, {published}, '2026-01-{day:02} 10:00:00', {owner}, 'secret {id}')",
             views = (id * 37) % 11,
-            published = id % 2,
+            published = if id % 2 == 1 { "TRUE" } else { "FALSE" },
             day = id,
         ))
         .unwrap();
     }
-    pool
 }
 
-fn rand_suffix() -> u64 {
+fn unique() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed) + std::time::SystemTime::now().elapsed().map(|d| d.as_nanos() as u64).unwrap_or(0)
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("mcp_t{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// The server, each caller seeing only their own posts.
-fn client(user: &str) -> TestClient {
-    let tools = ModelTools::<Post, SqliteConnection>::new(pool()).scope(|ctx| {
-        let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
-        let id: i32 = user.subject.parse().map_err(|_| ToolError::forbidden("unknown user"))?;
-        Ok(json!({ "owner_id": id }))
-    });
-    let server = Server::builder().info(mcp_core::server_info!()).toolset(tools).build().unwrap();
-    TestClient::modern(server).with_principal(Principal::new(user))
+/// The server over one backend's pool, each caller seeing only their own posts when
+/// `scoped`.
+fn server<C>(pool: Pool<ConnectionManager<C>>, scoped: bool, budget: Option<usize>) -> Server
+where
+    C: R2D2Connection + 'static,
+    Post: ModelQuery<C>,
+{
+    let mut tools = ModelTools::<Post, C>::new(pool);
+    if scoped {
+        tools = tools.scope(|ctx| {
+            let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
+            let id: i32 = user.subject.parse().map_err(|_| ToolError::forbidden("unknown user"))?;
+            Ok(json!({ "owner_id": id }))
+        });
+    }
+    if let Some(b) = budget {
+        tools = tools.byte_budget(b);
+    }
+    Server::builder().info(mcp_core::server_info!()).toolset(tools).build().unwrap()
+}
+
+/// One database with the fixture data, in its own namespace, dropped afterwards.
+struct Fixture {
+    name: &'static str,
+    make: Box<dyn Fn(bool, Option<usize>) -> Server>,
+    cleanup: Option<Box<dyn FnOnce()>>,
+}
+
+impl Fixture {
+    /// A client of the scoped server, signed in as `user`.
+    fn client(&self, user: &str) -> TestClient {
+        TestClient::modern((self.make)(true, None)).with_principal(Principal::new(user))
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(f) = self.cleanup.take() {
+            f();
+        }
+    }
+}
+
+fn sqlite() -> Fixture {
+    let dir = std::env::temp_dir().join(unique());
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = mcp_diesel::sqlite_pool(dir.join("db.sqlite").to_str().unwrap(), 4).unwrap();
+    seed(&mut *pool.get().unwrap(), "TIMESTAMP", "");
+    Fixture {
+        name: "SQLite",
+        make: Box::new(move |scoped, budget| server(pool.clone(), scoped, budget)),
+        cleanup: Some(Box::new(move || {
+            let _ = std::fs::remove_dir_all(dir);
+        })),
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn postgres(url: &str) -> Fixture {
+    let schema = unique();
+    let mut admin = diesel::PgConnection::establish(url).expect("MCP_TEST_POSTGRES_URL: cannot connect");
+    admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let pool = mcp_diesel::postgres_pool(&format!("{url}{sep}options=-csearch_path%3D{schema}"), 4).unwrap();
+    seed(&mut *pool.get().unwrap(), "TIMESTAMP", "");
+    Fixture {
+        name: "PostgreSQL",
+        make: Box::new(move |scoped, budget| server(pool.clone(), scoped, budget)),
+        cleanup: Some(Box::new(move || {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+        })),
+    }
+}
+
+#[cfg(feature = "mysql")]
+fn mysql(url: &str) -> Fixture {
+    let db = unique();
+    let mut admin = diesel::MysqlConnection::establish(url).expect("MCP_TEST_MYSQL_URL: cannot connect");
+    admin.batch_execute(&format!("CREATE DATABASE {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")).unwrap();
+    let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+    let pool = mcp_diesel::mysql_pool(&format!("{base}/{db}"), 4).unwrap();
+    seed(&mut *pool.get().unwrap(), "DATETIME", " ENGINE=InnoDB");
+    Fixture {
+        name: "MySQL",
+        make: Box::new(move |scoped, budget| server(pool.clone(), scoped, budget)),
+        cleanup: Some(Box::new(move || {
+            let _ = admin.batch_execute(&format!("DROP DATABASE {db}"));
+        })),
+    }
+}
+
+/// SQLite always; PostgreSQL and MySQL when their URLs are set (and their features on).
+/// With `MCP_TEST_REQUIRE_ALL_BACKENDS` set (CI), a skipped backend is a failure.
+fn fixtures() -> Vec<Fixture> {
+    let skipped = |why: &str| {
+        assert!(std::env::var_os("MCP_TEST_REQUIRE_ALL_BACKENDS").is_none(), "{why}");
+        eprintln!("{why}");
+    };
+    let mut out = Vec::new();
+    out.push(sqlite());
+    match std::env::var("MCP_TEST_POSTGRES_URL") {
+        #[cfg(feature = "postgres")]
+        Ok(url) => out.push(postgres(&url)),
+        #[cfg(not(feature = "postgres"))]
+        Ok(_) => skipped("PostgreSQL skipped: MCP_TEST_POSTGRES_URL is set but the `postgres` feature is off"),
+        Err(_) => skipped("PostgreSQL skipped: set MCP_TEST_POSTGRES_URL (and --features postgres) to run it"),
+    }
+    match std::env::var("MCP_TEST_MYSQL_URL") {
+        #[cfg(feature = "mysql")]
+        Ok(url) => out.push(mysql(&url)),
+        #[cfg(not(feature = "mysql"))]
+        Ok(_) => skipped("MySQL skipped: MCP_TEST_MYSQL_URL is set but the `mysql` feature is off"),
+        Err(_) => skipped("MySQL skipped: set MCP_TEST_MYSQL_URL (and --features mysql) to run it"),
+    }
+    out
 }
 
 async fn call(c: &TestClient, tool: &str, args: Value) -> Value {
@@ -121,7 +220,14 @@ fn ids(v: &Value) -> Vec<i64> {
 
 #[tokio::test]
 async fn tools_are_described_without_hidden_fields() {
-    let c = client("1");
+    for fx in fixtures() {
+        eprintln!("tools_are_described_without_hidden_fields on {}", fx.name);
+        tools_are_described_without_hidden_fields_on(&fx).await;
+    }
+}
+
+async fn tools_are_described_without_hidden_fields_on(fx: &Fixture) {
+    let c = fx.client("1");
     let tools = c.list_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["posts_list", "posts_get", "posts_count"]);
@@ -144,7 +250,14 @@ async fn tools_are_described_without_hidden_fields() {
 
 #[tokio::test]
 async fn list_pages_within_the_scope() {
-    let c = client("1");
+    for fx in fixtures() {
+        eprintln!("list_pages_within_the_scope on {}", fx.name);
+        list_pages_within_the_scope_on(&fx).await;
+    }
+}
+
+async fn list_pages_within_the_scope_on(fx: &Fixture) {
+    let c = fx.client("1");
     let first = call(&c, "posts_list", json!({})).await;
     assert_eq!(ids(&first), [1, 2, 3], "default limit 3, primary key order");
     assert_eq!(first["has_more"], true);
@@ -170,7 +283,7 @@ async fn list_pages_within_the_scope() {
     assert_eq!(ids(&page2), [4, 5, 6]);
 
     // The other user sees only their own rows.
-    let other = client("2");
+    let other = fx.client("2");
     let all = call(&other, "posts_list", json!({ "limit": 5 })).await;
     assert_eq!(ids(&all), [9, 10, 11, 12]);
     assert_eq!(all["has_more"], false);
@@ -179,12 +292,24 @@ async fn list_pages_within_the_scope() {
 
 #[tokio::test]
 async fn filters_search_and_order() {
-    let c = client("1");
+    for fx in fixtures() {
+        eprintln!("filters_search_and_order on {}", fx.name);
+        filters_search_and_order_on(&fx).await;
+    }
+}
+
+async fn filters_search_and_order_on(fx: &Fixture) {
+    let c = fx.client("1");
     let cases = [
         (json!({ "title__icontains": "hello" }), vec![1, 3]),
         (json!({ "title__contains": "Hello" }), vec![1]),
         (json!({ "title__contains": "%" }), vec![2]),
         (json!({ "title__contains": "_" }), vec![2]),
+        (json!({ "title__endswith": "sale!" }), vec![2]),
+        // `eq` and `contains` are case-sensitive on every backend (MySQL included).
+        (json!({ "title": "hello rust" }), vec![]),
+        (json!({ "title__ne": "hello rust" }), (1..=8).collect()),
+        (json!({ "title__startswith": "hello" }), vec![3]),
         (json!({ "title__startswith": "Post" }), vec![4, 5, 6, 7, 8]),
         (json!({ "title": { "$in": ["Post 4", "Post 6"] } }), vec![4, 6]),
         (json!({ "id": { "$gte": 3, "$lt": 5 } }), vec![3, 4]),
@@ -223,7 +348,14 @@ async fn filters_search_and_order() {
 
 #[tokio::test]
 async fn get_and_count_respect_the_scope() {
-    let c = client("1");
+    for fx in fixtures() {
+        eprintln!("get_and_count_respect_the_scope on {}", fx.name);
+        get_and_count_respect_the_scope_on(&fx).await;
+    }
+}
+
+async fn get_and_count_respect_the_scope_on(fx: &Fixture) {
+    let c = fx.client("1");
     let post = call(&c, "posts_get", json!({ "id": 3 })).await;
     assert_eq!(post["title"], "hello world");
     assert!(post.get("secret").is_none());
@@ -231,13 +363,20 @@ async fn get_and_count_respect_the_scope() {
     let err = call_err(&c, "posts_get", json!({ "id": 10 })).await;
     assert!(err.contains("no posts with `id` = 10"), "{err}");
     assert_eq!(call(&c, "posts_count", json!({})).await["count"], 8);
-    assert_eq!(call(&client("2"), "posts_count", json!({})).await["count"], 4);
+    assert_eq!(call(&fx.client("2"), "posts_count", json!({})).await["count"], 4);
     assert_eq!(call(&c, "posts_count", json!({ "search": "rust" })).await["count"], 6);
 }
 
 #[tokio::test]
 async fn agents_get_errors_they_can_fix() {
-    let c = client("1");
+    for fx in fixtures() {
+        eprintln!("agents_get_errors_they_can_fix on {}", fx.name);
+        agents_get_errors_they_can_fix_on(&fx).await;
+    }
+}
+
+async fn agents_get_errors_they_can_fix_on(fx: &Fixture) {
+    let c = fx.client("1");
     let cases = [
         (json!({ "filter": { "secret": "secret 1" } }), "unknown field `secret`"),
         (json!({ "filter": { "owner_id": 2 } }), "unknown field `owner_id`"),
@@ -258,22 +397,20 @@ async fn agents_get_errors_they_can_fix() {
     let err = call_err(&c, "posts_get", json!({ "id": "three" })).await;
     assert!(err.contains("invalid key"), "{err}");
     // Without a principal the scope refuses.
-    let anonymous = Server::builder()
-        .info(mcp_core::server_info!())
-        .toolset(ModelTools::<Post, SqliteConnection>::new(pool()).scope(|ctx| {
-            ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
-            Ok(json!({}))
-        }))
-        .build()
-        .unwrap();
-    let err = call_err(&TestClient::modern(anonymous), "posts_count", json!({})).await;
+    let err = call_err(&TestClient::modern((fx.make)(true, None)), "posts_count", json!({})).await;
     assert!(err.contains("sign in first"), "{err}");
 }
 
 #[tokio::test]
 async fn the_byte_budget_stops_a_page_early() {
-    let tools = ModelTools::<Post, SqliteConnection>::new(pool()).byte_budget(300);
-    let c = TestClient::modern(Server::builder().info(mcp_core::server_info!()).toolset(tools).build().unwrap());
+    for fx in fixtures() {
+        eprintln!("the_byte_budget_stops_a_page_early on {}", fx.name);
+        the_byte_budget_stops_a_page_early_on(&fx).await;
+    }
+}
+
+async fn the_byte_budget_stops_a_page_early_on(fx: &Fixture) {
+    let c = TestClient::modern((fx.make)(false, Some(300)));
     let page = call(&c, "posts_list", json!({ "limit": 5 })).await;
     let n = page["returned"].as_i64().unwrap();
     assert!((1..5).contains(&n), "{page}");
