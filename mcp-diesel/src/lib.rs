@@ -76,8 +76,10 @@ mod model;
 mod template;
 mod tools;
 
-pub use crate::model::{Actions, ListQuery, ModelInfo, ModelQuery, QueryError, decode, decode_list, like_pattern};
-pub use crate::tools::ModelTools;
+pub use crate::model::{
+    Actions, ListQuery, ModelInfo, ModelQuery, QueryError, decode, decode_list, decode_write, like_pattern,
+};
+pub use crate::tools::{ModelTools, WriteAction};
 
 /// A pool of SQLite connections.
 #[cfg(feature = "sqlite")]
@@ -188,6 +190,12 @@ pub mod __private {
 
     #[cfg(feature = "mysql")]
     diesel::define_sql_function! {
+        /// MySQL `LAST_INSERT_ID()`.
+        fn last_insert_id() -> diesel::sql_types::Unsigned<diesel::sql_types::BigInt>;
+    }
+
+    #[cfg(feature = "mysql")]
+    diesel::define_sql_function! {
         /// MySQL `BINARY(x)`: compare text as bytes (case-sensitive, whatever the collation).
         /// Typed as text so that it compares with text values.
         fn binary(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
@@ -202,6 +210,11 @@ pub mod __private {
     pub fn decode_key<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, FilterError> {
         T::deserialize(v)
             .map_err(|e| FilterError(format!("invalid key {v}: {}", mcp_core::__private::clean_serde_error(&e))))
+    }
+
+    /// A key as JSON.
+    pub fn key_json<T: serde::Serialize>(key: &T) -> Result<Value, FilterError> {
+        serde_json::to_value(key).map_err(|e| FilterError(format!("the key cannot be shown: {e}")))
     }
 
     /// The row schema of `T` without its hidden fields.

@@ -239,7 +239,8 @@ macro_rules! __mcp_model_query {
         model = $model:ty,
         table = $table:path,
         pk = $pk:path : $pkty:ty,
-        fields = [ $( $idx:literal : $col:path : $kind:ident : $null:ident : $ty:ty ),* $(,)? ] $(,)?
+        fields = [ $( $idx:literal : $col:path : $kind:ident : $null:ident : $ty:ty ),* $(,)? ],
+        writes = $writes:tt $(,)?
     ) => {
         const _: () = {
             #[allow(unused_imports)]
@@ -350,7 +351,132 @@ macro_rules! __mcp_model_query {
                     }
                     ::core::result::Result::Ok(query.select(<$model>::as_select()).first::<$model>(conn).optional()?)
                 }
+
+                $crate::__mcp_write_fns! {
+                    flavor = $flavor, conn = $conn, backend = $db, model = $model, table = $table,
+                    pk = $pk : $pkty, writes = $writes
+                }
             }
         };
+    };
+}
+
+/// The value of one field being written, as an optional `column = value` (absent: left
+/// out; `null`: NULL for nullable columns, an error otherwise).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_value {
+    (notnull, $col:path, $ty:ty, $values:ident, $field:expr) => {
+        match $values.get($field.name) {
+            ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
+            ::core::option::Option::Some($crate::__private::serde_json::Value::Null) => ::core::result::Result::Err(
+                $crate::filter::FilterError(::std::format!("`{}` cannot be null", $field.name)),
+            ),
+            ::core::option::Option::Some(v) => {
+                $crate::decode_write::<$ty>(v, $field).map(|x| ::core::option::Option::Some($col.eq(x)))
+            }
+        }
+    };
+    (null, $col:path, $ty:ty, $values:ident, $field:expr) => {
+        match $values.get($field.name) {
+            ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None),
+            ::core::option::Option::Some($crate::__private::serde_json::Value::Null) => {
+                ::core::result::Result::Ok(::core::option::Option::Some($col.eq(::core::option::Option::None::<$ty>)))
+            }
+            ::core::option::Option::Some(v) => $crate::decode_write::<$ty>(v, $field)
+                .map(|x| ::core::option::Option::Some($col.eq(::core::option::Option::Some(x)))),
+        }
+    };
+}
+
+/// Insert `row` and give the new row's key as JSON.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_insert {
+    (mysql, $conn:ident, $table:path, $pk:path, $pkty:ty, $row:ident, $values:ident, $pkname:expr) => {{
+        $crate::__private::diesel::insert_into($table).values($row).execute($conn)?;
+        match $values.get($pkname) {
+            ::core::option::Option::Some(v) => v.clone(),
+            ::core::option::Option::None => $crate::__private::serde_json::Value::from(
+                $crate::__private::diesel::select($crate::__private::last_insert_id()).get_result::<u64>($conn)?,
+            ),
+        }
+    }};
+    ($flavor:ident, $conn:ident, $table:path, $pk:path, $pkty:ty, $row:ident, $values:ident, $pkname:expr) => {{
+        let key: $pkty =
+            $crate::__private::diesel::insert_into($table).values($row).returning($pk).get_result::<$pkty>($conn)?;
+        $crate::__private::key_json(&key)?
+    }};
+}
+
+/// `create`, `update` and `delete` of `ModelQuery`, when the model has write actions.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_write_fns {
+    (
+        flavor = $flavor:ident, conn = $conn:ty, backend = $db:ty, model = $model:ty, table = $table:path,
+        pk = $pk:path : $pkty:ty, writes = none
+    ) => {};
+    (
+        flavor = $flavor:ident, conn = $conn:ty, backend = $db:ty, model = $model:ty, table = $table:path,
+        pk = $pk:path : $pkty:ty,
+        writes = [ $( [ $( $idx:literal : $col:path : $null:ident : $ty:ty ),* $(,)? ] ),* $(,)? ]
+    ) => {
+        fn create(
+            conn: &mut $conn,
+            values: &$crate::__private::serde_json::Map<::std::string::String, $crate::__private::serde_json::Value>,
+            scope: &Filter,
+        ) -> ::core::result::Result<Self, $crate::QueryError> {
+            let fields = <$model as $crate::ModelInfo>::FIELDS;
+            let pk_name = fields[<$model as $crate::ModelInfo>::PRIMARY_KEY].name;
+            let row = ( $( ( $( $crate::__mcp_value!($null, $col, $ty, values, &fields[$idx])?, )* ), )* );
+            conn.transaction(|conn| {
+                let key = $crate::__mcp_insert!($flavor, conn, $table, $pk, $pkty, row, values, pk_name);
+                match <$model as $crate::ModelQuery<$conn>>::get(conn, &key, scope)? {
+                    ::core::option::Option::Some(r) => ::core::result::Result::Ok(r),
+                    ::core::option::Option::None => ::core::result::Result::Err($crate::QueryError::OutsideScope),
+                }
+            })
+        }
+
+        fn update(
+            conn: &mut $conn,
+            key: &$crate::__private::serde_json::Value,
+            values: &$crate::__private::serde_json::Map<::std::string::String, $crate::__private::serde_json::Value>,
+            scope: &Filter,
+        ) -> ::core::result::Result<::core::option::Option<Self>, $crate::QueryError> {
+            let fields = <$model as $crate::ModelInfo>::FIELDS;
+            let k: $pkty = $crate::__private::decode_key::<$pkty>(key)?;
+            let changes = ( $( ( $( $crate::__mcp_value!($null, $col, $ty, values, &fields[$idx])?, )* ), )* );
+            let scope_expr = compile(scope)?;
+            conn.transaction(|conn| {
+                let q = $crate::__private::diesel::update($table).set(changes).into_boxed::<$db>().filter($pk.eq(k));
+                let n = match scope_expr {
+                    ::core::option::Option::Some(e) => q.filter(e).execute(conn)?,
+                    ::core::option::Option::None => q.execute(conn)?,
+                };
+                if n == 0 {
+                    return ::core::result::Result::Ok(::core::option::Option::None);
+                }
+                match <$model as $crate::ModelQuery<$conn>>::get(conn, key, scope)? {
+                    ::core::option::Option::Some(r) => ::core::result::Result::Ok(::core::option::Option::Some(r)),
+                    ::core::option::Option::None => ::core::result::Result::Err($crate::QueryError::OutsideScope),
+                }
+            })
+        }
+
+        fn delete(
+            conn: &mut $conn,
+            key: &$crate::__private::serde_json::Value,
+            scope: &Filter,
+        ) -> ::core::result::Result<bool, $crate::QueryError> {
+            let k: $pkty = $crate::__private::decode_key::<$pkty>(key)?;
+            let q = $crate::__private::diesel::delete($table).into_boxed::<$db>().filter($pk.eq(k));
+            let n = match compile(scope)? {
+                ::core::option::Option::Some(e) => q.filter(e).execute(conn)?,
+                ::core::option::Option::None => q.execute(conn)?,
+            };
+            ::core::result::Result::Ok(n > 0)
+        }
     };
 }

@@ -16,6 +16,19 @@ use crate::filter::{Caps, Condition, Filter, Op, parse, parse_trusted};
 use crate::model::{ListQuery, ModelInfo, ModelQuery, QueryError};
 
 type ScopeFn = dyn Fn(&Context) -> Result<Value, ToolError> + Send + Sync;
+type WriteHook = dyn Fn(&Context, WriteAction, &mut Map<String, Value>) -> Result<(), ToolError> + Send + Sync;
+
+/// Which write a [`ModelTools::before_write`] hook is looking at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WriteAction {
+    /// `<name>_create`.
+    Create,
+    /// `<name>_update` (every writable field given; absent nullable ones become null).
+    Update,
+    /// `<name>_patch` (only the fields given).
+    Patch,
+}
 
 /// The tools of model `M` (`<name>_list`, `<name>_get`, `<name>_count`) over a pool of
 /// connections of type `C`. Queries run on the blocking thread pool, at most as many at
@@ -36,6 +49,7 @@ pub struct ModelTools<M, C: R2D2Connection + 'static> {
     pool: Pool<ConnectionManager<C>>,
     permits: Arc<Semaphore>,
     scope: Option<Arc<ScopeFn>>,
+    before_write: Option<Arc<WriteHook>>,
     caps: Caps,
     budget: usize,
     actions: Vec<Action>,
@@ -56,6 +70,10 @@ enum Action {
     List,
     Get,
     Count,
+    Create,
+    Update,
+    Patch,
+    Delete,
 }
 
 impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
@@ -72,10 +90,23 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         if M::ACTIONS.count {
             actions.push(Action::Count);
         }
+        if M::ACTIONS.create {
+            actions.push(Action::Create);
+        }
+        if M::ACTIONS.update {
+            actions.push(Action::Update);
+        }
+        if M::ACTIONS.patch {
+            actions.push(Action::Patch);
+        }
+        if M::ACTIONS.delete {
+            actions.push(Action::Delete);
+        }
         ModelTools {
             pool,
             permits: Arc::new(Semaphore::new(size)),
             scope: None,
+            before_write: None,
             caps: Caps::default(),
             budget: 32 * 1024,
             actions,
@@ -89,6 +120,32 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     /// it do not exist for the caller ("not found", never "forbidden").
     pub fn scope(mut self, scope: impl Fn(&Context) -> Result<Value, ToolError> + Send + Sync + 'static) -> Self {
         self.scope = Some(Arc::new(scope));
+        self
+    }
+
+    /// Look at (and change) the values of a create, update or patch before they are
+    /// written: set fields agents may not (hidden or `read_only` ones, such as the owner),
+    /// or refuse the write with an error the agent sees. Values are keyed by field name;
+    /// they are checked against the columns after the hook.
+    ///
+    /// ```no_run
+    /// # fn doc<M: mcp_diesel::ModelQuery<diesel::SqliteConnection>>(pool: mcp_diesel::SqlitePool) {
+    /// use mcp_core::ToolError;
+    /// use mcp_diesel::WriteAction;
+    /// let tools = mcp_diesel::ModelTools::<M, _>::new(pool).before_write(|ctx, action, values| {
+    ///     if action == WriteAction::Create {
+    ///         let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
+    ///         values.insert("author_id".into(), user.subject.clone().into());
+    ///     }
+    ///     Ok(())
+    /// });
+    /// # }
+    /// ```
+    pub fn before_write(
+        mut self,
+        hook: impl Fn(&Context, WriteAction, &mut Map<String, Value>) -> Result<(), ToolError> + Send + Sync + 'static,
+    ) -> Self {
+        self.before_write = Some(Arc::new(hook));
         self
     }
 
@@ -128,7 +185,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
                 log_failure(&e);
                 ToolError::internal("the database is busy; try again")
             })?;
-            f(&mut conn).map_err(query_error)
+            f(&mut conn).map_err(query_error::<M>)
         })
         .await;
         joined.map_err(|_| ToolError::internal("internal error: the query failed unexpectedly"))?
@@ -141,13 +198,73 @@ fn log_failure(e: &dyn std::fmt::Display) {
     tracing::warn!(error = %e, "mcp-diesel query failed");
 }
 
-fn query_error(e: QueryError) -> ToolError {
+fn query_error<M: ModelInfo>(e: QueryError) -> ToolError {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
     match e {
         QueryError::Filter(f) => ToolError::invalid_arguments(f.0),
+        QueryError::OutsideScope => ToolError::invalid_arguments(format!(
+            "the {} row would be outside what you may see and change; nothing was written",
+            M::NAME
+        )),
+        QueryError::Unsupported(action) => ToolError::internal(format!("{} has no {action} action", M::NAME)),
+        QueryError::Database(Error::DatabaseError(kind, info)) => {
+            log_failure(&info.message());
+            let what = constraint_subject::<M>(&*info);
+            match kind {
+                Kind::UniqueViolation => ToolError::invalid_arguments(format!(
+                    "another {} row already has this {what}; choose a different value",
+                    M::NAME
+                )),
+                Kind::ForeignKeyViolation => ToolError::invalid_arguments(format!(
+                    "the {what} refers to a row that does not exist (or is still referred to by other rows)"
+                )),
+                Kind::NotNullViolation => ToolError::invalid_arguments(format!("a value is required for {what}")),
+                Kind::CheckViolation => ToolError::invalid_arguments(format!("the {what} breaks a rule of the table")),
+                _ => ToolError::internal("the database could not run the query; try again or simplify the filter"),
+            }
+        }
         QueryError::Database(d) => {
             log_failure(&d);
             ToolError::internal("the database could not run the query; try again or simplify the filter")
         }
+    }
+}
+
+/// What a constraint is about, in words an agent can use: a visible field's name when the
+/// database names its column, else the constraint's name, never a hidden field.
+fn constraint_subject<M: ModelInfo>(info: &dyn diesel::result::DatabaseErrorInformation) -> String {
+    let message = info.message();
+    // PostgreSQL names the column or constraint; SQLite says
+    // "UNIQUE constraint failed: posts.title"; MySQL "Duplicate entry '..' for key 'title'".
+    let mut candidates: Vec<String> = Vec::new();
+    candidates.extend(info.column_name().map(str::to_owned));
+    candidates.extend(info.constraint_name().map(str::to_owned));
+    if let Some(rest) = message.split("failed: ").nth(1) {
+        candidates.extend(rest.split(", ").map(|c| c.rsplit('.').next().unwrap_or(c).trim().to_owned()));
+    }
+    if let Some(rest) = message.split("for key '").nth(1) {
+        candidates.extend(rest.split('\'').next().map(|k| k.rsplit('.').next().unwrap_or(k).to_owned()));
+    }
+    if let Some(rest) = message.split("column '").nth(1) {
+        candidates.extend(rest.split('\'').next().map(str::to_owned));
+    }
+    let visible: Vec<&str> = M::FIELDS.iter().filter(|f| !f.hidden).map(|f| f.name).collect();
+    let hidden: Vec<&str> = M::FIELDS.iter().filter(|f| f.hidden).map(|f| f.name).collect();
+    let mut named: Vec<&str> = Vec::new();
+    for c in &candidates {
+        for v in &visible {
+            if (c == v || c.contains(&format!("_{v}_")) || c.ends_with(&format!("_{v}"))) && !named.contains(v) {
+                named.push(v);
+            }
+        }
+    }
+    if !named.is_empty() {
+        let list: Vec<String> = named.iter().map(|n| format!("`{n}`")).collect();
+        return format!("value of {}", list.join(" and "));
+    }
+    match candidates.first() {
+        Some(c) if !hidden.iter().any(|h| c.contains(h)) && !c.contains(' ') => format!("value (constraint `{c}`)"),
+        _ => "value".to_owned(),
     }
 }
 
@@ -273,6 +390,231 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             )
             .annotations(read_only())
     }
+}
+
+/// The JSON schemas of the fields agents may write, and which are required.
+fn write_schema<M: ModelInfo>(include_key: bool, all_optional: bool) -> (Map<String, Value>, Vec<&'static str>) {
+    let row = M::row_schema();
+    let props = row.get("properties").and_then(Value::as_object);
+    let mut out = Map::new();
+    let mut required = Vec::new();
+    let pk = &M::FIELDS[M::PRIMARY_KEY];
+    if include_key {
+        out.insert(pk.name.into(), props.and_then(|p| p.get(pk.name)).cloned().unwrap_or_else(|| json!({})));
+        required.push(pk.name);
+    }
+    for &i in M::WRITABLE {
+        let f = &M::FIELDS[i];
+        if i == M::PRIMARY_KEY && include_key {
+            continue;
+        }
+        out.insert(f.name.into(), props.and_then(|p| p.get(f.name)).cloned().unwrap_or_else(|| json!({})));
+        if !all_optional && !f.nullable {
+            required.push(f.name);
+        }
+    }
+    (out, required)
+}
+
+fn writable_names<M: ModelInfo>(include_key: bool) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    if include_key {
+        names.push(M::FIELDS[M::PRIMARY_KEY].name);
+    }
+    names.extend(M::WRITABLE.iter().filter(|&&i| !(include_key && i == M::PRIMARY_KEY)).map(|&i| M::FIELDS[i].name));
+    names
+}
+
+fn write_annotations(destructive: bool, idempotent: bool) -> ToolAnnotations {
+    ToolAnnotations {
+        read_only_hint: Some(false),
+        destructive_hint: Some(destructive),
+        idempotent_hint: Some(idempotent),
+        open_world_hint: Some(false),
+        ..Default::default()
+    }
+}
+
+impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
+    fn create_tool(&self) -> Tool {
+        let (props, required) = write_schema::<M>(false, false);
+        Tool::new(format!("{}_create", M::NAME))
+            .title(format!("Create one of {}", M::NAME))
+            .description(format!(
+                "Create a row of {} ({}) and return it. Required: {}.",
+                M::NAME,
+                M::DESCRIPTION.trim(),
+                if required.is_empty() { "nothing".to_owned() } else { required.join(", ") }
+            ))
+            .input_schema(
+                json!({ "type": "object", "properties": props, "required": required, "additionalProperties": false }),
+            )
+            .output_schema(Value::Object(M::row_schema()))
+            .annotations(write_annotations(false, false))
+    }
+
+    fn update_tool(&self, patch: bool) -> Tool {
+        let pk = M::FIELDS[M::PRIMARY_KEY].name;
+        let (props, required) = write_schema::<M>(true, patch);
+        let (name, title, description) = if patch {
+            (
+                format!("{}_patch", M::NAME),
+                format!("Change fields of one of {}", M::NAME),
+                format!(
+                    "Change the given fields of the row of {} ({}) with this `{pk}`; fields not given stay as they \
+                     are, `null` clears a nullable field. Returns the row.",
+                    M::NAME,
+                    M::DESCRIPTION.trim()
+                ),
+            )
+        } else {
+            (
+                format!("{}_update", M::NAME),
+                format!("Replace one of {}", M::NAME),
+                format!(
+                    "Replace every writable field of the row of {} ({}) with this `{pk}`; nullable fields not given \
+                     become null. Returns the row.",
+                    M::NAME,
+                    M::DESCRIPTION.trim()
+                ),
+            )
+        };
+        Tool::new(name)
+            .title(title)
+            .description(description)
+            .input_schema(
+                json!({ "type": "object", "properties": props, "required": required, "additionalProperties": false }),
+            )
+            .output_schema(Value::Object(M::row_schema()))
+            .annotations(write_annotations(true, true))
+    }
+
+    fn delete_tool(&self) -> Tool {
+        let pk = &M::FIELDS[M::PRIMARY_KEY];
+        let row = M::row_schema();
+        let pk_schema = row.get("properties").and_then(|p| p.get(pk.name)).cloned().unwrap_or_else(|| json!({}));
+        Tool::new(format!("{}_delete", M::NAME))
+            .title(format!("Delete one of {}", M::NAME))
+            .description(format!("Delete the row of {} ({}) with this `{}`.", M::NAME, M::DESCRIPTION.trim(), pk.name))
+            .input_schema(json!({ "type": "object", "properties": { pk.name: pk_schema }, "required": [pk.name], "additionalProperties": false }))
+            .output_schema(json!({
+                "type": "object",
+                "properties": { "deleted": { "type": "boolean" }, pk.name: pk_schema },
+                "required": ["deleted", pk.name],
+            }))
+            .annotations(write_annotations(true, true))
+    }
+
+    /// Check an agent's values (unknown fields, required ones), run the hook.
+    fn prepare_write(
+        &self,
+        mut args: Map<String, Value>,
+        action: WriteAction,
+        ctx: &Context,
+    ) -> Result<(Option<Value>, Map<String, Value>), ToolError> {
+        let with_key = action != WriteAction::Create;
+        let allowed = writable_names::<M>(with_key);
+        if let Some(k) = args.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(ToolError::invalid_arguments(format!(
+                "`{k}` cannot be written; the fields are {}",
+                allowed.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let pk = M::FIELDS[M::PRIMARY_KEY].name;
+        let key = if with_key {
+            Some(
+                args.remove(pk)
+                    .ok_or_else(|| ToolError::invalid_arguments(format!("missing required argument `{pk}`")))?,
+            )
+        } else {
+            None
+        };
+        let (_, required) = write_schema::<M>(false, action == WriteAction::Patch);
+        let missing: Vec<String> = required
+            .iter()
+            .filter(|r| **r != pk || action == WriteAction::Create)
+            .filter(|r| !args.contains_key(**r))
+            .map(|r| format!("`{r}`"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ToolError::invalid_arguments(format!("missing required fields: {}", missing.join(", "))));
+        }
+        if action == WriteAction::Update {
+            for &i in M::WRITABLE {
+                let f = &M::FIELDS[i];
+                if i != M::PRIMARY_KEY && f.nullable {
+                    args.entry(f.name).or_insert(Value::Null);
+                }
+            }
+        }
+        if with_key && args.is_empty() {
+            return Err(ToolError::invalid_arguments(format!(
+                "nothing to change: give at least one of {}",
+                writable_names::<M>(false).iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if let Some(hook) = &self.before_write {
+            hook(ctx, action, &mut args)?;
+            if let Some(k) = args.keys().find(|k| !M::FIELDS.iter().any(|f| f.name == k.as_str())) {
+                return Err(ToolError::internal(format!(
+                    "server misconfigured: `before_write` set `{k}`, which is not a field of {}",
+                    M::NAME
+                )));
+            }
+        }
+        if with_key {
+            // The key is never changed.
+            args.remove(pk);
+            if args.is_empty() {
+                return Err(ToolError::invalid_arguments("nothing to change"));
+            }
+        }
+        Ok((key, args))
+    }
+
+    async fn create(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
+        let (_, values) = self.prepare_write(args, WriteAction::Create, ctx)?;
+        let scope = self.scope_filter(ctx)?;
+        let row = self.run(move |conn| M::create(conn, &values, &scope)).await?;
+        row_result(&row)
+    }
+
+    async fn update(&self, args: Map<String, Value>, ctx: &Context, patch: bool) -> Result<CallToolResult, ToolError> {
+        let action = if patch { WriteAction::Patch } else { WriteAction::Update };
+        let (key, values) = self.prepare_write(args, action, ctx)?;
+        let key = key.unwrap_or(Value::Null);
+        let scope = self.scope_filter(ctx)?;
+        let shown = key.clone();
+        match self.run(move |conn| M::update(conn, &key, &values, &scope)).await? {
+            Some(row) => row_result(&row),
+            None => Err(not_found::<M>(&shown)),
+        }
+    }
+
+    async fn delete(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
+        let pk = M::FIELDS[M::PRIMARY_KEY].name;
+        deny_unknown(&args, &[pk])?;
+        let key = args
+            .get(pk)
+            .cloned()
+            .ok_or_else(|| ToolError::invalid_arguments(format!("missing required argument `{pk}`")))?;
+        let scope = self.scope_filter(ctx)?;
+        let k = key.clone();
+        if self.run(move |conn| M::delete(conn, &k, &scope)).await? {
+            Ok(CallToolResult::structured(json!({ "deleted": true, pk: key })))
+        } else {
+            Err(not_found::<M>(&key))
+        }
+    }
+}
+
+fn not_found<M: ModelInfo>(key: &Value) -> ToolError {
+    ToolError::not_found(format!("no {} with `{}` = {key}", M::NAME, M::FIELDS[M::PRIMARY_KEY].name))
+}
+
+fn row_result<M: ModelInfo>(row: &M) -> Result<CallToolResult, ToolError> {
+    let obj = row.to_agent_json().map_err(|e| ToolError::internal(format!("the row could not be serialized: {e}")))?;
+    Ok(CallToolResult::structured(Value::Object(obj)))
 }
 
 fn read_only() -> ToolAnnotations {
@@ -518,6 +860,10 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> Toolset for ModelTools<M, C>
                 Action::List => self.list_tool(),
                 Action::Get => self.get_tool(),
                 Action::Count => self.count_tool(),
+                Action::Create => self.create_tool(),
+                Action::Update => self.update_tool(false),
+                Action::Patch => self.update_tool(true),
+                Action::Delete => self.delete_tool(),
             })
             .collect()
     }
@@ -533,6 +879,10 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> Toolset for ModelTools<M, C>
                 Some(Action::List) => self.list(args, ctx).await,
                 Some(Action::Get) => self.get(args, ctx).await,
                 Some(Action::Count) => self.count(args, ctx).await,
+                Some(Action::Create) => self.create(args, ctx).await,
+                Some(Action::Update) => self.update(args, ctx, false).await,
+                Some(Action::Patch) => self.update(args, ctx, true).await,
+                Some(Action::Delete) => self.delete(args, ctx).await,
                 None => Err(ToolError::not_found(format!("{} has no tool #{index}", M::NAME))),
             }
         })

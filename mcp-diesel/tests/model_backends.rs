@@ -12,7 +12,7 @@ use diesel::r2d2::{ConnectionManager, Pool, R2D2Connection};
 use mcp_core::schemars::JsonSchema;
 use mcp_core::testing::TestClient;
 use mcp_core::{Principal, Server, ToolError};
-use mcp_diesel::{ModelQuery, ModelTools};
+use mcp_diesel::{ModelQuery, ModelTools, WriteAction};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -35,13 +35,19 @@ mod schema {
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = schema::posts)]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_core::mcp_toolset(search(title, body), max_limit = 5, default_limit = 3)]
+#[mcp_core::mcp_toolset(
+    actions(list, get, count, create, update, patch, delete),
+    search(title, body),
+    max_limit = 5,
+    default_limit = 3
+)]
 pub struct Post {
     pub id: i32,
     pub title: String,
     pub body: Option<String>,
     pub views: i64,
     pub published: bool,
+    #[mcp(read_only)]
     pub created_at: NaiveDateTime,
     #[mcp(skip)]
     pub owner_id: i32,
@@ -49,13 +55,13 @@ pub struct Post {
     pub secret: String,
 }
 
-const COLUMNS: &str = "id INTEGER PRIMARY KEY NOT NULL, title VARCHAR(200) NOT NULL, body TEXT, \
-    views BIGINT NOT NULL, published BOOLEAN NOT NULL, created_at {ts} NOT NULL, owner_id INTEGER NOT NULL, \
-    secret TEXT NOT NULL";
+const COLUMNS: &str = "id {pk}, title VARCHAR(200) NOT NULL UNIQUE, body TEXT, \
+    views BIGINT NOT NULL, published BOOLEAN NOT NULL, created_at {ts} NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+    owner_id INTEGER NOT NULL, secret TEXT NOT NULL";
 
 /// Owner 1 has posts 1..=8, owner 2 has posts 9..=12.
-fn seed(conn: &mut impl SimpleConnection, timestamp_type: &str, table_options: &str) {
-    let columns = COLUMNS.replace("{ts}", timestamp_type);
+fn seed(conn: &mut impl SimpleConnection, pk: &str, timestamp_type: &str, table_options: &str) {
+    let columns = COLUMNS.replace("{pk}", pk).replace("{ts}", timestamp_type);
     conn.batch_execute(&format!("CREATE TABLE posts ({columns}){table_options}")).unwrap();
     for id in 1..=12 {
         let owner = if id <= 8 { 1 } else { 2 };
@@ -85,22 +91,43 @@ fn unique() -> String {
     format!("mcp_t{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// The server over one backend's pool, each caller seeing only their own posts when
-/// `scoped`.
-fn server<C>(pool: Pool<ConnectionManager<C>>, scoped: bool, budget: Option<usize>) -> Server
+/// How a test's server is set up.
+#[derive(Clone, Copy, Default)]
+struct Opts {
+    /// Each caller sees only their own posts.
+    scoped: bool,
+    budget: Option<usize>,
+    /// A faulty hook that writes rows for this owner instead of the caller.
+    wrong_owner: Option<i32>,
+}
+
+/// The server over one backend's pool.
+fn server<C>(pool: Pool<ConnectionManager<C>>, opts: Opts) -> Server
 where
     C: R2D2Connection + 'static,
     Post: ModelQuery<C>,
 {
-    let mut tools = ModelTools::<Post, C>::new(pool);
-    if scoped {
+    let mut tools = ModelTools::<Post, C>::new(pool).before_write(move |ctx, action, values| {
+        let user: i32 = ctx.principal().and_then(|p| p.subject.parse().ok()).unwrap_or(0);
+        if action == WriteAction::Create {
+            values.insert("owner_id".into(), json!(opts.wrong_owner.unwrap_or(user)));
+            values.insert("secret".into(), json!("set by the server"));
+        } else if let Some(owner) = opts.wrong_owner {
+            values.insert("owner_id".into(), json!(owner));
+        }
+        if values.get("title").and_then(Value::as_str) == Some("forbidden") {
+            return Err(ToolError::invalid_arguments("that title is not allowed"));
+        }
+        Ok(())
+    });
+    if opts.scoped {
         tools = tools.scope(|ctx| {
             let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
             let id: i32 = user.subject.parse().map_err(|_| ToolError::forbidden("unknown user"))?;
             Ok(json!({ "owner_id": id }))
         });
     }
-    if let Some(b) = budget {
+    if let Some(b) = opts.budget {
         tools = tools.byte_budget(b);
     }
     Server::builder().info(mcp_core::server_info!()).toolset(tools).build().unwrap()
@@ -109,14 +136,18 @@ where
 /// One database with the fixture data, in its own namespace, dropped afterwards.
 struct Fixture {
     name: &'static str,
-    make: Box<dyn Fn(bool, Option<usize>) -> Server>,
+    make: Box<dyn Fn(Opts) -> Server>,
     cleanup: Option<Box<dyn FnOnce()>>,
 }
 
 impl Fixture {
     /// A client of the scoped server, signed in as `user`.
     fn client(&self, user: &str) -> TestClient {
-        TestClient::modern((self.make)(true, None)).with_principal(Principal::new(user))
+        self.client_with(user, Opts { scoped: true, ..Opts::default() })
+    }
+
+    fn client_with(&self, user: &str, opts: Opts) -> TestClient {
+        TestClient::modern((self.make)(opts)).with_principal(Principal::new(user))
     }
 }
 
@@ -132,10 +163,10 @@ fn sqlite() -> Fixture {
     let dir = std::env::temp_dir().join(unique());
     std::fs::create_dir_all(&dir).unwrap();
     let pool = mcp_diesel::sqlite_pool(dir.join("db.sqlite").to_str().unwrap(), 4).unwrap();
-    seed(&mut *pool.get().unwrap(), "TIMESTAMP", "");
+    seed(&mut *pool.get().unwrap(), "INTEGER PRIMARY KEY NOT NULL", "TIMESTAMP", "");
     Fixture {
         name: "SQLite",
-        make: Box::new(move |scoped, budget| server(pool.clone(), scoped, budget)),
+        make: Box::new(move |opts| server(pool.clone(), opts)),
         cleanup: Some(Box::new(move || {
             let _ = std::fs::remove_dir_all(dir);
         })),
@@ -149,10 +180,12 @@ fn postgres(url: &str) -> Fixture {
     admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
     let sep = if url.contains('?') { '&' } else { '?' };
     let pool = mcp_diesel::postgres_pool(&format!("{url}{sep}options=-csearch_path%3D{schema}"), 4).unwrap();
-    seed(&mut *pool.get().unwrap(), "TIMESTAMP", "");
+    seed(&mut *pool.get().unwrap(), "SERIAL PRIMARY KEY", "TIMESTAMP", "");
+    // The rows above were given their ids: move the sequence past them.
+    pool.get().unwrap().batch_execute("SELECT setval('posts_id_seq', 12)").unwrap();
     Fixture {
         name: "PostgreSQL",
-        make: Box::new(move |scoped, budget| server(pool.clone(), scoped, budget)),
+        make: Box::new(move |opts| server(pool.clone(), opts)),
         cleanup: Some(Box::new(move || {
             let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
         })),
@@ -166,10 +199,10 @@ fn mysql(url: &str) -> Fixture {
     admin.batch_execute(&format!("CREATE DATABASE {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")).unwrap();
     let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
     let pool = mcp_diesel::mysql_pool(&format!("{base}/{db}"), 4).unwrap();
-    seed(&mut *pool.get().unwrap(), "DATETIME", " ENGINE=InnoDB");
+    seed(&mut *pool.get().unwrap(), "INTEGER AUTO_INCREMENT PRIMARY KEY", "DATETIME", " ENGINE=InnoDB");
     Fixture {
         name: "MySQL",
-        make: Box::new(move |scoped, budget| server(pool.clone(), scoped, budget)),
+        make: Box::new(move |opts| server(pool.clone(), opts)),
         cleanup: Some(Box::new(move || {
             let _ = admin.batch_execute(&format!("DROP DATABASE {db}"));
         })),
@@ -230,8 +263,11 @@ async fn tools_are_described_without_hidden_fields_on(fx: &Fixture) {
     let c = fx.client("1");
     let tools = c.list_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["posts_list", "posts_get", "posts_count"]);
-    for t in &tools {
+    assert_eq!(
+        names,
+        ["posts_list", "posts_get", "posts_count", "posts_create", "posts_update", "posts_patch", "posts_delete"]
+    );
+    for t in &tools[..3] {
         let text = serde_json::to_string(t).unwrap();
         assert!(!text.contains("owner_id") && !text.contains("secret"), "{text}");
         let ann = t.annotations.as_ref().unwrap();
@@ -397,7 +433,9 @@ async fn agents_get_errors_they_can_fix_on(fx: &Fixture) {
     let err = call_err(&c, "posts_get", json!({ "id": "three" })).await;
     assert!(err.contains("invalid key"), "{err}");
     // Without a principal the scope refuses.
-    let err = call_err(&TestClient::modern((fx.make)(true, None)), "posts_count", json!({})).await;
+    let err =
+        call_err(&TestClient::modern((fx.make)(Opts { scoped: true, ..Opts::default() })), "posts_count", json!({}))
+            .await;
     assert!(err.contains("sign in first"), "{err}");
 }
 
@@ -410,7 +448,7 @@ async fn the_byte_budget_stops_a_page_early() {
 }
 
 async fn the_byte_budget_stops_a_page_early_on(fx: &Fixture) {
-    let c = TestClient::modern((fx.make)(false, Some(300)));
+    let c = TestClient::modern((fx.make)(Opts { budget: Some(300), ..Opts::default() }));
     let page = call(&c, "posts_list", json!({ "limit": 5 })).await;
     let n = page["returned"].as_i64().unwrap();
     assert!((1..5).contains(&n), "{page}");
@@ -418,4 +456,123 @@ async fn the_byte_budget_stops_a_page_early_on(fx: &Fixture) {
     assert_eq!(page["has_more"], true);
     let next = call(&c, "posts_list", json!({ "limit": 5, "cursor": page["next_cursor"] })).await;
     assert_eq!(ids(&next)[0], n + 1);
+}
+
+#[tokio::test]
+async fn writes_round_trip_within_the_scope() {
+    for fx in fixtures() {
+        eprintln!("writes_round_trip_within_the_scope on {}", fx.name);
+        writes_round_trip_within_the_scope_on(&fx).await;
+    }
+}
+
+async fn writes_round_trip_within_the_scope_on(fx: &Fixture) {
+    let c = fx.client("1");
+    let tools = serde_json::to_value(c.list_tools().await.unwrap()).unwrap();
+    let create = &tools[3];
+    assert_eq!(create["inputSchema"]["required"], json!(["title", "views", "published"]), "{create}");
+    let props = create["inputSchema"]["properties"].as_object().unwrap();
+    let mut keys: Vec<&str> = props.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["body", "published", "title", "views"], "no key, hidden or read-only fields");
+    assert_eq!(create["annotations"]["readOnlyHint"], false);
+    assert_eq!(tools[6]["annotations"]["destructiveHint"], true);
+    assert_eq!(tools[5]["inputSchema"]["required"], json!(["id"]), "patch needs only the key");
+
+    // Create: the database makes the key and the timestamp; the hook sets the owner.
+    let new = call(&c, "posts_create", json!({ "title": "Fresh", "views": 3, "published": false })).await;
+    assert_eq!(new["id"], 13, "{new}");
+    assert_eq!(new["body"], Value::Null);
+    assert!(new["created_at"].as_str().is_some_and(|t| t.len() >= 19), "{new}");
+    assert!(new.get("secret").is_none() && new.get("owner_id").is_none());
+    assert_eq!(call(&c, "posts_get", json!({ "id": 13 })).await["title"], "Fresh");
+    assert_eq!(call(&c, "posts_count", json!({})).await["count"], 9);
+    assert_eq!(call(&fx.client("2"), "posts_count", json!({})).await["count"], 4);
+
+    // Patch: only the given fields; `null` clears; the same values again still succeed.
+    let p = call(&c, "posts_patch", json!({ "id": 1, "title": "Hello again" })).await;
+    assert_eq!((p["title"].as_str(), p["views"].as_i64()), (Some("Hello again"), Some(4)));
+    assert_eq!(p["body"], "body of post 1, about Rust");
+    let p = call(&c, "posts_patch", json!({ "id": 1, "body": null })).await;
+    assert_eq!(p["body"], Value::Null);
+    assert_eq!(call(&c, "posts_patch", json!({ "id": 1, "body": null })).await["id"], 1);
+
+    // Update: every writable field; nullable ones not given become null.
+    let u = call(&c, "posts_update", json!({ "id": 2, "title": "Replaced", "views": 0, "published": true })).await;
+    assert_eq!(
+        (u["title"].as_str(), u["body"].is_null(), u["published"].as_bool()),
+        (Some("Replaced"), true, Some(true))
+    );
+
+    // Delete.
+    assert_eq!(call(&c, "posts_delete", json!({ "id": 3 })).await, json!({ "deleted": true, "id": 3 }));
+    let err = call_err(&c, "posts_get", json!({ "id": 3 })).await;
+    assert!(err.contains("no posts with `id` = 3"), "{err}");
+    let err = call_err(&c, "posts_delete", json!({ "id": 3 })).await;
+    assert!(err.contains("no posts with `id` = 3"), "{err}");
+
+    // Another user's rows do not exist for writes either, and stay untouched.
+    for (tool, args) in [
+        ("posts_patch", json!({ "id": 10, "title": "Mine now" })),
+        ("posts_update", json!({ "id": 10, "title": "Mine now", "views": 1, "published": true })),
+        ("posts_delete", json!({ "id": 10 })),
+    ] {
+        let err = call_err(&c, tool, args).await;
+        assert!(err.contains("no posts with `id` = 10"), "{tool}: {err}");
+    }
+    assert_eq!(call(&fx.client("2"), "posts_get", json!({ "id": 10 })).await["title"], "Post 10");
+}
+
+#[tokio::test]
+async fn bad_writes_are_refused_and_leave_nothing_behind() {
+    for fx in fixtures() {
+        eprintln!("bad_writes_are_refused_and_leave_nothing_behind on {}", fx.name);
+        bad_writes_are_refused_and_leave_nothing_behind_on(&fx).await;
+    }
+}
+
+async fn bad_writes_are_refused_and_leave_nothing_behind_on(fx: &Fixture) {
+    let c = fx.client("1");
+    let cases = [
+        ("posts_create", json!({ "views": 1, "published": true }), "missing required fields: `title`"),
+        (
+            "posts_create",
+            json!({ "title": "x", "views": 1, "published": true, "owner_id": 2 }),
+            "`owner_id` cannot be written",
+        ),
+        ("posts_create", json!({ "title": "x", "views": 1, "published": true, "id": 99 }), "`id` cannot be written"),
+        (
+            "posts_create",
+            json!({ "title": "x", "views": 1, "published": true, "created_at": "2020-01-01T00:00:00" }),
+            "`created_at` cannot be written",
+        ),
+        ("posts_create", json!({ "title": null, "views": 1, "published": true }), "`title` cannot be null"),
+        ("posts_create", json!({ "title": "x", "views": "lots", "published": true }), "`views` (integer) cannot take"),
+        ("posts_create", json!({ "title": "forbidden", "views": 1, "published": true }), "that title is not allowed"),
+        // A unique constraint, in words and without SQL.
+        (
+            "posts_create",
+            json!({ "title": "Post 5", "views": 1, "published": true }),
+            "another posts row already has this value of `title`",
+        ),
+        ("posts_patch", json!({ "id": 4 }), "nothing to change"),
+        ("posts_patch", json!({ "title": "x" }), "missing required argument `id`"),
+        ("posts_patch", json!({ "id": 4, "title": "Post 5" }), "already has this value of `title`"),
+        ("posts_update", json!({ "id": 4, "title": "x" }), "missing required fields: `views`, `published`"),
+        ("posts_delete", json!({ "id": "four" }), "invalid key"),
+    ];
+    for (tool, args, want) in cases {
+        let err = call_err(&c, tool, args.clone()).await;
+        assert!(err.contains(want), "{tool} {args}: {err}");
+        assert!(!err.to_uppercase().contains("INSERT") && !err.contains("UPDATE posts"), "{err}");
+    }
+    // A hook that puts the row outside the caller's scope: rolled back.
+    let wrong = fx.client_with("1", Opts { scoped: true, wrong_owner: Some(2), ..Opts::default() });
+    let err = call_err(&wrong, "posts_create", json!({ "title": "Escapee", "views": 1, "published": true })).await;
+    assert!(err.contains("outside what you may see"), "{err}");
+    let err = call_err(&wrong, "posts_patch", json!({ "id": 4, "title": "Moved" })).await;
+    assert!(err.contains("outside what you may see"), "{err}");
+    assert_eq!(call(&c, "posts_count", json!({})).await["count"], 8, "nothing was written");
+    assert_eq!(call(&fx.client("2"), "posts_count", json!({})).await["count"], 4, "nothing was written");
+    assert_eq!(call(&c, "posts_get", json!({ "id": 4 })).await["title"], "Post 4", "the patch was rolled back");
 }

@@ -69,6 +69,10 @@ mcp_diesel::__mcp_if_sqlite! {
             4 : posts::published : bool : notnull : bool,
             5 : posts::owner : ordered : notnull : i32,
         ],
+        writes = [
+            [1 : posts::title : notnull : String, 2 : posts::summary : null : String],
+            [3 : posts::views : notnull : i64, 4 : posts::published : notnull : bool, 5 : posts::owner : notnull : i32],
+        ],
     }
 }
 

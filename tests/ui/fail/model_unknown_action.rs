@@ -16,7 +16,7 @@ diesel::table! {
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = posts)]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_toolset(actions(list, get, frobnicate, delete))]
+#[mcp_toolset(actions(list, frobnicate, aggregate))]
 struct Post {
     id: i32,
     title: String,

@@ -48,7 +48,7 @@ impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::sqlite::Sqlit
 }
 
 /// Posts.
-#[mcp_toolset(name = "articles", search(title, body), actions(list, get), max_limit = 500, default_limit = 50)]
+#[mcp_toolset(name = "articles", search(title, body), actions(list, get, create, patch, delete), max_limit = 500, default_limit = 50)]
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = posts)]
 #[serde(rename_all = "camelCase")]
@@ -76,7 +76,10 @@ fn main() {
     assert_eq!(Post::HIDDEN, ["data"]);
     assert_eq!(Post::SEARCH, [1, 3]);
     assert_eq!((Post::DEFAULT_LIMIT, Post::MAX_LIMIT), (50, 500));
-    assert!(!Post::ACTIONS.count);
+    assert!(!Post::ACTIONS.count && !Post::ACTIONS.update && Post::ACTIONS.create && Post::ACTIONS.delete);
+    // The generated integer key is not writable.
+    assert_eq!(Post::WRITABLE, [1, 2, 3, 4, 5, 6]);
+    assert!(Post::KEY_GENERATED);
     assert_eq!(Post::DESCRIPTION, "Posts.");
     let pool = mcp_diesel::sqlite_pool(":memory:", 1).unwrap();
     let _tools = mcp_diesel::ModelTools::<Post, diesel::SqliteConnection>::new(pool);
