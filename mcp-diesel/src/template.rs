@@ -141,6 +141,20 @@ macro_rules! __mcp_leaf {
                     .like($crate::__private::lower($crate::like_pattern(v, $c)))
                     .escape($crate::filter::LIKE_ESCAPE),
             ),
+            // Not offered to agents: keyset pagination compares text in the column's own
+            // collation, the one `ORDER BY` uses.
+            Op::Gt => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).gt($crate::decode::<$ty>(v, $c, $fields)?))
+            }
+            Op::Gte => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).ge($crate::decode::<$ty>(v, $c, $fields)?))
+            }
+            Op::Lt => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).lt($crate::decode::<$ty>(v, $c, $fields)?))
+            }
+            Op::Lte => {
+                ::std::boxed::Box::new($crate::__mcp_col!($null, $col).le($crate::decode::<$ty>(v, $c, $fields)?))
+            }
             Op::IsNull => $crate::__mcp_isnull!($null, $col, $c),
             other => return ::core::result::Result::Err($crate::__private::unsupported(other)),
         }

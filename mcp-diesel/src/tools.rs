@@ -332,7 +332,10 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             json!({ "type": "integer", "minimum": 1, "maximum": M::MAX_LIMIT, "description": format!("Rows per page (default {})", M::DEFAULT_LIMIT) }),
         );
         props.insert("offset".into(), json!({ "type": "integer", "minimum": 0, "description": "Rows to skip" }));
-        props.insert("cursor".into(), json!({ "type": "string", "description": "`next_cursor` of the previous page" }));
+        props.insert(
+            "cursor".into(),
+            json!({ "type": "string", "description": "`next_cursor` of the previous page (keep the same `order_by`); pages stay right when rows are added or removed meanwhile" }),
+        );
         props.insert(
             "include_total".into(),
             json!({ "type": "boolean", "description": "Also count all matching rows" }),
@@ -676,13 +679,66 @@ fn deny_unknown(args: &Map<String, Value>, known: &[&str]) -> Result<(), ToolErr
     Ok(())
 }
 
-fn encode_cursor(offset: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+/// Where the next page starts: after a row (keyset: the values of the ordering fields of
+/// the last row shown, which stays right when rows are added or removed meanwhile), or at
+/// an offset (when an ordering field is nullable, or the agent paged with `offset`).
+#[derive(Debug, Clone, PartialEq)]
+enum Cursor {
+    Offset(i64),
+    After(Vec<Value>),
 }
 
-fn decode_cursor(c: &str) -> Option<i64> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok()?;
-    std::str::from_utf8(&raw).ok()?.strip_prefix("o:")?.parse().ok().filter(|o: &i64| *o >= 0)
+fn encode_cursor(cursor: &Cursor, order: &[(usize, bool)]) -> String {
+    let text = match cursor {
+        Cursor::Offset(n) => format!("o:{n}"),
+        Cursor::After(values) => {
+            let spec: Vec<Value> =
+                order.iter().zip(values).map(|((f, desc), v)| json!([f, if *desc { 1 } else { 0 }, v])).collect();
+            format!("k:{}", Value::Array(spec))
+        }
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn decode_cursor(c: &str, order: &[(usize, bool)]) -> Result<Cursor, ToolError> {
+    let bad = || ToolError::invalid_arguments("`cursor` is not a cursor this tool returned; start again without it");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+    let text = std::str::from_utf8(&raw).map_err(|_| bad())?;
+    if let Some(n) = text.strip_prefix("o:") {
+        return n.parse().ok().filter(|o: &i64| *o >= 0).map(Cursor::Offset).ok_or_else(bad);
+    }
+    let spec: Vec<(usize, u8, Value)> =
+        serde_json::from_str(text.strip_prefix("k:").ok_or_else(bad)?).map_err(|_| bad())?;
+    let same_order =
+        spec.len() == order.len() && spec.iter().zip(order).all(|((f, d, _), (of, od))| f == of && (*d == 1) == *od);
+    if !same_order {
+        return Err(ToolError::invalid_arguments(
+            "this `cursor` belongs to a different `order_by`; keep the same `order_by` or start again without `cursor`",
+        ));
+    }
+    Ok(Cursor::After(spec.into_iter().map(|(_, _, v)| v).collect()))
+}
+
+/// Rows after `values` in `order`, as a filter using only `>`/`>=` (or `<`/`<=`), so that
+/// comparisons use the same collation as `ORDER BY`:
+/// `c1 >= v1 AND (c1 > v1 OR (c2 >= v2 AND (c2 > v2 OR ... cn > vn)))`.
+fn after_filter(order: &[(usize, bool)], values: &[Value]) -> Filter {
+    let leaf = |i: usize, strict: bool| {
+        let (field, desc) = order[i];
+        let op = match (desc, strict) {
+            (false, true) => Op::Gt,
+            (false, false) => Op::Gte,
+            (true, true) => Op::Lt,
+            (true, false) => Op::Lte,
+        };
+        Filter::Leaf(Condition { field, op, value: values[i].clone() })
+    };
+    let last = order.len() - 1;
+    let mut acc = leaf(last, true);
+    for i in (0..last).rev() {
+        acc = Filter::And(vec![leaf(i, false), Filter::Or(vec![leaf(i, true), acc])]);
+    }
+    acc
 }
 
 fn int_arg(args: &Map<String, Value>, name: &str, min: i64, max: i64) -> Result<Option<i64>, ToolError> {
@@ -701,11 +757,10 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         let filter = filter_and_search::<M>(&args, &self.caps)?;
         let scope = self.scope_filter(ctx)?;
         let limit = int_arg(&args, "limit", 1, i64::from(M::MAX_LIMIT))?.unwrap_or(i64::from(M::DEFAULT_LIMIT));
-        let mut offset = int_arg(&args, "offset", 0, i64::MAX / 2)?.unwrap_or(0);
-        if let Some(c) = args.get("cursor").filter(|c| !c.is_null()) {
-            offset = c.as_str().and_then(decode_cursor).ok_or_else(|| {
-                ToolError::invalid_arguments("`cursor` is not a cursor this tool returned; start again without it")
-            })?;
+        let explicit_offset = int_arg(&args, "offset", 0, i64::MAX / 2)?;
+        let cursor_arg = args.get("cursor").filter(|c| !c.is_null());
+        if explicit_offset.is_some() && cursor_arg.is_some() {
+            return Err(ToolError::invalid_arguments("give either `offset` or `cursor`, not both"));
         }
         let mut order = Vec::new();
         if let Some(v) = args.get("order_by").filter(|v| !v.is_null()) {
@@ -757,7 +812,18 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             Some(_) => return Err(ToolError::invalid_arguments("`fields` must be a list of field names")),
         };
         let include_total = args.get("include_total").and_then(Value::as_bool).unwrap_or(false);
-        let query = ListQuery { filter: filter.clone(), order, limit: limit + 1, offset };
+        let cursor = match cursor_arg {
+            None => Cursor::Offset(explicit_offset.unwrap_or(0)),
+            Some(c) => decode_cursor(c.as_str().unwrap_or_default(), &order)?,
+        };
+        // Keyset pages need non-null ordering fields (backends disagree on where NULLs sort).
+        let keyset = explicit_offset.is_none() && order.iter().all(|(f, _)| !M::FIELDS[*f].nullable);
+        let (offset, page_filter) = match &cursor {
+            Cursor::Offset(n) => (*n, filter.clone()),
+            Cursor::After(values) => (0, Filter::And(vec![filter.clone(), after_filter(&order, values)])),
+        };
+        let order_for_cursor = order.clone();
+        let query = ListQuery { filter: page_filter, order, limit: limit + 1, offset };
         let scope2 = scope.clone();
         let (rows, total) = self
             .run(move |conn| {
@@ -770,9 +836,14 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         let mut items = Vec::new();
         let mut used = 0usize;
         let mut truncated = false;
+        let mut last_key: Option<Vec<Value>> = None;
         for row in rows.into_iter().take(limit as usize) {
             let mut obj =
                 row.to_agent_json().map_err(|e| ToolError::internal(format!("a row could not be serialized: {e}")))?;
+            let key: Vec<Value> = order_for_cursor
+                .iter()
+                .map(|(f, _)| obj.get(M::FIELDS[*f].name).cloned().unwrap_or(Value::Null))
+                .collect();
             if let Some(f) = &fields {
                 obj.retain(|k, _| f.contains(k));
             }
@@ -787,6 +858,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             }
             used += size;
             items.push(Value::Object(obj));
+            last_key = Some(key);
         }
         let returned = items.len() as i64;
         let has_more = fetched_more || (truncated && returned < limit);
@@ -798,7 +870,11 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         }
         out.insert("has_more".into(), json!(has_more));
         if has_more {
-            out.insert("next_cursor".into(), json!(encode_cursor(offset + returned)));
+            let next = match last_key {
+                Some(values) if keyset => Cursor::After(values),
+                _ => Cursor::Offset(offset + returned),
+            };
+            out.insert("next_cursor".into(), json!(encode_cursor(&next, &order_for_cursor)));
         }
         out.insert("truncated".into(), json!(truncated));
         Ok(CallToolResult::structured(Value::Object(out)))

@@ -576,3 +576,58 @@ async fn bad_writes_are_refused_and_leave_nothing_behind_on(fx: &Fixture) {
     assert_eq!(call(&fx.client("2"), "posts_count", json!({})).await["count"], 4, "nothing was written");
     assert_eq!(call(&c, "posts_get", json!({ "id": 4 })).await["title"], "Post 4", "the patch was rolled back");
 }
+
+#[tokio::test]
+async fn cursors_keep_their_place() {
+    for fx in fixtures() {
+        eprintln!("cursors_keep_their_place on {}", fx.name);
+        cursors_keep_their_place_on(&fx).await;
+    }
+}
+
+/// Every id of a walk through all pages, following `next_cursor`.
+async fn walk(c: &TestClient, args: Value, mut between: impl AsyncFnMut(usize, &Value)) -> Vec<i64> {
+    let mut seen = Vec::new();
+    let mut page = call(c, "posts_list", args.clone()).await;
+    let mut n = 0;
+    loop {
+        seen.extend(ids(&page));
+        between(n, &page).await;
+        n += 1;
+        let Some(cursor) = page.get("next_cursor").and_then(Value::as_str) else { break };
+        let mut next = args.clone();
+        next["cursor"] = json!(cursor);
+        page = call(c, "posts_list", next).await;
+    }
+    seen
+}
+
+async fn cursors_keep_their_place_on(fx: &Fixture) {
+    let c = fx.client("1");
+    for order in [json!(["-views"]), json!(["title"]), json!(["-created_at", "views"]), json!(["body"])] {
+        let args = json!({ "order_by": order, "limit": 3 });
+        let all = walk(&c, args.clone(), async |_, _| {}).await;
+        let mut sorted = all.clone();
+        sorted.sort();
+        assert_eq!(sorted, (1..=8).collect::<Vec<_>>(), "{order}: every row once");
+    }
+    // A row of the first page deleted while paging: nothing after it is skipped (an
+    // offset would now point one row too far).
+    let args = json!({ "order_by": ["-views", "title"], "limit": 3 });
+    let all = walk(&c, args.clone(), async |_, _| {}).await;
+    let victim = all[0];
+    let during = walk(&c, args.clone(), async |n, _| {
+        if n == 0 {
+            call(&c, "posts_delete", json!({ "id": victim })).await;
+        }
+    })
+    .await;
+    assert_eq!(during, all, "keyset pages do not shift");
+    // The first page of `-views`, then a cursor used with another ordering.
+    let page = call(&c, "posts_list", json!({ "order_by": ["-views"], "limit": 2 })).await;
+    let cursor = page["next_cursor"].clone();
+    let err = call_err(&c, "posts_list", json!({ "order_by": ["views"], "cursor": cursor })).await;
+    assert!(err.contains("belongs to a different `order_by`"), "{err}");
+    let err = call_err(&c, "posts_list", json!({ "order_by": ["-views"], "cursor": cursor, "offset": 2 })).await;
+    assert!(err.contains("either `offset` or `cursor`"), "{err}");
+}
