@@ -49,6 +49,7 @@ pub struct ModelTools<M, C: R2D2Connection + 'static> {
     pool: Pool<ConnectionManager<C>>,
     permits: Arc<Semaphore>,
     scope: Option<Arc<ScopeFn>>,
+    write_scope: Option<Arc<ScopeFn>>,
     before_write: Option<Arc<WriteHook>>,
     caps: Caps,
     budget: usize,
@@ -106,6 +107,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             pool,
             permits: Arc::new(Semaphore::new(size)),
             scope: None,
+            write_scope: None,
             before_write: None,
             caps: Caps::default(),
             budget: 32 * 1024,
@@ -120,6 +122,14 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     /// it do not exist for the caller ("not found", never "forbidden").
     pub fn scope(mut self, scope: impl Fn(&Context) -> Result<Value, ToolError> + Send + Sync + 'static) -> Self {
         self.scope = Some(Arc::new(scope));
+        self
+    }
+
+    /// A narrower scope for writes (update, patch, delete, and the re-read of a created
+    /// row), ANDed with [`ModelTools::scope`]: for example everyone reads published posts
+    /// but changes only their own. Rows outside it are "not found" to writes.
+    pub fn write_scope(mut self, scope: impl Fn(&Context) -> Result<Value, ToolError> + Send + Sync + 'static) -> Self {
+        self.write_scope = Some(Arc::new(scope));
         self
     }
 
@@ -163,7 +173,20 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     }
 
     fn scope_filter(&self, ctx: &Context) -> Result<Filter, ToolError> {
-        match &self.scope {
+        Self::apply(self.scope.as_deref(), ctx)
+    }
+
+    /// The scope of writes: the read scope AND the write scope.
+    fn write_scope_filter(&self, ctx: &Context) -> Result<Filter, ToolError> {
+        let read = self.scope_filter(ctx)?;
+        match self.write_scope.as_deref() {
+            None => Ok(read),
+            Some(w) => Ok(Filter::And(vec![read, Self::apply(Some(w), ctx)?])),
+        }
+    }
+
+    fn apply(scope: Option<&ScopeFn>, ctx: &Context) -> Result<Filter, ToolError> {
+        match scope {
             None => Ok(Filter::all()),
             Some(f) => {
                 let v = f(ctx)?;
@@ -577,7 +600,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
 
     async fn create(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
         let (_, values) = self.prepare_write(args, WriteAction::Create, ctx)?;
-        let scope = self.scope_filter(ctx)?;
+        let scope = self.write_scope_filter(ctx)?;
         let row = self.run(move |conn| M::create(conn, &values, &scope)).await?;
         row_result(&row)
     }
@@ -586,7 +609,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         let action = if patch { WriteAction::Patch } else { WriteAction::Update };
         let (key, values) = self.prepare_write(args, action, ctx)?;
         let key = key.unwrap_or(Value::Null);
-        let scope = self.scope_filter(ctx)?;
+        let scope = self.write_scope_filter(ctx)?;
         let shown = key.clone();
         match self.run(move |conn| M::update(conn, &key, &values, &scope)).await? {
             Some(row) => row_result(&row),
@@ -601,7 +624,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             .get(pk)
             .cloned()
             .ok_or_else(|| ToolError::invalid_arguments(format!("missing required argument `{pk}`")))?;
-        let scope = self.scope_filter(ctx)?;
+        let scope = self.write_scope_filter(ctx)?;
         let k = key.clone();
         if self.run(move |conn| M::delete(conn, &k, &scope)).await? {
             Ok(CallToolResult::structured(json!({ "deleted": true, pk: key })))

@@ -99,6 +99,8 @@ struct Opts {
     budget: Option<usize>,
     /// A faulty hook that writes rows for this owner instead of the caller.
     wrong_owner: Option<i32>,
+    /// Everyone reads published posts; writes stay limited to one's own.
+    read_published: bool,
 }
 
 /// The server over one backend's pool.
@@ -120,12 +122,16 @@ where
         }
         Ok(())
     });
-    if opts.scoped {
-        tools = tools.scope(|ctx| {
-            let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
-            let id: i32 = user.subject.parse().map_err(|_| ToolError::forbidden("unknown user"))?;
-            Ok(json!({ "owner_id": id }))
-        });
+    fn user(ctx: &mcp_core::Context) -> Result<i32, ToolError> {
+        let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
+        user.subject.parse().map_err(|_| ToolError::forbidden("unknown user"))
+    }
+    if opts.read_published {
+        tools = tools
+            .scope(|ctx| Ok(json!({ "$or": [{ "owner_id": user(ctx)? }, { "published": true }] })))
+            .write_scope(|ctx| Ok(json!({ "owner_id": user(ctx)? })));
+    } else if opts.scoped {
+        tools = tools.scope(|ctx| Ok(json!({ "owner_id": user(ctx)? })));
     }
     if let Some(b) = opts.budget {
         tools = tools.byte_budget(b);
@@ -630,4 +636,24 @@ async fn cursors_keep_their_place_on(fx: &Fixture) {
     assert!(err.contains("belongs to a different `order_by`"), "{err}");
     let err = call_err(&c, "posts_list", json!({ "order_by": ["-views"], "cursor": cursor, "offset": 2 })).await;
     assert!(err.contains("either `offset` or `cursor`"), "{err}");
+}
+
+#[tokio::test]
+async fn write_scope_is_narrower_than_read_scope() {
+    for fx in fixtures() {
+        eprintln!("write_scope_is_narrower_than_read_scope on {}", fx.name);
+        let c = fx.client_with("1", Opts { read_published: true, ..Opts::default() });
+        // Own rows and others' published ones (9 and 11) are visible.
+        assert_eq!(call(&c, "posts_count", json!({})).await["count"], 10);
+        assert_eq!(call(&c, "posts_get", json!({ "id": 9 })).await["title"], "Post 9");
+        // But others' rows cannot be changed: they are "not found" to writes.
+        for (tool, args) in
+            [("posts_patch", json!({ "id": 9, "title": "Mine now" })), ("posts_delete", json!({ "id": 9 }))]
+        {
+            let err = call_err(&c, tool, args).await;
+            assert!(err.contains("no posts with `id` = 9"), "{tool}: {err}");
+        }
+        assert_eq!(call(&c, "posts_patch", json!({ "id": 2, "title": "Still mine" })).await["title"], "Still mine");
+        assert_eq!(call(&c, "posts_get", json!({ "id": 9 })).await["title"], "Post 9");
+    }
 }
