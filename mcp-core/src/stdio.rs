@@ -8,6 +8,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWrite
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::Extensions;
 use crate::context::Session;
 use crate::protocol::jsonrpc::{Parsed, parse};
 use crate::protocol::{ErrorObject, Message, Response, methods};
@@ -32,8 +33,24 @@ impl Server {
         self.serve_io(tokio::io::stdin(), tokio::io::stdout()).await
     }
 
+    /// [`Server::serve_stdio`] with request values every request sees, such as the
+    /// [`Principal`](crate::Principal) of the local user (stdio has no authentication: the
+    /// process that launched the server is the user).
+    pub async fn serve_stdio_with(&self, extensions: Extensions) -> io::Result<()> {
+        self.serve_io_with(tokio::io::stdin(), tokio::io::stdout(), extensions).await
+    }
+
     /// [`Server::serve_stdio`] over any reader and writer (pipes, sockets, tests).
     pub async fn serve_io<R, W>(&self, reader: R, writer: W) -> io::Result<()>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        self.serve_io_with(reader, writer, Extensions::default()).await
+    }
+
+    /// [`Server::serve_io`] with request values every request sees.
+    pub async fn serve_io_with<R, W>(&self, reader: R, writer: W, extensions: Extensions) -> io::Result<()>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin + Send + 'static,
@@ -109,7 +126,11 @@ impl Server {
                     continue;
                 }
             };
-            let inbound = Inbound::new().session(session.clone()).sink(sink.clone()).cancel(connection.child_token());
+            let inbound = Inbound::new()
+                .session(session.clone())
+                .sink(sink.clone())
+                .cancel(connection.child_token())
+                .extensions(extensions.clone());
             // `initialize`, notifications and the client's answers change what later
             // messages see, so they are handled in arrival order. Other requests run on
             // their own tasks, so that an answer to a server request, or a cancellation,

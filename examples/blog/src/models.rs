@@ -1,0 +1,75 @@
+//! The Diesel models, each one also a set of MCP tools through `#[mcp_toolset]`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use mcp_core::mcp_toolset;
+use mcp_core::schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::schema::{authors, comments, posts};
+
+/// People who write on the blog.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, JsonSchema)]
+#[diesel(table_name = authors, check_for_backend(diesel::sqlite::Sqlite))]
+#[schemars(crate = "mcp_core::schemars")]
+#[mcp_toolset(search(name, bio))]
+pub struct Author {
+    /// The author's id.
+    pub id: i32,
+    /// Display name, unique.
+    pub name: String,
+    /// Never shown to agents.
+    #[mcp(skip)]
+    pub email: String,
+    /// A few words about them.
+    pub bio: Option<String>,
+    /// When they joined.
+    pub created_at: NaiveDateTime,
+}
+
+/// Blog posts: everyone reads published ones; authors also see, change and delete their own
+/// drafts and posts.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, JsonSchema)]
+#[diesel(table_name = posts, check_for_backend(diesel::sqlite::Sqlite))]
+#[schemars(crate = "mcp_core::schemars")]
+#[mcp_toolset(actions(list, get, count, create, update, patch, delete), search(title, body), max_limit = 50)]
+pub struct Post {
+    /// The post's id.
+    pub id: i32,
+    /// Who wrote it (set from the signed-in user).
+    #[mcp(read_only)]
+    pub author_id: i32,
+    /// Its title.
+    pub title: String,
+    /// Its text (Markdown).
+    pub body: String,
+    /// Whether everyone can read it (use `publish_post` to publish).
+    #[mcp(read_only)]
+    pub published: bool,
+    /// How often it was read.
+    #[mcp(read_only)]
+    pub views: i64,
+    /// When it was written.
+    #[mcp(read_only)]
+    pub created_at: NaiveDateTime,
+    /// When it was published.
+    #[mcp(read_only)]
+    pub published_at: Option<NaiveDateTime>,
+}
+
+/// A reader's comment on a post.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = comments, check_for_backend(diesel::sqlite::Sqlite))]
+#[schemars(crate = "mcp_core::schemars")]
+pub struct Comment {
+    /// The comment's id.
+    pub id: i32,
+    /// The post it is about.
+    pub post_id: i32,
+    /// Who wrote it.
+    pub author_name: String,
+    /// What they said.
+    pub body: String,
+    /// When.
+    pub created_at: NaiveDateTime,
+}

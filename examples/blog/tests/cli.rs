@@ -1,0 +1,78 @@
+//! The `blog` binary: `--help`, `--list-tools` and `--stdio`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("blog-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("blog.db")
+}
+
+#[test]
+fn help_and_bad_options() {
+    let out = Command::new(env!("CARGO_BIN_EXE_blog")).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for flag in ["--bind", "--database-url", "--user", "--stdio", "--list-tools"] {
+        assert!(text.contains(flag), "{text}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_blog")).arg("--frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option `--frobnicate`"));
+    let out = Command::new(env!("CARGO_BIN_EXE_blog")).args(["--user", "eve:short"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn list_tools_prints_json() {
+    let db = temp_db("list");
+    let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args(["--list-tools", "--database-url", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tools: Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let tools = tools.as_array().unwrap();
+    assert_eq!(tools.len(), 14);
+    assert!(tools.iter().all(|t| t["inputSchema"]["type"] == "object"));
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+}
+
+#[test]
+fn stdio_answers_a_client() {
+    let db = temp_db("stdio");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args(["--stdio", "--database-url", db.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut send = |v: Value| {
+        writeln!(stdin, "{v}").unwrap();
+        stdin.flush().unwrap();
+    };
+    let mut read = || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        serde_json::from_str::<Value>(&line).unwrap()
+    };
+    send(json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "1" } } }));
+    assert_eq!(read()["result"]["protocolVersion"], "2025-11-25");
+    send(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }));
+    // The first user (alice) is signed in: her drafts count.
+    send(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "posts_count", "arguments": { "filter": { "published": false } } } }));
+    let answer = read();
+    assert!(answer["result"]["structuredContent"]["count"].as_i64().unwrap() > 0, "{answer}");
+    drop(send);
+    child.kill().ok();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+}
