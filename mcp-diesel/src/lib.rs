@@ -71,6 +71,7 @@
 //! | `chrono` | no | chrono date/time columns (Diesel's and schemars' support) |
 //! | `uuid` | no | `uuid::Uuid` columns (Diesel's and schemars' support) |
 
+pub mod aggregate;
 pub mod filter;
 mod model;
 mod template;

@@ -254,7 +254,8 @@ macro_rules! __mcp_model_query {
         table = $table:path,
         pk = $pk:path : $pkty:ty,
         fields = [ $( $idx:literal : $col:path : $kind:ident : $null:ident : $ty:ty ),* $(,)? ],
-        writes = $writes:tt $(,)?
+        writes = $writes:tt,
+        aggregate = $aggregate:tt $(,)?
     ) => {
         const _: () = {
             #[allow(unused_imports)]
@@ -369,6 +370,10 @@ macro_rules! __mcp_model_query {
                 $crate::__mcp_write_fns! {
                     flavor = $flavor, conn = $conn, backend = $db, model = $model, table = $table,
                     pk = $pk : $pkty, writes = $writes
+                }
+
+                $crate::__mcp_aggregate_fn! {
+                    conn = $conn, table = $table, aggregate = $aggregate
                 }
             }
         };
@@ -493,4 +498,148 @@ macro_rules! __mcp_write_fns {
             ::core::result::Result::Ok(n > 0)
         }
     };
+}
+
+/// `T` or `Option<T>`, as a nullable column loads.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_opt_ty {
+    (notnull, $ty:ty) => { $ty };
+    (null, $ty:ty) => { ::core::option::Option<$ty> };
+}
+
+/// `aggregate` of `ModelQuery`, when the model has the action.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_aggregate_fn {
+    (conn = $conn:ty, table = $table:path, aggregate = none) => {};
+    (
+        conn = $conn:ty, table = $table:path,
+        aggregate = {
+            groups = [ $( $gidx:literal : $gcol:path : $gnull:ident : $gty:ty ),* $(,)? ],
+            sums = $sums:tt,
+            ords = $ords:tt $(,)?
+        }
+    ) => {
+        fn aggregate(
+            conn: &mut $conn,
+            q: &$crate::aggregate::AggQuery,
+            scope: &Filter,
+        ) -> ::core::result::Result<
+            ::std::vec::Vec<($crate::__private::serde_json::Value, $crate::__private::serde_json::Value)>,
+            $crate::QueryError,
+        > {
+            // One predicate: the scope AND the agent's filter.
+            let pred: Boxed = match (compile(scope)?, compile(&q.filter)?) {
+                (::core::option::Option::Some(a), ::core::option::Option::Some(b)) => ::std::boxed::Box::new(a.and(b)),
+                (::core::option::Option::Some(a), ::core::option::Option::None)
+                | (::core::option::Option::None, ::core::option::Option::Some(a)) => a,
+                (::core::option::Option::None, ::core::option::Option::None) => {
+                    ::std::boxed::Box::new(true.into_sql::<Bool>())
+                }
+            };
+            match q.group {
+                ::core::option::Option::None => {
+                    $crate::__mcp_agg_total!(table = $table, conn = conn, pred = pred, q = q, sums = $sums, ords = $ords)
+                }
+                $(
+                    ::core::option::Option::Some($gidx) => $crate::__mcp_agg_grouped!(
+                        table = $table, conn = conn, pred = pred, q = q, gcol = $gcol,
+                        key = $crate::__mcp_opt_ty!($gnull, $gty), sums = $sums, ords = $ords
+                    ),
+                )*
+                ::core::option::Option::Some(_) => {
+                    ::core::result::Result::Err($crate::QueryError::Unsupported("grouping by this field"))
+                }
+            }
+        }
+    };
+}
+
+/// One metric over every row in the scope and filter.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_agg_total {
+    (
+        table = $table:path, conn = $conn:ident, pred = $pred:ident, q = $q:ident,
+        sums = [ $( $sidx:literal : $scol:path ),* $(,)? ],
+        ords = [ $( $oidx:literal : $ocol:path : $onull:ident : $oty:ty ),* $(,)? ]
+    ) => {{
+        use $crate::__private::diesel::dsl::{avg, count_star, max, min, sum};
+        use $crate::aggregate::{AggOp, AsDouble, pairs};
+        let total = |v| pairs(::std::vec![((), v)]);
+        match ($q.metric.op, $q.metric.field) {
+            (AggOp::Count, _) => total($crate::__private::serde_json::Value::from(
+                $table.filter($pred).select(count_star()).get_result::<i64>($conn)?,
+            )),
+            $(
+                (AggOp::Sum, ::core::option::Option::Some($sidx)) => total($crate::__private::serde_json::Value::from(
+                    $table.filter($pred).select(AsDouble(sum($scol))).get_result::<::core::option::Option<f64>>($conn)?,
+                )),
+                (AggOp::Avg, ::core::option::Option::Some($sidx)) => total($crate::__private::serde_json::Value::from(
+                    $table.filter($pred).select(AsDouble(avg($scol))).get_result::<::core::option::Option<f64>>($conn)?,
+                )),
+            )*
+            $(
+                (AggOp::Min, ::core::option::Option::Some($oidx)) => pairs(::std::vec![(
+                    (),
+                    $table.filter($pred).select(min($ocol)).get_result::<::core::option::Option<$oty>>($conn)?,
+                )]),
+                (AggOp::Max, ::core::option::Option::Some($oidx)) => pairs(::std::vec![(
+                    (),
+                    $table.filter($pred).select(max($ocol)).get_result::<::core::option::Option<$oty>>($conn)?,
+                )]),
+            )*
+            _ => ::core::result::Result::Err($crate::QueryError::Unsupported("this aggregate")),
+        }
+    }};
+}
+
+/// One metric per value of the group column, in the column's order.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_agg_grouped {
+    (
+        table = $table:path, conn = $conn:ident, pred = $pred:ident, q = $q:ident, gcol = $gcol:path, key = $key:ty,
+        sums = [ $( $sidx:literal : $scol:path ),* $(,)? ],
+        ords = [ $( $oidx:literal : $ocol:path : $onull:ident : $oty:ty ),* $(,)? ]
+    ) => {{
+        use $crate::__private::diesel::dsl::{avg, count_star, max, min, sum};
+        use $crate::aggregate::{AggOp, AsDouble, pairs};
+        let base = $table.filter($pred).group_by($gcol);
+        match ($q.metric.op, $q.metric.field) {
+            (AggOp::Count, _) => pairs(
+                base.select(($gcol, count_star())).order_by($gcol).limit($q.limit).load::<($key, i64)>($conn)?,
+            ),
+            $(
+                (AggOp::Sum, ::core::option::Option::Some($sidx)) => pairs(
+                    base.select(($gcol, AsDouble(sum($scol))))
+                        .order_by($gcol)
+                        .limit($q.limit)
+                        .load::<($key, ::core::option::Option<f64>)>($conn)?,
+                ),
+                (AggOp::Avg, ::core::option::Option::Some($sidx)) => pairs(
+                    base.select(($gcol, AsDouble(avg($scol))))
+                        .order_by($gcol)
+                        .limit($q.limit)
+                        .load::<($key, ::core::option::Option<f64>)>($conn)?,
+                ),
+            )*
+            $(
+                (AggOp::Min, ::core::option::Option::Some($oidx)) => pairs(
+                    base.select(($gcol, min($ocol)))
+                        .order_by($gcol)
+                        .limit($q.limit)
+                        .load::<($key, ::core::option::Option<$oty>)>($conn)?,
+                ),
+                (AggOp::Max, ::core::option::Option::Some($oidx)) => pairs(
+                    base.select(($gcol, max($ocol)))
+                        .order_by($gcol)
+                        .limit($q.limit)
+                        .load::<($key, ::core::option::Option<$oty>)>($conn)?,
+                ),
+            )*
+            _ => ::core::result::Result::Err($crate::QueryError::Unsupported("this aggregate")),
+        }
+    }};
 }

@@ -36,8 +36,9 @@ mod schema {
 #[diesel(table_name = schema::posts)]
 #[schemars(crate = "mcp_core::schemars")]
 #[mcp_core::mcp_toolset(
-    actions(list, get, count, create, update, patch, delete),
+    actions(list, get, count, create, update, patch, delete, aggregate),
     search(title, body),
+    group_by(published, body),
     max_limit = 5,
     default_limit = 3
 )]
@@ -271,7 +272,16 @@ async fn tools_are_described_without_hidden_fields_on(fx: &Fixture) {
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
-        ["posts_list", "posts_get", "posts_count", "posts_create", "posts_update", "posts_patch", "posts_delete"]
+        [
+            "posts_list",
+            "posts_get",
+            "posts_count",
+            "posts_create",
+            "posts_update",
+            "posts_patch",
+            "posts_delete",
+            "posts_aggregate"
+        ]
     );
     for t in &tools[..3] {
         let text = serde_json::to_string(t).unwrap();
@@ -655,5 +665,58 @@ async fn write_scope_is_narrower_than_read_scope() {
         }
         assert_eq!(call(&c, "posts_patch", json!({ "id": 2, "title": "Still mine" })).await["title"], "Still mine");
         assert_eq!(call(&c, "posts_get", json!({ "id": 9 })).await["title"], "Post 9");
+    }
+}
+
+#[tokio::test]
+async fn aggregates_per_group_within_the_scope() {
+    for fx in fixtures() {
+        eprintln!("aggregates_per_group_within_the_scope on {}", fx.name);
+        let c = fx.client("1");
+        assert_eq!(call(&c, "posts_aggregate", json!({})).await["groups"], json!([{ "count": 8 }]));
+        assert_eq!(call(&fx.client("2"), "posts_aggregate", json!({})).await["groups"], json!([{ "count": 4 }]));
+        // views = id * 37 % 11: published (odd ids) 4, 1, 9, 6; drafts 8, 5, 2, 10.
+        let by_published = call(
+            &c,
+            "posts_aggregate",
+            json!({ "group_by": "published", "metrics": ["count", "sum:views", "avg:views", "min:created_at", "max:views"] }),
+        )
+        .await;
+        assert_eq!(
+            by_published["groups"],
+            json!([
+                { "published": false, "count": 4, "sum:views": 25.0, "avg:views": 6.25,
+                  "min:created_at": "2026-01-02T10:00:00", "max:views": 10 },
+                { "published": true, "count": 4, "sum:views": 20.0, "avg:views": 5.0,
+                  "min:created_at": "2026-01-01T10:00:00", "max:views": 9 },
+            ]),
+            "{by_published}"
+        );
+        assert_eq!(by_published["has_more"], false);
+        // Filters apply before grouping; a nullable group field has a `null` group.
+        let by_body = call(&c, "posts_aggregate", json!({ "group_by": "body", "filter": { "id__lte": 8 } })).await;
+        let groups = by_body["groups"].as_array().unwrap();
+        assert_eq!(groups.len(), 7, "{by_body}");
+        assert!(groups.contains(&json!({ "body": null, "count": 2 })), "{by_body}");
+        let limited = call(&c, "posts_aggregate", json!({ "group_by": "body", "limit": 3 })).await;
+        assert_eq!((limited["returned"].as_i64(), limited["has_more"].as_bool()), (Some(3), Some(true)));
+        let empty =
+            call(&c, "posts_aggregate", json!({ "metrics": ["sum:views", "max:created_at"], "filter": { "id": 10 } }))
+                .await;
+        assert_eq!(
+            empty["groups"],
+            json!([{ "sum:views": null, "max:created_at": null }]),
+            "other users' rows do not count"
+        );
+        for (args, want) in [
+            (json!({ "metrics": ["sum:title"] }), "unknown metric \\\"sum:title\\\""),
+            (json!({ "group_by": "secret" }), "cannot group by"),
+            (json!({ "group_by": "views" }), "cannot group by"),
+            (json!({ "metrics": [] }), "1 to 5 metrics"),
+            (json!({ "filter": { "owner_id": 2 } }), "unknown field `owner_id`"),
+        ] {
+            let err = call_err(&c, "posts_aggregate", args.clone()).await;
+            assert!(err.contains(want), "{args}: {err}");
+        }
     }
 }

@@ -73,6 +73,11 @@ mcp_diesel::__mcp_if_sqlite! {
             [1 : posts::title : notnull : String, 2 : posts::summary : null : String],
             [3 : posts::views : notnull : i64, 4 : posts::published : notnull : bool, 5 : posts::owner : notnull : i32],
         ],
+        aggregate = {
+            groups = [4 : posts::published : notnull : bool, 2 : posts::summary : null : String],
+            sums = [3 : posts::views],
+            ords = [1 : posts::title : notnull : String, 3 : posts::views : notnull : i64],
+        },
     }
 }
 

@@ -24,6 +24,8 @@ struct ModelArgs {
     actions: Option<PathList>,
     /// The text fields `search` looks in.
     search: Option<PathList>,
+    /// The fields `aggregate` may group by.
+    group_by: Option<PathList>,
     default_limit: Option<SpannedValue<u32>>,
     max_limit: Option<SpannedValue<u32>>,
     /// Description of the model for tool descriptions (the doc comment by default).
@@ -261,7 +263,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
     }
 
     // Actions.
-    const ACTIONS: &[&str] = &["list", "get", "count", "create", "update", "patch", "delete"];
+    const ACTIONS: &[&str] = &["list", "get", "count", "create", "update", "patch", "delete", "aggregate"];
     let mut actions: Vec<&str> = Vec::new();
     match &args.actions {
         None => actions.extend(["list", "get", "count"]),
@@ -269,12 +271,6 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
             for p in list.iter() {
                 match ACTIONS.iter().find(|a| p.is_ident(a)) {
                     Some(a) => actions.push(a),
-                    None if p.is_ident("aggregate") => errors.push(
-                        darling::Error::custom(
-                            "the `aggregate` action is not available yet in this version of mcp-diesel",
-                        )
-                        .with_span(p),
-                    ),
                     None => errors.push(
                         darling::Error::custom(format!(
                             "unknown action `{}`; actions: {}",
@@ -287,9 +283,37 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
             }
         }
     }
-    let [list, get, count, create, update, patch, delete] =
-        [0, 1, 2, 3, 4, 5, 6].map(|i| actions.contains(&ACTIONS[i]));
+    let [list, get, count, create, update, patch, delete, aggregate_action] =
+        [0, 1, 2, 3, 4, 5, 6, 7].map(|i| actions.contains(&ACTIONS[i]));
     let writes_any = create || update || patch || delete;
+
+    // Group-by fields.
+    let mut group_by = Vec::new();
+    for p in args.group_by.iter().flat_map(|l| l.iter()) {
+        let Some(id) = p.get_ident() else {
+            errors.push(darling::Error::custom("expected a field name").with_span(p));
+            continue;
+        };
+        if !aggregate_action {
+            errors.push(
+                darling::Error::custom("`group_by` needs the `aggregate` action in `actions(...)`").with_span(id),
+            );
+            continue;
+        }
+        match fields.iter().position(|f| f.ident == *id) {
+            Some(i) if fields[i].hidden => errors.push(
+                darling::Error::custom(format!("`{id}` is `#[mcp(skip)]`; agents cannot group by it")).with_span(id),
+            ),
+            Some(i) => group_by.push(i),
+            None => errors.push(
+                darling::Error::custom(format!(
+                    "no field `{id}` to group by; fields: {}",
+                    fields.iter().filter(|f| !f.hidden).map(|f| f.ident.to_string()).collect::<Vec<_>>().join(", ")
+                ))
+                .with_span(id),
+            ),
+        }
+    }
 
     // Backends.
     let mut backends: Vec<&str> = Vec::new();
@@ -408,6 +432,40 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
     } else {
         quote!(none)
     };
+    let aggregate = if aggregate_action {
+        let lit = proc_macro2::Literal::usize_unsuffixed;
+        let null = |f: &Field| Ident::new(if f.nullable { "null" } else { "notnull" }, Span::call_site());
+        let groups = group_by.iter().map(|&i| {
+            let f = &fields[i];
+            let (col, n, ty, i) = (&f.column, null(f), &f.inner, lit(i));
+            quote!(#i : #table::#col : #n : #ty)
+        });
+        let sums =
+            fields.iter().enumerate().filter(|(_, f)| !f.hidden && matches!(f.kind, Kind::Integer | Kind::Float)).map(
+                |(i, f)| {
+                    let (col, i) = (&f.column, lit(i));
+                    quote!(#i : #table::#col)
+                },
+            );
+        let ords = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                !f.hidden
+                    && matches!(
+                        f.kind,
+                        Kind::Text | Kind::Integer | Kind::Float | Kind::DateTime | Kind::Date | Kind::Time
+                    )
+            })
+            .map(|(i, f)| {
+                let (col, n, ty, i) = (&f.column, null(f), &f.inner, lit(i));
+                quote!(#i : #table::#col : #n : #ty)
+            });
+        quote!({ groups = [#(#groups),*], sums = [#(#sums),*], ords = [#(#ords),*] })
+    } else {
+        quote!(none)
+    };
+    let group_by_lits = group_by.iter().map(|i| proc_macro2::Literal::usize_unsuffixed(*i));
     let queries = BACKENDS.iter().filter(|b| backends.contains(&b.0)).map(|(flavor, gate, conn, backend)| {
         let flavor = Ident::new(flavor, Span::call_site());
         let gate = Ident::new(gate, Span::call_site());
@@ -424,6 +482,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
                     pk = #table::#pk_col : #pk_ty,
                     fields = [#(#template_fields),*],
                     writes = #writes,
+                    aggregate = #aggregate,
                 }
             }
         }
@@ -440,8 +499,10 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
             const HIDDEN: &'static [&'static str] = &[#(#hidden_names),*];
             const WRITABLE: &'static [usize] = &[#(#writable),*];
             const KEY_GENERATED: bool = #key_generated;
+            const GROUP_BY: &'static [usize] = &[#(#group_by_lits),*];
             const ACTIONS: #krate::Actions = #krate::Actions {
                 list: #list, get: #get, count: #count, create: #create, update: #update, patch: #patch, delete: #delete,
+                aggregate: #aggregate_action,
             };
             const DEFAULT_LIMIT: u32 = #default_limit;
             const MAX_LIMIT: u32 = #max_limit;

@@ -71,7 +71,6 @@ fn stdio_answers_a_client() {
         "name": "posts_count", "arguments": { "filter": { "published": false } } } }));
     let answer = read();
     assert!(answer["result"]["structuredContent"]["count"].as_i64().unwrap() > 0, "{answer}");
-    drop(send);
     child.kill().ok();
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(db.parent().unwrap());

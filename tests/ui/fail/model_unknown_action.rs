@@ -1,4 +1,4 @@
-//! Unknown and not-yet-available actions.
+//! An unknown action.
 use diesel::prelude::*;
 use mcp_core::mcp_toolset;
 use mcp_core::schemars::JsonSchema;
@@ -16,7 +16,7 @@ diesel::table! {
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = posts)]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_toolset(actions(list, frobnicate, aggregate))]
+#[mcp_toolset(actions(list, frobnicate))]
 struct Post {
     id: i32,
     title: String,

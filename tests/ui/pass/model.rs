@@ -48,7 +48,7 @@ impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::sqlite::Sqlit
 }
 
 /// Posts.
-#[mcp_toolset(name = "articles", search(title, body), actions(list, get, create, patch, delete), max_limit = 500, default_limit = 50)]
+#[mcp_toolset(name = "articles", search(title, body), actions(list, get, create, patch, delete, aggregate), group_by(flag, status, body), max_limit = 500, default_limit = 50)]
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = posts)]
 #[serde(rename_all = "camelCase")]
