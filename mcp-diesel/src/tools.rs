@@ -83,31 +83,20 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     /// The model's tools over `pool`.
     pub fn new(pool: Pool<ConnectionManager<C>>) -> Self {
         let size = pool.max_size().max(1) as usize;
-        let mut actions = Vec::new();
-        if M::ACTIONS.list {
-            actions.push(Action::List);
-        }
-        if M::ACTIONS.get {
-            actions.push(Action::Get);
-        }
-        if M::ACTIONS.count {
-            actions.push(Action::Count);
-        }
-        if M::ACTIONS.create {
-            actions.push(Action::Create);
-        }
-        if M::ACTIONS.update {
-            actions.push(Action::Update);
-        }
-        if M::ACTIONS.patch {
-            actions.push(Action::Patch);
-        }
-        if M::ACTIONS.delete {
-            actions.push(Action::Delete);
-        }
-        if M::ACTIONS.aggregate {
-            actions.push(Action::Aggregate);
-        }
+        let a = M::ACTIONS;
+        let actions = [
+            (a.list, Action::List),
+            (a.get, Action::Get),
+            (a.count, Action::Count),
+            (a.create, Action::Create),
+            (a.update, Action::Update),
+            (a.patch, Action::Patch),
+            (a.delete, Action::Delete),
+            (a.aggregate, Action::Aggregate),
+        ]
+        .into_iter()
+        .filter_map(|(on, action)| on.then_some(action))
+        .collect();
         ModelTools {
             pool,
             permits: Arc::new(Semaphore::new(size)),

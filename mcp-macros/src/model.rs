@@ -580,46 +580,50 @@ fn skip_meta(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
     Ok(())
 }
 
-/// `#[diesel(table_name = ..., primary_key(...))]` on the struct.
-fn diesel_struct_attrs(attrs: &[Attribute], errors: &mut darling::error::Accumulator) -> DieselStruct {
-    let mut out = DieselStruct::default();
-    for a in attrs.iter().filter(|a| a.path().is_ident("diesel")) {
-        let r = a.parse_nested_meta(|meta| {
-            if meta.path.is_ident("table_name") {
-                out.table = Some(meta.value()?.parse()?);
-            } else if meta.path.is_ident("primary_key") {
-                meta.parse_nested_meta(|m| {
-                    out.primary_key.push(m.path.require_ident()?.clone());
-                    Ok(())
-                })?;
-            } else {
-                skip_meta(&meta)?;
-            }
-            Ok(())
-        });
-        if let Err(e) = r {
+/// Call `f` on each item of every `#[name(...)]` attribute, collecting parse errors.
+fn each_meta(
+    attrs: &[Attribute],
+    name: &str,
+    errors: &mut darling::error::Accumulator,
+    mut f: impl FnMut(&syn::meta::ParseNestedMeta<'_>) -> syn::Result<()>,
+) {
+    for a in attrs.iter().filter(|a| a.path().is_ident(name)) {
+        if let Err(e) = a.parse_nested_meta(|meta| f(&meta)) {
             errors.push(e.into());
         }
     }
+}
+
+/// `#[diesel(table_name = ..., primary_key(...))]` on the struct.
+fn diesel_struct_attrs(attrs: &[Attribute], errors: &mut darling::error::Accumulator) -> DieselStruct {
+    let mut out = DieselStruct::default();
+    each_meta(attrs, "diesel", errors, |meta| {
+        if meta.path.is_ident("table_name") {
+            out.table = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("primary_key") {
+            meta.parse_nested_meta(|m| {
+                out.primary_key.push(m.path.require_ident()?.clone());
+                Ok(())
+            })?;
+        } else {
+            skip_meta(meta)?;
+        }
+        Ok(())
+    });
     out
 }
 
 /// `#[diesel(column_name = ...)]` on a field.
 fn diesel_column_name(attrs: &[Attribute], errors: &mut darling::error::Accumulator) -> Option<Ident> {
     let mut out = None;
-    for a in attrs.iter().filter(|a| a.path().is_ident("diesel")) {
-        let r = a.parse_nested_meta(|meta| {
-            if meta.path.is_ident("column_name") {
-                out = Some(meta.value()?.parse()?);
-            } else {
-                skip_meta(&meta)?;
-            }
-            Ok(())
-        });
-        if let Err(e) = r {
-            errors.push(e.into());
+    each_meta(attrs, "diesel", errors, |meta| {
+        if meta.path.is_ident("column_name") {
+            out = Some(meta.value()?.parse()?);
+        } else {
+            skip_meta(meta)?;
         }
-    }
+        Ok(())
+    });
     out
 }
 
@@ -632,68 +636,58 @@ struct SerdeField {
 /// `#[serde(rename = "..", skip, skip_serializing)]` on a field.
 fn serde_field_attrs(attrs: &[Attribute], errors: &mut darling::error::Accumulator) -> SerdeField {
     let mut out = SerdeField::default();
-    for a in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        let r = a.parse_nested_meta(|meta| {
-            if meta.path.is_ident("rename") {
-                if meta.input.peek(syn::Token![=]) {
-                    out.rename = Some(meta.value()?.parse::<LitStr>()?.value());
-                } else {
-                    meta.parse_nested_meta(|m| {
-                        let v = m.value()?.parse::<LitStr>()?.value();
-                        if m.path.is_ident("serialize") {
-                            out.rename = Some(v);
-                        }
-                        Ok(())
-                    })?;
-                }
-            } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_serializing") {
-                out.skip = true;
+    each_meta(attrs, "serde", errors, |meta| {
+        if meta.path.is_ident("rename") {
+            if meta.input.peek(syn::Token![=]) {
+                out.rename = Some(meta.value()?.parse::<LitStr>()?.value());
             } else {
-                skip_meta(&meta)?;
+                meta.parse_nested_meta(|m| {
+                    let v = m.value()?.parse::<LitStr>()?.value();
+                    if m.path.is_ident("serialize") {
+                        out.rename = Some(v);
+                    }
+                    Ok(())
+                })?;
             }
-            Ok(())
-        });
-        if let Err(e) = r {
-            errors.push(e.into());
+        } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_serializing") {
+            out.skip = true;
+        } else {
+            skip_meta(meta)?;
         }
-    }
+        Ok(())
+    });
     out
 }
 
 /// `#[serde(rename_all = "..")]` on the struct (its serialize side).
 fn serde_rename_all(attrs: &[Attribute], errors: &mut darling::error::Accumulator) -> Option<String> {
     let mut out = None;
-    for a in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        let r = a.parse_nested_meta(|meta| {
-            if meta.path.is_ident("rename_all") {
-                let lit = if meta.input.peek(syn::Token![=]) {
-                    Some(meta.value()?.parse::<LitStr>()?)
-                } else {
-                    let mut s = None;
-                    meta.parse_nested_meta(|m| {
-                        let v = m.value()?.parse::<LitStr>()?;
-                        if m.path.is_ident("serialize") {
-                            s = Some(v);
-                        }
-                        Ok(())
-                    })?;
-                    s
-                };
-                if let Some(lit) = lit {
-                    if !RENAME_RULES.contains(&lit.value().as_str()) {
-                        return Err(syn::Error::new(lit.span(), "unknown serde `rename_all` rule"));
-                    }
-                    out = Some(lit.value());
-                }
+    each_meta(attrs, "serde", errors, |meta| {
+        if meta.path.is_ident("rename_all") {
+            let lit = if meta.input.peek(syn::Token![=]) {
+                Some(meta.value()?.parse::<LitStr>()?)
             } else {
-                skip_meta(&meta)?;
+                let mut s = None;
+                meta.parse_nested_meta(|m| {
+                    let v = m.value()?.parse::<LitStr>()?;
+                    if m.path.is_ident("serialize") {
+                        s = Some(v);
+                    }
+                    Ok(())
+                })?;
+                s
+            };
+            if let Some(lit) = lit {
+                if !RENAME_RULES.contains(&lit.value().as_str()) {
+                    return Err(syn::Error::new(lit.span(), "unknown serde `rename_all` rule"));
+                }
+                out = Some(lit.value());
             }
-            Ok(())
-        });
-        if let Err(e) = r {
-            errors.push(e.into());
+        } else {
+            skip_meta(meta)?;
         }
-    }
+        Ok(())
+    });
     out
 }
 
