@@ -228,7 +228,7 @@ fn query_error<M: ModelInfo>(e: QueryError) -> ToolError {
             log_failure(&info.message());
             let what = constraint_subject::<M>(&*info);
             match kind {
-                Kind::UniqueViolation => ToolError::invalid_arguments(format!(
+                Kind::UniqueViolation => ToolError::conflict(format!(
                     "another {} row already has this {what}; choose a different value",
                     M::NAME
                 )),

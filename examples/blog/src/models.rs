@@ -32,7 +32,12 @@ pub struct Author {
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, JsonSchema)]
 #[diesel(table_name = posts, check_for_backend(diesel::sqlite::Sqlite))]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_toolset(actions(list, get, count, create, update, patch, delete), search(title, body), max_limit = 50)]
+#[mcp_toolset(
+    actions(list, get, count, create, update, patch, delete, aggregate),
+    group_by(author_id, published),
+    search(title, body),
+    max_limit = 50
+)]
 pub struct Post {
     /// The post's id.
     pub id: i32,

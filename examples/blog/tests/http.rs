@@ -114,6 +114,13 @@ async fn every_kind_of_tool_answers() {
     let authors = app.call(ALICE, "authors_list", json!({ "filter": { "name__in": ["alice", "bob"] } })).await;
     assert_eq!(authors["returned"], 2);
     assert!(authors["items"][0].get("email").is_none(), "skipped field");
+    // Drafts are counted only for their author: alice's aggregate sees her own drafts only.
+    let alice_id = authors["items"].as_array().unwrap().iter().find(|a| a["name"] == "alice").unwrap()["id"].clone();
+    let drafts =
+        app.call(ALICE, "posts_aggregate", json!({ "group_by": "author_id", "filter": { "published": false } })).await;
+    let groups = drafts["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{drafts}");
+    assert_eq!(groups[0]["author_id"], alice_id);
     let report = app.call(ALICE, "posts_per_author", json!({ "top": 3 })).await;
     assert_eq!(report.as_array().map(Vec::len), Some(3), "{report}");
     let comments = app.call(ALICE, "post_comments", json!({ "post_id": 1, "limit": 5 })).await;
