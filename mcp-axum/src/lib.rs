@@ -61,6 +61,7 @@ mod redis_store;
 mod security;
 mod service;
 mod session;
+pub mod testing;
 
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;

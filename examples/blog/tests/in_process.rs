@@ -1,0 +1,89 @@
+//! The demo blog driven in-process with `mcp_axum::testing::McpTestClient`: every kind of
+//! capability, as alice, as bob and without a token.
+
+use mcp_axum::testing::{McpTestClient, McpTestError};
+use serde_json::{Value, json};
+
+const ALICE: &str = "alice-token-0001";
+const BOB: &str = "bob-token-0002";
+
+struct Blog {
+    router: axum::Router,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Blog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn blog() -> Blog {
+    let dir = std::env::temp_dir().join(format!(
+        "blog-inproc-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = blog::open_database(dir.join("blog.db").to_str().unwrap()).unwrap();
+    let users = blog::users(&pool, &[("alice".into(), ALICE.into()), ("bob".into(), BOB.into())]).unwrap();
+    Blog { router: blog::router(blog::mcp_server(pool.clone()).unwrap(), pool, users), dir }
+}
+
+fn structured(r: &mcp_core::protocol::CallToolResult) -> Value {
+    assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+    r.structured_content.clone().unwrap()
+}
+
+#[tokio::test]
+async fn without_a_token_the_endpoint_is_closed() {
+    let b = blog();
+    let err = McpTestClient::new(b.router.clone()).list_tools().await.unwrap_err();
+    assert!(matches!(err, McpTestError::Http { status, .. } if status == 401), "{err}");
+}
+
+#[tokio::test]
+async fn tools_resources_and_prompts() {
+    let b = blog();
+    let alice = McpTestClient::new(b.router.clone()).bearer(ALICE);
+    let tools = alice.list_tools().await.unwrap();
+    assert_eq!(tools.len(), 15);
+    let publish = tools.iter().find(|t| t.name == "publish_post").unwrap();
+    assert_eq!(publish.annotations.as_ref().unwrap().idempotent_hint, Some(true));
+
+    let page = structured(
+        &alice.call_tool("posts_list", json!({ "search": "rust", "order_by": ["-views"], "limit": 5 })).await.unwrap(),
+    );
+    assert_eq!(page["returned"], 5);
+    let views: Vec<i64> = page["items"].as_array().unwrap().iter().map(|p| p["views"].as_i64().unwrap()).collect();
+    assert!(views.windows(2).all(|w| w[0] >= w[1]), "{views:?}");
+
+    let post = alice.read_resource("blog://posts/1").await.unwrap();
+    let text = serde_json::to_value(&post.contents[0]).unwrap()["text"].as_str().unwrap().to_owned();
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["id"], 1);
+    let prompt = alice.get_prompt("review_post", json!({ "id": "1" })).await.unwrap();
+    assert!(serde_json::to_string(&prompt.messages).unwrap().contains("editor"));
+    let err = alice.get_prompt("review_post", json!({ "id": "999999" })).await.unwrap_err();
+    assert!(err.to_string().contains("no post with id 999999"), "{err}");
+}
+
+#[tokio::test]
+async fn a_draft_is_private_until_published() {
+    let b = blog();
+    let alice = McpTestClient::new(b.router.clone()).bearer(ALICE);
+    let bob = McpTestClient::new(b.router.clone()).bearer(BOB);
+    let draft =
+        structured(&alice.call_tool("posts_create", json!({ "title": "In progress", "body": "..." })).await.unwrap());
+    let id = draft["id"].clone();
+    let hidden = bob.call_tool("posts_get", json!({ "id": id })).await.unwrap();
+    assert_eq!(hidden.is_error, Some(true));
+    let err = bob.read_resource(&format!("blog://posts/{id}")).await.unwrap_err();
+    assert!(matches!(&err, McpTestError::Rpc(e) if e.message.contains("not found")), "{err}");
+    structured(&alice.call_tool("publish_post", json!({ "id": id })).await.unwrap());
+    let seen = structured(&bob.call_tool("posts_get", json!({ "id": id })).await.unwrap());
+    assert_eq!(seen["title"], "In progress");
+    let deleted = bob.call_tool("posts_delete", json!({ "id": id })).await.unwrap();
+    assert_eq!(deleted.is_error, Some(true), "bob cannot delete alice's post");
+    let deleted = structured(&alice.call_tool("posts_delete", json!({ "id": id })).await.unwrap());
+    assert_eq!(deleted["deleted"], true);
+}
