@@ -189,6 +189,24 @@ pub mod __private {
         fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
     }
 
+    #[cfg(feature = "postgres")]
+    diesel::infix_operator!(PgRegex, " ~ ", backend: diesel::pg::Pg);
+
+    /// `left ~ right` (PostgreSQL).
+    #[cfg(feature = "postgres")]
+    pub fn pg_regex<L, R>(left: L, right: R) -> PgRegex<L, R> {
+        PgRegex::new(left, right)
+    }
+
+    #[cfg(feature = "mysql")]
+    diesel::infix_operator!(MysqlRegexp, " REGEXP ", backend: diesel::mysql::Mysql);
+
+    /// `left REGEXP right` (MySQL).
+    #[cfg(feature = "mysql")]
+    pub fn mysql_regexp<L, R>(left: L, right: R) -> MysqlRegexp<L, R> {
+        MysqlRegexp::new(left, right)
+    }
+
     #[cfg(feature = "mysql")]
     diesel::define_sql_function! {
         /// MySQL `LAST_INSERT_ID()`.

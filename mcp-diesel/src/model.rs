@@ -106,6 +106,9 @@ pub struct ListQuery {
 /// The queries of a model for one kind of connection: implemented by the code
 /// `#[mcp_toolset]` generates, once per enabled backend, with concrete Diesel types.
 pub trait ModelQuery<C: Connection>: ModelInfo {
+    /// Whether this backend has regular expressions (`$regex`): PostgreSQL and MySQL.
+    const REGEX: bool = false;
+
     /// Rows matching `query` (and the scope).
     fn list(conn: &mut C, query: &ListQuery, scope: &Filter) -> Result<Vec<Self>, QueryError>;
     /// Number of rows matching `filter` (and the scope).

@@ -155,6 +155,7 @@ macro_rules! __mcp_leaf {
             Op::Lte => {
                 ::std::boxed::Box::new($crate::__mcp_col!($null, $col).le($crate::decode::<$ty>(v, $c, $fields)?))
             }
+            Op::Regex => $crate::__mcp_regex!($flavor, $null, $col, v),
             Op::IsNull => $crate::__mcp_isnull!($null, $col, $c),
             other => return ::core::result::Result::Err($crate::__private::unsupported(other)),
         }
@@ -313,6 +314,8 @@ macro_rules! __mcp_model_query {
             }
 
             impl $crate::ModelQuery<$conn> for $model {
+                const REGEX: bool = $crate::__mcp_has_regex!($flavor);
+
                 fn list(
                     conn: &mut $conn,
                     q: &$crate::ListQuery,
@@ -642,4 +645,42 @@ macro_rules! __mcp_agg_grouped {
             _ => ::core::result::Result::Err($crate::QueryError::Unsupported("this aggregate")),
         }
     }};
+}
+
+/// Whether a backend has regular expressions.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_has_regex {
+    (sqlite) => {
+        false
+    };
+    ($flavor:ident) => {
+        true
+    };
+}
+
+/// `$regex` on a text column: `~` on PostgreSQL, `REGEXP` (byte-wise, so case-sensitive)
+/// on MySQL; SQLite has none (the parser refuses it before this point).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_regex {
+    (postgres, $null:ident, $col:path, $v:ident) => {
+        ::std::boxed::Box::new($crate::__private::pg_regex(
+            $crate::__mcp_col!($null, $col),
+            ::std::string::String::from($v.as_str().unwrap_or_default())
+                .into_sql::<$crate::__private::diesel::sql_types::Text>(),
+        ))
+    };
+    (mysql, $null:ident, $col:path, $v:ident) => {
+        ::std::boxed::Box::new($crate::__private::mysql_regexp(
+            $crate::__private::binary($crate::__mcp_col!($null, $col)),
+            ::std::string::String::from($v.as_str().unwrap_or_default())
+                .into_sql::<$crate::__private::diesel::sql_types::Text>(),
+        ))
+    };
+    ($flavor:ident, $null:ident, $col:path, $v:ident) => {
+        return ::core::result::Result::Err($crate::filter::FilterError(::std::string::String::from(
+            "operator `regex` does not apply: this database has no regular expressions",
+        )))
+    };
 }

@@ -285,12 +285,12 @@ fn constraint_subject<M: ModelInfo>(info: &dyn diesel::result::DatabaseErrorInfo
     }
 }
 
-fn field_list<M: ModelInfo>() -> String {
+fn field_list<M: ModelInfo>(regex: bool) -> String {
     M::FIELDS
         .iter()
         .filter(|f| !f.hidden)
         .map(|f| {
-            let ops: Vec<&str> = f.operators().iter().filter(|o| **o != Op::Regex).map(|o| o.name()).collect();
+            let ops: Vec<&str> = f.operators().iter().filter(|o| **o != Op::Regex || regex).map(|o| o.name()).collect();
             format!(
                 "- `{}` ({}{}): {}",
                 f.name,
@@ -303,13 +303,13 @@ fn field_list<M: ModelInfo>() -> String {
         .join("\n")
 }
 
-fn filter_description<M: ModelInfo>() -> String {
+fn filter_description<M: ModelInfo>(regex: bool) -> String {
     format!(
         "Which rows. Keys are `field` (equals), `field__op` (Django style) or `field: {{\"$op\": value}}` (Mongo \
          style); combine with `$and`, `$or`, `$nor` (lists of filters) and `$not`. Fields and their operators:\n{}\n\
          Examples: {{\"title__icontains\": \"rust\"}}, {{\"id\": {{\"$in\": [1, 2]}}}}, \
          {{\"$or\": [{{\"id__lt\": 10}}, {{\"id__gt\": 90}}]}}.",
-        field_list::<M>()
+        field_list::<M>(regex)
     )
 }
 
@@ -326,7 +326,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
             .collect();
         let mut props = Map::new();
-        props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>() }));
+        props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>(M::REGEX) }));
         if !M::SEARCH.is_empty() {
             let searched: Vec<&str> = M::SEARCH.iter().map(|i| M::FIELDS[*i].name).collect();
             props.insert(
@@ -397,7 +397,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
 
     fn count_tool(&self) -> Tool {
         let mut props = Map::new();
-        props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>() }));
+        props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>(M::REGEX) }));
         if !M::SEARCH.is_empty() {
             props.insert("search".into(), json!({ "type": "string", "maxLength": self.caps.max_pattern_len }));
         }
@@ -652,7 +652,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         let specs: Vec<String> = metric_specs::<M>().into_iter().map(|(s, _)| s).collect();
         let groups: Vec<&str> = M::GROUP_BY.iter().map(|&i| M::FIELDS[i].name).collect();
         let mut props = Map::new();
-        props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>() }));
+        props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>(M::REGEX) }));
         if !M::SEARCH.is_empty() {
             props.insert("search".into(), json!({ "type": "string", "maxLength": self.caps.max_pattern_len }));
         }
@@ -694,7 +694,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
 
     async fn aggregate(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
         deny_unknown(&args, &["filter", "search", "group_by", "metrics", "limit"])?;
-        let filter = filter_and_search::<M>(&args, &self.caps)?;
+        let filter = filter_and_search::<M>(&args, &self.caps, M::REGEX)?;
         let scope = self.scope_filter(ctx)?;
         let limit = int_arg(&args, "limit", 1, 500)?.unwrap_or(100);
         let group = match args.get("group_by") {
@@ -791,8 +791,8 @@ fn read_only() -> ToolAnnotations {
 }
 
 /// Arguments common to `list` and `count`.
-fn filter_and_search<M: ModelInfo>(args: &Map<String, Value>, caps: &Caps) -> Result<Filter, ToolError> {
-    let mut filter = parse(args.get("filter").unwrap_or(&Value::Null), M::FIELDS, caps, false)
+fn filter_and_search<M: ModelInfo>(args: &Map<String, Value>, caps: &Caps, regex: bool) -> Result<Filter, ToolError> {
+    let mut filter = parse(args.get("filter").unwrap_or(&Value::Null), M::FIELDS, caps, regex)
         .map_err(|e| ToolError::invalid_arguments(e.0))?;
     match args.get("search") {
         None | Some(Value::Null) => {}
@@ -915,7 +915,7 @@ fn int_arg(args: &Map<String, Value>, name: &str, min: i64, max: i64) -> Result<
 impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     async fn list(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
         deny_unknown(&args, &["filter", "search", "order_by", "fields", "limit", "offset", "cursor", "include_total"])?;
-        let filter = filter_and_search::<M>(&args, &self.caps)?;
+        let filter = filter_and_search::<M>(&args, &self.caps, M::REGEX)?;
         let scope = self.scope_filter(ctx)?;
         let limit = int_arg(&args, "limit", 1, i64::from(M::MAX_LIMIT))?.unwrap_or(i64::from(M::DEFAULT_LIMIT));
         let explicit_offset = int_arg(&args, "offset", 0, i64::MAX / 2)?;
@@ -1064,7 +1064,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
 
     async fn count(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
         deny_unknown(&args, &["filter", "search"])?;
-        let filter = filter_and_search::<M>(&args, &self.caps)?;
+        let filter = filter_and_search::<M>(&args, &self.caps, M::REGEX)?;
         let scope = self.scope_filter(ctx)?;
         let n = self.run(move |conn| M::count(conn, &filter, &scope)).await?;
         Ok(CallToolResult::structured(json!({ "count": n })))

@@ -720,3 +720,29 @@ async fn aggregates_per_group_within_the_scope() {
         }
     }
 }
+
+#[tokio::test]
+async fn regex_where_the_backend_has_it() {
+    for fx in fixtures() {
+        eprintln!("regex_where_the_backend_has_it on {}", fx.name);
+        let c = fx.client("1");
+        let tools = serde_json::to_value(c.list_tools().await.unwrap()).unwrap();
+        let doc = tools[0]["inputSchema"]["properties"]["filter"]["description"].as_str().unwrap().to_owned();
+        if fx.name == "SQLite" {
+            assert!(!doc.contains("regex"), "{doc}");
+            let err = call_err(&c, "posts_list", json!({ "filter": { "title__regex": "^Post" } })).await;
+            assert!(err.contains("no regular expressions"), "{err}");
+            continue;
+        }
+        assert!(doc.contains("regex"), "{doc}");
+        let got = call(&c, "posts_list", json!({ "filter": { "title__regex": "^Post [5-7]$" } })).await;
+        assert_eq!(ids(&got), [5, 6, 7]);
+        // Case-sensitive, like `contains`, and combinable with `$or`.
+        let got =
+            call(&c, "posts_list", json!({ "filter": { "$or": [{ "title": { "$regex": "^hello" } }, { "id": 8 }] } }))
+                .await;
+        assert_eq!(ids(&got), [3, 8]);
+        let err = call_err(&c, "posts_list", json!({ "filter": { "views__regex": "1" } })).await;
+        assert!(err.contains("operator `regex` does not apply"), "{err}");
+    }
+}
