@@ -2,8 +2,11 @@
 //!
 //! Diesel models as MCP tools. Put `#[mcp_toolset]` on a Diesel model (with `Queryable`,
 //! `Selectable`, `Serialize` and `JsonSchema`) and serve its tools with [`ModelTools`]:
-//! `<name>_list` (filter, search, sort, paginate within a byte budget), `<name>_get` and
-//! `<name>_count`, every query limited by a server-side scope.
+//! `<name>_list` (filter, search, sort, keyset or offset pages within a byte budget),
+//! `<name>_get` and `<name>_count`, and with `actions(...)` `<name>_create`,
+//! `<name>_update`, `<name>_patch`, `<name>_delete` and `<name>_aggregate` — every query
+//! and write limited by a server-side scope ([`ModelTools::scope`],
+//! [`ModelTools::write_scope`]), server-set fields filled by [`ModelTools::before_write`].
 //!
 //! ```
 //! use diesel::prelude::*;
@@ -55,11 +58,15 @@
 //!   (`title__icontains`) and Mongo-style operators (`$gt`, `$in`, `$and`, `$or`, `$nor`,
 //!   `$not`) — checked against the model's fields and capped before any SQL exists. Values
 //!   are always bind parameters; no SQL is built from strings.
-//! - Diesel code is generated per backend, concrete (see `DIESEL-NOTES` in the design
-//!   docs): rustc checks every column/operator pairing.
+//! - Diesel code is generated per backend, concrete: rustc checks every column/operator
+//!   pairing. Text compares byte-exactly on every backend (`BINARY` on MySQL), so `eq`,
+//!   `contains` and `$regex` (PostgreSQL and MySQL only) are case-sensitive everywhere and
+//!   `icontains` is not.
+//! - Writes run in a transaction that re-reads the row through the scope and rolls back
+//!   if it would leave it; constraint violations come back in words naming the field.
+//! - [`aggregate`]: count, sum, avg, min, max, per value of a `group_by` field.
 //!
-//! Writes (create, update, patch, delete), aggregation, the combined `query` tool,
-//! relations and the PostgreSQL/MySQL backends are being built (see the issue tracker).
+//! Relations and the combined `query` tool are being built (see the issue tracker).
 //!
 //! ## Feature flags
 //!

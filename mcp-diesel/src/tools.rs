@@ -235,7 +235,7 @@ fn query_error<M: ModelInfo>(e: QueryError) -> ToolError {
                 Kind::ForeignKeyViolation => ToolError::invalid_arguments(format!(
                     "the {what} refers to a row that does not exist (or is still referred to by other rows)"
                 )),
-                Kind::NotNullViolation => ToolError::invalid_arguments(format!("a value is required for {what}")),
+                Kind::NotNullViolation => ToolError::invalid_arguments(format!("a value is required ({what})")),
                 Kind::CheckViolation => ToolError::invalid_arguments(format!("the {what} breaks a rule of the table")),
                 _ => ToolError::internal("the database could not run the query; try again or simplify the filter"),
             }
