@@ -66,7 +66,9 @@
 //!   if it would leave it; constraint violations come back in words naming the field.
 //! - [`aggregate`]: count, sum, avg, min, max, per value of a `group_by` field.
 //!
-//! Relations and the combined `query` tool are being built (see the issue tracker).
+//! - [`QueryTool`]: one `query` tool taking pipelines over several models.
+//!
+//! Relations are being built (see the issue tracker).
 //!
 //! ## Feature flags
 //!
@@ -81,12 +83,14 @@
 pub mod aggregate;
 pub mod filter;
 mod model;
+mod query;
 mod template;
 mod tools;
 
 pub use crate::model::{
     Actions, ListQuery, ModelInfo, ModelQuery, QueryError, decode, decode_list, decode_write, like_pattern,
 };
+pub use crate::query::{Collection, QueryTool};
 pub use crate::tools::{ModelTools, WriteAction};
 
 /// A pool of SQLite connections.

@@ -58,6 +58,61 @@ pub struct ModelTools<M, C: R2D2Connection + 'static> {
     _model: PhantomData<fn() -> M>,
 }
 
+impl<M, C: R2D2Connection + 'static> Clone for ModelTools<M, C> {
+    /// Another handle on the same pool, limits and hooks (for [`crate::QueryTool`]).
+    fn clone(&self) -> Self {
+        ModelTools {
+            pool: self.pool.clone(),
+            permits: self.permits.clone(),
+            scope: self.scope.clone(),
+            write_scope: self.write_scope.clone(),
+            before_write: self.before_write.clone(),
+            caps: self.caps,
+            budget: self.budget,
+            actions: self.actions.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M: ModelQuery<C>, C: R2D2Connection + 'static> crate::query::Collection for ModelTools<M, C> {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+
+    fn describe(&self) -> String {
+        field_list::<M>(M::REGEX)
+    }
+
+    fn can_group(&self) -> bool {
+        M::ACTIONS.aggregate
+    }
+
+    fn list<'a>(
+        &'a self,
+        args: Map<String, Value>,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<CallToolResult, ToolError>> {
+        Box::pin(ModelTools::list(self, args, ctx))
+    }
+
+    fn count<'a>(
+        &'a self,
+        args: Map<String, Value>,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<CallToolResult, ToolError>> {
+        Box::pin(ModelTools::count(self, args, ctx))
+    }
+
+    fn aggregate<'a>(
+        &'a self,
+        args: Map<String, Value>,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<CallToolResult, ToolError>> {
+        Box::pin(ModelTools::aggregate(self, args, ctx))
+    }
+}
+
 impl<M, C: R2D2Connection + 'static> std::fmt::Debug for ModelTools<M, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ModelTools")

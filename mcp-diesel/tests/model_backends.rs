@@ -12,7 +12,7 @@ use diesel::r2d2::{ConnectionManager, Pool, R2D2Connection};
 use mcp_core::schemars::JsonSchema;
 use mcp_core::testing::TestClient;
 use mcp_core::{Principal, Server, ToolError};
-use mcp_diesel::{ModelQuery, ModelTools, WriteAction};
+use mcp_diesel::{ModelQuery, ModelTools, QueryTool, WriteAction};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -137,7 +137,8 @@ where
     if let Some(b) = opts.budget {
         tools = tools.byte_budget(b);
     }
-    Server::builder().info(mcp_core::server_info!()).toolset(tools).build().unwrap()
+    let query = QueryTool::new().collection(tools.clone());
+    Server::builder().info(mcp_core::server_info!()).toolset(tools).toolset(query).build().unwrap()
 }
 
 /// One database with the fixture data, in its own namespace, dropped afterwards.
@@ -280,7 +281,8 @@ async fn tools_are_described_without_hidden_fields_on(fx: &Fixture) {
             "posts_update",
             "posts_patch",
             "posts_delete",
-            "posts_aggregate"
+            "posts_aggregate",
+            "query"
         ]
     );
     for t in &tools[..3] {
@@ -744,5 +746,56 @@ async fn regex_where_the_backend_has_it() {
         assert_eq!(ids(&got), [3, 8]);
         let err = call_err(&c, "posts_list", json!({ "filter": { "views__regex": "1" } })).await;
         assert!(err.contains("operator `regex` does not apply"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn the_query_pipeline() {
+    for fx in fixtures() {
+        eprintln!("the_query_pipeline on {}", fx.name);
+        let c = fx.client("1");
+        let q = |pipeline: Value| json!({ "collection": "posts", "pipeline": pipeline });
+        // views = id * 37 % 11: ids 1..8 have 4, 8, 1, 5, 9, 2, 6, 10.
+        let top = call(
+            &c,
+            "query",
+            q(json!([{ "$match": { "published": true } }, { "$sort": { "views": -1 } }, { "$limit": 2 }])),
+        )
+        .await;
+        assert_eq!(ids(&top), [5, 7]);
+        let page = call(&c, "query", q(json!([{ "$sort": { "id": 1 } }, { "$skip": 2 }, { "$limit": 3 }]))).await;
+        assert_eq!(ids(&page), [3, 4, 5], "$skip then $limit pages");
+        let window = call(&c, "query", q(json!([{ "$sort": { "id": 1 } }, { "$limit": 4 }, { "$skip": 2 }]))).await;
+        assert_eq!(ids(&window), [3, 4], "$limit then $skip stays inside the window");
+        let grouped = call(
+            &c,
+            "query",
+            q(json!([
+                { "$match": { "id__lte": 8 } },
+                { "$group": { "_id": "$published", "n": { "$sum": 1 }, "total": { "$sum": "$views" } } }
+            ])),
+        )
+        .await;
+        assert_eq!(
+            grouped["items"],
+            json!([{ "_id": false, "n": 4, "total": 25.0 }, { "_id": true, "n": 4, "total": 20.0 }])
+        );
+        let counted = call(&c, "query", q(json!([{ "$match": { "published": false } }, { "$count": "drafts" }]))).await;
+        assert_eq!(counted["items"], json!([{ "drafts": 4 }]));
+        let projected = call(&c, "query", q(json!([{ "$project": { "title": 1 } }, { "$limit": 1 }]))).await;
+        assert_eq!(projected["items"], json!([{ "title": "Hello Rust" }]));
+        let scoped = call(&c, "query", q(json!([{ "$match": { "$or": [{ "id": 10 }, { "id": 11 }] } }]))).await;
+        assert_eq!(scoped["returned"], 0, "the scope holds in pipelines");
+        for (args, want) in [
+            (q(json!([{ "$limit": 2 }, { "$match": { "id": 1 } }])), "after `$skip`/`$limit` is not supported"),
+            (q(json!([{ "$lookup": { "from": "authors" } }])), "`$lookup` needs declared relations"),
+            (q(json!([{ "$unwind": "$tags" }])), "unknown stage `$unwind`"),
+            (q(json!([{ "$match": { "secret": "x" } }])), "unknown field `secret`"),
+            (q(json!([{ "$group": { "_id": "$owner_id" } }])), "cannot group by"),
+            (json!({ "collection": "users" }), "unknown collection `users`"),
+        ] {
+            let err = call_err(&c, "query", args.clone()).await;
+            assert!(err.contains(want), "{args}: {err}");
+        }
     }
 }

@@ -35,7 +35,7 @@ use axum::{Json, Router};
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use mcp_core::{BuildError, Principal, Server, ToolError, server_info};
-use mcp_diesel::{ModelTools, SqlitePool, WriteAction};
+use mcp_diesel::{ModelTools, QueryTool, SqlitePool, WriteAction};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -109,6 +109,7 @@ pub fn principal(user: &User) -> Principal {
 
 /// The MCP server: the model tools and the blog's own tools.
 pub fn mcp_server(pool: SqlitePool) -> Result<Server, BuildError> {
+    let authors = ModelTools::<Author, SqliteConnection>::new(pool.clone());
     let posts = ModelTools::<Post, SqliteConnection>::new(pool.clone())
         .scope(|ctx| {
             // Everyone reads published posts; signed-in authors also their drafts.
@@ -132,8 +133,10 @@ pub fn mcp_server(pool: SqlitePool) -> Result<Server, BuildError> {
              write drafts with `posts_create`/`posts_patch`, publish with `publish_post`. Authors are in \
              `authors_list`; `posts_per_author` reports who is read most.",
         )
-        .toolset(ModelTools::<Author, SqliteConnection>::new(pool.clone()))
-        .toolset(posts)
+        .toolset(authors.clone())
+        .toolset(posts.clone())
+        // One `query` tool with pipelines over both models, with the same scopes.
+        .toolset(QueryTool::new().collection(authors).collection(posts))
         .toolset(tools::BlogTools::new(pool))
         .build()
 }

@@ -47,7 +47,7 @@ async fn tools_resources_and_prompts() {
     let b = blog();
     let alice = McpTestClient::new(b.router.clone()).bearer(ALICE);
     let tools = alice.list_tools().await.unwrap();
-    assert_eq!(tools.len(), 15);
+    assert_eq!(tools.len(), 16);
     let publish = tools.iter().find(|t| t.name == "publish_post").unwrap();
     assert_eq!(publish.annotations.as_ref().unwrap().idempotent_hint, Some(true));
 
@@ -57,6 +57,21 @@ async fn tools_resources_and_prompts() {
     assert_eq!(page["returned"], 5);
     let views: Vec<i64> = page["items"].as_array().unwrap().iter().map(|p| p["views"].as_i64().unwrap()).collect();
     assert!(views.windows(2).all(|w| w[0] >= w[1]), "{views:?}");
+
+    // A pipeline: alice's drafts are counted, nobody else's.
+    let drafts = structured(
+        &alice
+            .call_tool(
+                "query",
+                json!({ "collection": "posts", "pipeline": [
+                    { "$match": { "published": false } },
+                    { "$group": { "_id": "$author_id", "drafts": { "$sum": 1 } } }
+                ] }),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(drafts["items"].as_array().unwrap().len(), 1, "{drafts}");
 
     let post = alice.read_resource("blog://posts/1").await.unwrap();
     let text = serde_json::to_value(&post.contents[0]).unwrap()["text"].as_str().unwrap().to_owned();

@@ -1,0 +1,359 @@
+//! [`QueryTool`]: one `query` tool over many models, taking a pipeline of stages in the
+//! style of django-mcp-server (`$match`, `$search`, `$sort`, `$skip`, `$limit`,
+//! `$project`, `$group`, `$count`), translated into the models' own list, count and
+//! aggregate queries — with their scopes, caps and byte budgets.
+
+use std::sync::Arc;
+
+use mcp_core::protocol::{CallToolResult, Tool, ToolAnnotations};
+use mcp_core::server::{BoxFuture, Toolset};
+use mcp_core::{Context, ToolError};
+use serde_json::{Map, Value, json};
+
+/// A model the `query` tool can reach: what [`crate::ModelTools`] offers it.
+pub trait Collection: Send + Sync + 'static {
+    /// The model's name (`posts`).
+    fn name(&self) -> &'static str;
+    /// The agent-visible fields, with kinds, for the tool's description.
+    fn describe(&self) -> String;
+    /// Whether the model has the `aggregate` action (for `$group`).
+    fn can_group(&self) -> bool;
+    /// `<name>_list` with these arguments.
+    fn list<'a>(
+        &'a self,
+        args: Map<String, Value>,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<CallToolResult, ToolError>>;
+    /// `<name>_count` with these arguments.
+    fn count<'a>(
+        &'a self,
+        args: Map<String, Value>,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<CallToolResult, ToolError>>;
+    /// `<name>_aggregate` with these arguments.
+    fn aggregate<'a>(
+        &'a self,
+        args: Map<String, Value>,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<CallToolResult, ToolError>>;
+}
+
+/// The `query` tool over some models.
+///
+/// ```no_run
+/// # fn doc<M: mcp_diesel::ModelQuery<diesel::SqliteConnection>>(pool: mcp_diesel::SqlitePool) {
+/// let posts = mcp_diesel::ModelTools::<M, _>::new(pool);
+/// let query = mcp_diesel::QueryTool::new().collection(posts.clone());
+/// let server = mcp_core::Server::builder().toolset(posts).toolset(query);
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct QueryTool {
+    collections: Vec<Arc<dyn Collection>>,
+}
+
+impl std::fmt::Debug for QueryTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryTool")
+            .field("collections", &self.collections.iter().map(|c| c.name()).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl QueryTool {
+    /// No models yet.
+    pub fn new() -> Self {
+        QueryTool::default()
+    }
+
+    /// Make a model reachable (with its scope: pass the same `ModelTools` you serve).
+    pub fn collection(mut self, c: impl Collection) -> Self {
+        self.collections.push(Arc::new(c));
+        self
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ToolError {
+    ToolError::invalid_arguments(msg)
+}
+
+/// What a pipeline asks for, in one query.
+#[derive(Default)]
+struct Plan {
+    filter: Vec<Value>,
+    search: Option<Value>,
+    order_by: Option<Value>,
+    skip: i64,
+    limit: Option<i64>,
+    fields: Option<Value>,
+    group: Option<Map<String, Value>>,
+    count: Option<String>,
+}
+
+fn plan(stages: &[Value]) -> Result<Plan, ToolError> {
+    let mut p = Plan::default();
+    for (i, stage) in stages.iter().enumerate() {
+        let obj = stage.as_object().filter(|o| o.len() == 1).ok_or_else(|| {
+            bad(format!("stage {i} must be an object with one operator, such as {{\"$match\": {{...}}}}"))
+        })?;
+        let (op, arg) = obj.iter().next().map(|(k, v)| (k.as_str(), v)).unwrap_or(("", &Value::Null));
+        let windowed = p.limit.is_some() || p.skip > 0;
+        let done = p.group.is_some() || p.count.is_some();
+        if done {
+            return Err(bad(format!("stage {i} (`{op}`) comes after `$group`/`$count`, which end the pipeline")));
+        }
+        match op {
+            "$match" | "$search" | "$sort" if windowed => {
+                return Err(bad(format!(
+                    "stage {i}: `{op}` after `$skip`/`$limit` is not supported; put `$match`, `$search` and `$sort` first"
+                )));
+            }
+            "$match" => {
+                if !arg.is_object() {
+                    return Err(bad(format!("stage {i}: `$match` takes a filter object")));
+                }
+                p.filter.push(arg.clone());
+            }
+            "$search" => {
+                let text = arg.as_str().or_else(|| arg.get("text").and_then(Value::as_str));
+                p.search = Some(json!(text.ok_or_else(|| bad(format!("stage {i}: `$search` takes a string")))?));
+            }
+            "$sort" => {
+                let spec =
+                    arg.as_object().ok_or_else(|| bad(format!("stage {i}: `$sort` takes {{\"field\": 1 or -1}}")))?;
+                let mut keys = Vec::new();
+                for (field, dir) in spec {
+                    match dir.as_i64() {
+                        Some(1) => keys.push(json!(field)),
+                        Some(-1) => keys.push(json!(format!("-{field}"))),
+                        _ => return Err(bad(format!("stage {i}: `$sort` directions are 1 or -1, not {dir}"))),
+                    }
+                }
+                p.order_by = Some(Value::Array(keys));
+            }
+            "$skip" => {
+                let n =
+                    arg.as_i64().filter(|n| *n >= 0).ok_or_else(|| bad(format!("stage {i}: `$skip` takes a count")))?;
+                // Skipping inside a window shrinks it.
+                p.skip += n;
+                p.limit = p.limit.map(|l| (l - n).max(0));
+            }
+            "$limit" => {
+                let n = arg
+                    .as_i64()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| bad(format!("stage {i}: `$limit` takes a positive count")))?;
+                p.limit = Some(p.limit.map_or(n, |l| l.min(n)));
+            }
+            "$project" => {
+                let spec =
+                    arg.as_object().ok_or_else(|| bad(format!("stage {i}: `$project` takes {{\"field\": 1, ...}}")))?;
+                if spec.values().any(|v| v.as_i64() != Some(1) && v.as_bool() != Some(true)) {
+                    return Err(bad(format!("stage {i}: `$project` lists the fields to keep, each with 1")));
+                }
+                p.fields = Some(Value::Array(spec.keys().map(|k| json!(k)).collect()));
+            }
+            "$group" => {
+                if windowed {
+                    return Err(bad(format!("stage {i}: `$group` after `$skip`/`$limit` is not supported")));
+                }
+                p.group =
+                    Some(arg.as_object().cloned().ok_or_else(|| bad(format!("stage {i}: `$group` takes an object")))?);
+            }
+            "$count" => {
+                if windowed {
+                    return Err(bad(format!("stage {i}: `$count` after `$skip`/`$limit` is not supported")));
+                }
+                p.count = Some(arg.as_str().unwrap_or("count").to_owned());
+            }
+            "$lookup" => {
+                return Err(bad(format!(
+                    "stage {i}: `$lookup` needs declared relations, which this server does not have yet"
+                )));
+            }
+            other => {
+                return Err(bad(format!(
+                    "stage {i}: unknown stage `{other}`; stages are $match, $search, $sort, $skip, $limit, $project, $group, $count"
+                )));
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// A `$group` as the aggregate sees it: the field to group by, and each output name
+/// with its metric (`count`, `sum:views`, ...).
+struct GroupArgs {
+    group: Option<String>,
+    metrics: Vec<(String, String)>,
+}
+
+/// `{"_id": "$field" | null, "out": {"$sum": 1 | "$field"}, ...}` → [`GroupArgs`].
+fn group_args(spec: &Map<String, Value>) -> Result<GroupArgs, ToolError> {
+    let group = match spec.get("_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.starts_with('$') => Some(s[1..].to_owned()),
+        Some(other) => return Err(bad(format!("`$group._id` is null or \"$field\", not {other}"))),
+    };
+    let mut metrics = Vec::new();
+    for (out, acc) in spec.iter().filter(|(k, _)| *k != "_id") {
+        let (op, arg) = acc
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .and_then(|o| o.iter().next())
+            .ok_or_else(|| bad(format!("`$group.{out}` takes one accumulator such as {{\"$sum\": 1}}")))?;
+        let metric = match (op.as_str(), arg) {
+            ("$sum", Value::Number(n)) if n.as_i64() == Some(1) => "count".to_owned(),
+            ("$count", _) => "count".to_owned(),
+            ("$sum" | "$avg" | "$min" | "$max", Value::String(f)) if f.starts_with('$') => {
+                format!("{}:{}", &op[1..], &f[1..])
+            }
+            _ => {
+                return Err(bad(format!(
+                    "`$group.{out}`: accumulators are $sum (1 or \"$field\"), $avg, $min, $max of \"$field\", and $count"
+                )));
+            }
+        };
+        metrics.push((out.clone(), metric));
+    }
+    if metrics.is_empty() {
+        metrics.push(("count".to_owned(), "count".to_owned()));
+    }
+    Ok(GroupArgs { group, metrics })
+}
+
+impl QueryTool {
+    async fn run(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
+        if let Some(k) = args.keys().find(|k| !["collection", "pipeline"].contains(&k.as_str())) {
+            return Err(bad(format!("unknown argument `{k}`; the arguments are `collection` and `pipeline`")));
+        }
+        let name = args.get("collection").and_then(Value::as_str).ok_or_else(|| bad("missing `collection`"))?;
+        let c = self.collections.iter().find(|c| c.name() == name).ok_or_else(|| {
+            bad(format!(
+                "unknown collection `{name}`; the collections are {}",
+                self.collections.iter().map(|c| format!("`{}`", c.name())).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let stages = match args.get("pipeline") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) if a.len() <= 20 => a.clone(),
+            Some(_) => return Err(bad("`pipeline` is a list of at most 20 stages")),
+        };
+        let p = plan(&stages)?;
+        let mut query = Map::new();
+        match p.filter.len() {
+            0 => {}
+            1 => {
+                query.insert("filter".into(), p.filter[0].clone());
+            }
+            _ => {
+                query.insert("filter".into(), json!({ "$and": p.filter }));
+            }
+        }
+        if let Some(s) = p.search {
+            query.insert("search".into(), s);
+        }
+        if let Some(spec) = &p.group {
+            if !c.can_group() {
+                return Err(bad(format!("`$group` is not available on `{name}`")));
+            }
+            let GroupArgs { group, metrics } = group_args(spec)?;
+            if let Some(g) = &group {
+                query.insert("group_by".into(), json!(g));
+            }
+            let mut specs: Vec<&str> = metrics.iter().map(|(_, m)| m.as_str()).collect();
+            specs.dedup();
+            query.insert("metrics".into(), json!(specs));
+            let out = c.aggregate(query, ctx).await?;
+            let result = out.structured_content.unwrap_or_default();
+            // Rename to the pipeline's names, with the group key as `_id`.
+            let groups: Vec<Value> = result["groups"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|g| {
+                    let mut row = Map::new();
+                    row.insert("_id".into(), group.as_ref().map_or(Value::Null, |k| g[k].clone()));
+                    for (out, metric) in &metrics {
+                        row.insert(out.clone(), g[metric].clone());
+                    }
+                    Value::Object(row)
+                })
+                .collect();
+            return Ok(CallToolResult::structured(
+                json!({ "items": groups, "returned": groups.len(), "has_more": result["has_more"] }),
+            ));
+        }
+        if let Some(out) = &p.count {
+            let n = c.count(query, ctx).await?.structured_content.unwrap_or_default();
+            return Ok(CallToolResult::structured(
+                json!({ "items": [{ out: n["count"] }], "returned": 1, "has_more": false }),
+            ));
+        }
+        if let Some(o) = p.order_by {
+            query.insert("order_by".into(), o);
+        }
+        if let Some(f) = p.fields {
+            query.insert("fields".into(), f);
+        }
+        if p.skip > 0 {
+            query.insert("offset".into(), json!(p.skip));
+        }
+        match p.limit {
+            Some(0) => {
+                return Ok(CallToolResult::structured(
+                    json!({ "items": [], "returned": 0, "has_more": false, "truncated": false }),
+                ));
+            }
+            Some(l) => {
+                query.insert("limit".into(), json!(l));
+            }
+            None => {}
+        }
+        c.list(query, ctx).await
+    }
+}
+
+impl Toolset for QueryTool {
+    fn tools(&self) -> Vec<Tool> {
+        let names: Vec<&str> = self.collections.iter().map(|c| c.name()).collect();
+        let about: Vec<String> =
+            self.collections.iter().map(|c| format!("`{}`:\n{}", c.name(), c.describe())).collect();
+        vec![
+            Tool::new("query")
+            .title("Query a collection")
+            .description(format!(
+                "Run a pipeline of stages over one collection: `$match` (a filter, as in the `_list` tools), \
+                 `$search` (text), `$sort` ({{\"field\": 1 | -1}}), `$skip`, `$limit`, `$project` ({{\"field\": 1}}), \
+                 then optionally `$group` ({{\"_id\": \"$field\" | null, \"n\": {{\"$sum\": 1}}, \"total\": {{\"$sum\": \"$views\"}}}}) \
+                 or `$count` (\"name\"). `$match`, `$search` and `$sort` come before `$skip`/`$limit`.\n\nCollections and fields:\n{}",
+                about.join("\n")
+            ))
+            .input_schema(json!({
+                "type": "object",
+                "properties": {
+                    "collection": { "type": "string", "enum": names },
+                    "pipeline": { "type": "array", "items": { "type": "object" }, "maxItems": 20 },
+                },
+                "required": ["collection"],
+                "additionalProperties": false,
+            }))
+            .annotations(ToolAnnotations {
+                read_only_hint: Some(true),
+                idempotent_hint: Some(true),
+                open_world_hint: Some(false),
+                ..Default::default()
+            }),
+        ]
+    }
+
+    fn call_tool<'a>(
+        &'a self,
+        _index: usize,
+        args: Map<String, Value>,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<CallToolResult, ToolError>> {
+        Box::pin(self.run(args, ctx))
+    }
+}
