@@ -119,10 +119,24 @@ fn plan(stages: &[Value]) -> Result<Plan, ToolError> {
                 p.search = Some(json!(text.ok_or_else(|| bad(format!("stage {i}: `$search` takes a string")))?));
             }
             "$sort" => {
-                let spec =
-                    arg.as_object().ok_or_else(|| bad(format!("stage {i}: `$sort` takes {{\"field\": 1 or -1}}")))?;
+                // JSON objects do not keep their key order here, so several keys come as a
+                // list: [{"views": -1}, {"id": 1}].
+                let specs: Vec<&Map<String, Value>> = match arg {
+                    Value::Object(o) if o.len() == 1 => vec![o],
+                    Value::Object(_) => {
+                        return Err(bad(format!(
+                            "stage {i}: for several sort keys give a list, such as {{\"$sort\": [{{\"views\": -1}}, {{\"id\": 1}}]}}"
+                        )));
+                    }
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|v| v.as_object().filter(|o| o.len() == 1))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| bad(format!("stage {i}: each `$sort` key is {{\"field\": 1 or -1}}")))?,
+                    _ => return Err(bad(format!("stage {i}: `$sort` takes {{\"field\": 1 or -1}}"))),
+                };
                 let mut keys = Vec::new();
-                for (field, dir) in spec {
+                for (field, dir) in specs.into_iter().flatten() {
                     match dir.as_i64() {
                         Some(1) => keys.push(json!(field)),
                         Some(-1) => keys.push(json!(format!("-{field}"))),
@@ -135,7 +149,7 @@ fn plan(stages: &[Value]) -> Result<Plan, ToolError> {
                 let n =
                     arg.as_i64().filter(|n| *n >= 0).ok_or_else(|| bad(format!("stage {i}: `$skip` takes a count")))?;
                 // Skipping inside a window shrinks it.
-                p.skip += n;
+                p.skip = p.skip.saturating_add(n);
                 p.limit = p.limit.map(|l| (l - n).max(0));
             }
             "$limit" => {
@@ -325,7 +339,7 @@ impl Toolset for QueryTool {
             .title("Query a collection")
             .description(format!(
                 "Run a pipeline of stages over one collection: `$match` (a filter, as in the `_list` tools), \
-                 `$search` (text), `$sort` ({{\"field\": 1 | -1}}), `$skip`, `$limit`, `$project` ({{\"field\": 1}}), \
+                 `$search` (text), `$sort` ({{\"field\": 1 | -1}}, or a list of those for several keys), `$skip`, `$limit`, `$project` ({{\"field\": 1}}), \
                  then optionally `$group` ({{\"_id\": \"$field\" | null, \"n\": {{\"$sum\": 1}}, \"total\": {{\"$sum\": \"$views\"}}}}) \
                  or `$count` (\"name\"). `$match`, `$search` and `$sort` come before `$skip`/`$limit`.\n\nCollections and fields:\n{}",
                 about.join("\n")

@@ -763,6 +763,12 @@ async fn the_query_pipeline() {
         )
         .await;
         assert_eq!(ids(&top), [5, 7]);
+        let views_first =
+            call(&c, "query", q(json!([{ "$sort": [{ "views": -1 }, { "id": 1 }] }, { "$limit": 3 }]))).await;
+        assert_eq!(ids(&views_first), [8, 5, 2], "sort keys keep their order");
+        let id_first =
+            call(&c, "query", q(json!([{ "$sort": [{ "id": 1 }, { "views": -1 }] }, { "$limit": 3 }]))).await;
+        assert_eq!(ids(&id_first), [1, 2, 3]);
         let page = call(&c, "query", q(json!([{ "$sort": { "id": 1 } }, { "$skip": 2 }, { "$limit": 3 }]))).await;
         assert_eq!(ids(&page), [3, 4, 5], "$skip then $limit pages");
         let window = call(&c, "query", q(json!([{ "$sort": { "id": 1 } }, { "$limit": 4 }, { "$skip": 2 }]))).await;
@@ -790,6 +796,8 @@ async fn the_query_pipeline() {
             (q(json!([{ "$limit": 2 }, { "$match": { "id": 1 } }])), "after `$skip`/`$limit` is not supported"),
             (q(json!([{ "$lookup": { "from": "authors" } }])), "`$lookup` needs declared relations"),
             (q(json!([{ "$unwind": "$tags" }])), "unknown stage `$unwind`"),
+            (q(json!([{ "$sort": { "views": -1, "id": 1 } }])), "give a list"),
+            (q(json!([{ "$skip": i64::MAX }, { "$skip": i64::MAX }])), "`offset` must be"),
             (q(json!([{ "$match": { "secret": "x" } }])), "unknown field `secret`"),
             (q(json!([{ "$group": { "_id": "$owner_id" } }])), "cannot group by"),
             (json!({ "collection": "users" }), "unknown collection `users`"),
