@@ -362,10 +362,28 @@ fn filter_description<M: ModelInfo>(regex: bool) -> String {
     format!(
         "Which rows. Keys are `field` (equals), `field__op` (Django style) or `field: {{\"$op\": value}}` (Mongo \
          style); combine with `$and`, `$or`, `$nor` (lists of filters) and `$not`. Fields and their operators:\n{}\n\
-         Examples: {{\"title__icontains\": \"rust\"}}, {{\"id\": {{\"$in\": [1, 2]}}}}, \
-         {{\"$or\": [{{\"id__lt\": 10}}, {{\"id__gt\": 90}}]}}.",
-        field_list::<M>(regex)
+         Examples: {}.",
+        field_list::<M>(regex),
+        filter_examples::<M>()
     )
+}
+
+/// Filter examples with this model's own fields: a text search, a key list, an `$or`.
+fn filter_examples<M: ModelInfo>() -> String {
+    let visible = || M::FIELDS.iter().filter(|f| !f.hidden);
+    let key = M::FIELDS[M::PRIMARY_KEY].name;
+    let mut out = Vec::new();
+    if let Some(text) = visible().find(|f| f.kind == Kind::Text) {
+        out.push(format!("{{\"{}__icontains\": \"rust\"}}", text.name));
+    }
+    if M::FIELDS[M::PRIMARY_KEY].kind == Kind::Integer {
+        out.push(format!("{{\"{key}\": {{\"$in\": [1, 2]}}}}"));
+        out.push(format!("{{\"$or\": [{{\"{key}__lt\": 10}}, {{\"{key}__gt\": 90}}]}}"));
+    }
+    if let Some(flag) = visible().find(|f| f.kind == Kind::Bool) {
+        out.push(format!("{{\"{}\": true}}", flag.name));
+    }
+    out.join(", ")
 }
 
 fn visible_names<M: ModelInfo>() -> Vec<&'static str> {

@@ -297,6 +297,8 @@ async fn tools_are_described_without_hidden_fields_on(fx: &Fixture) {
     let filter_doc = list["inputSchema"]["properties"]["filter"]["description"].as_str().unwrap();
     assert!(filter_doc.contains("`created_at` (date-time)"), "{filter_doc}");
     assert!(filter_doc.contains("`body` (text, nullable)"), "{filter_doc}");
+    // Examples use this model's own fields.
+    assert!(filter_doc.contains(r#"{"title__icontains": "rust"}"#) && filter_doc.contains(r#"{"published": true}"#));
     assert_eq!(list["inputSchema"]["properties"]["limit"]["maximum"], 5);
     let get = serde_json::to_value(&tools[1]).unwrap();
     assert_eq!(get["inputSchema"]["required"], json!(["id"]));
