@@ -47,6 +47,14 @@ fn decode_b64(s: &str) -> Vec<u8> {
     out
 }
 
+/// A form asking for one required field of a JSON type.
+fn one_field_form(message: &str, field: &str, json_type: &str) -> ElicitParams {
+    ElicitParams::form(
+        message,
+        json!({ "type": "object", "properties": { field: { "type": json_type } }, "required": [field] }),
+    )
+}
+
 fn text_of(v: &Option<Map<String, Value>>) -> String {
     v.as_ref().map(|c| Value::Object(c.clone()).to_string()).unwrap_or_else(|| "null".into())
 }
@@ -231,16 +239,7 @@ impl Everything {
     /// Asks for the user's name (multi round-trip).
     #[mcp_tool]
     async fn test_input_required_result_elicitation(&self, ctx: &Context) -> Result<String, ToolError> {
-        let r = ctx
-            .elicit_as(
-                "user_name",
-                ElicitParams::form(
-                    "What is your name?",
-                    json!({
-            "type": "object", "properties": { "name": { "type": "string" } }, "required": ["name"] }),
-                ),
-            )
-            .await?;
+        let r = ctx.elicit_as("user_name", one_field_form("What is your name?", "name", "string")).await?;
         let name =
             r.content.as_ref().and_then(|c| c.get("name")).and_then(Value::as_str).unwrap_or("stranger").to_owned();
         Ok(format!("Hello, {name}!"))
@@ -265,16 +264,7 @@ impl Everything {
     /// Keeps state across a round trip.
     #[mcp_tool]
     async fn test_input_required_result_request_state(&self, ctx: &Context) -> Result<String, ToolError> {
-        let r = ctx
-            .elicit_as(
-                "confirm",
-                ElicitParams::form(
-                    "Please confirm",
-                    json!({
-            "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] }),
-                ),
-            )
-            .await?;
+        let r = ctx.elicit_as("confirm", one_field_form("Please confirm", "ok", "boolean")).await?;
         Ok(format!("state-ok: {}", text_of(&r.content)))
     }
 
@@ -282,14 +272,7 @@ impl Everything {
     #[mcp_tool]
     async fn test_input_required_result_multiple_inputs(&self, ctx: &Context) -> Result<String, ToolError> {
         let (name, greeting, roots) = tokio::join!(
-            ctx.elicit_as(
-                "user_name",
-                ElicitParams::form(
-                    "What is your name?",
-                    json!({
-                "type": "object", "properties": { "name": { "type": "string" } }, "required": ["name"] })
-                )
-            ),
+            ctx.elicit_as("user_name", one_field_form("What is your name?", "name", "string")),
             ctx.sample_as("greeting", CreateMessageParams::user_text("Generate a greeting", 50)),
             ctx.list_roots_as("client_roots"),
         );
@@ -300,42 +283,16 @@ impl Everything {
     /// Asks twice, one round after the other.
     #[mcp_tool]
     async fn test_input_required_result_multi_round(&self, ctx: &Context) -> Result<String, ToolError> {
-        let name = ctx
-            .elicit_as(
-                "step1",
-                ElicitParams::form(
-                    "Step 1: What is your name?",
-                    json!({
-            "type": "object", "properties": { "name": { "type": "string" } }, "required": ["name"] }),
-                ),
-            )
-            .await?;
-        let color = ctx
-            .elicit_as(
-                "step2",
-                ElicitParams::form(
-                    "Step 2: What is your favorite color?",
-                    json!({
-            "type": "object", "properties": { "color": { "type": "string" } }, "required": ["color"] }),
-                ),
-            )
-            .await?;
+        let name = ctx.elicit_as("step1", one_field_form("Step 1: What is your name?", "name", "string")).await?;
+        let color =
+            ctx.elicit_as("step2", one_field_form("Step 2: What is your favorite color?", "color", "string")).await?;
         Ok(format!("{} likes {}", text_of(&name.content), text_of(&color.content)))
     }
 
     /// Its request state is integrity-protected.
     #[mcp_tool]
     async fn test_input_required_result_tampered_state(&self, ctx: &Context) -> Result<String, ToolError> {
-        let r = ctx
-            .elicit_as(
-                "confirm",
-                ElicitParams::form(
-                    "Please confirm",
-                    json!({
-            "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] }),
-                ),
-            )
-            .await?;
+        let r = ctx.elicit_as("confirm", one_field_form("Please confirm", "ok", "boolean")).await?;
         Ok(format!("confirmed: {}", text_of(&r.content)))
     }
 
@@ -445,14 +402,7 @@ impl Everything {
     #[mcp_prompt]
     async fn test_input_required_result_prompt(&self, ctx: &Context) -> Result<Vec<PromptMessage>, ToolError> {
         let r = ctx
-            .elicit_as(
-                "user_context",
-                ElicitParams::form(
-                    "What context should the prompt use?",
-                    json!({
-            "type": "object", "properties": { "context": { "type": "string" } }, "required": ["context"] }),
-                ),
-            )
+            .elicit_as("user_context", one_field_form("What context should the prompt use?", "context", "string"))
             .await?;
         Ok(vec![PromptMessage::user(format!("Use this context: {}", text_of(&r.content)))])
     }
