@@ -391,13 +391,9 @@ fn visible_names<M: ModelInfo>() -> Vec<&'static str> {
 }
 
 impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
-    fn list_tool(&self) -> Tool {
-        let names = visible_names::<M>();
-        let order_values: Vec<String> = M::FIELDS
-            .iter()
-            .filter(|f| !f.hidden && f.kind.is_ordered())
-            .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
-            .collect();
+    /// `filter` and, when the model has search fields, `search`: the arguments of every
+    /// reading tool.
+    fn filter_props(&self) -> Map<String, Value> {
         let mut props = Map::new();
         props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>(M::REGEX) }));
         if !M::SEARCH.is_empty() {
@@ -408,6 +404,17 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
                         "description": format!("Words that must all appear (any case) in {}", searched.join(" or ")) }),
             );
         }
+        props
+    }
+
+    fn list_tool(&self) -> Tool {
+        let names = visible_names::<M>();
+        let order_values: Vec<String> = M::FIELDS
+            .iter()
+            .filter(|f| !f.hidden && f.kind.is_ordered())
+            .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
+            .collect();
+        let mut props = self.filter_props();
         props.insert(
             "order_by".into(),
             json!({ "type": "array", "items": { "type": "string", "enum": order_values }, "maxItems": 5,
@@ -458,7 +465,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     fn get_tool(&self) -> Tool {
         let pk = &M::FIELDS[M::PRIMARY_KEY];
         let row = M::row_schema();
-        let pk_schema = row.get("properties").and_then(|p| p.get(pk.name)).cloned().unwrap_or_else(|| json!({}));
+        let pk_schema = field_schema(&row, pk.name);
         let input = json!({ "type": "object", "properties": { pk.name: pk_schema }, "required": [pk.name], "additionalProperties": false });
         Tool::new(format!("{}_get", M::NAME))
             .title(format!("Get one of {}", M::NAME))
@@ -469,11 +476,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     }
 
     fn count_tool(&self) -> Tool {
-        let mut props = Map::new();
-        props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>(M::REGEX) }));
-        if !M::SEARCH.is_empty() {
-            props.insert("search".into(), json!({ "type": "string", "maxLength": self.caps.max_pattern_len }));
-        }
+        let props = self.filter_props();
         Tool::new(format!("{}_count", M::NAME))
             .title(format!("Count {}", M::NAME))
             .description(format!("How many {} ({}) match a filter.", M::NAME, M::DESCRIPTION.trim()))
@@ -488,25 +491,28 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
 /// The JSON schemas of the fields agents may write, and which are required.
 fn write_schema<M: ModelInfo>(include_key: bool, all_optional: bool) -> (Map<String, Value>, Vec<&'static str>) {
     let row = M::row_schema();
-    let props = row.get("properties").and_then(Value::as_object);
-    let mut out = Map::new();
+    let props = writable_names::<M>(include_key).into_iter().map(|n| (n.to_owned(), field_schema(&row, n))).collect();
+    (props, required_names::<M>(include_key, all_optional))
+}
+
+/// The fields a write must give: the key (with `include_key`), then the writable
+/// non-nullable fields unless every field is optional (patch).
+fn required_names<M: ModelInfo>(include_key: bool, all_optional: bool) -> Vec<&'static str> {
     let mut required = Vec::new();
-    let pk = &M::FIELDS[M::PRIMARY_KEY];
     if include_key {
-        out.insert(pk.name.into(), props.and_then(|p| p.get(pk.name)).cloned().unwrap_or_else(|| json!({})));
-        required.push(pk.name);
+        required.push(M::FIELDS[M::PRIMARY_KEY].name);
     }
-    for &i in M::WRITABLE {
-        let f = &M::FIELDS[i];
-        if i == M::PRIMARY_KEY && include_key {
-            continue;
-        }
-        out.insert(f.name.into(), props.and_then(|p| p.get(f.name)).cloned().unwrap_or_else(|| json!({})));
-        if !all_optional && !f.nullable {
-            required.push(f.name);
-        }
+    if !all_optional {
+        required.extend(
+            M::WRITABLE
+                .iter()
+                .filter(|&&i| !(include_key && i == M::PRIMARY_KEY))
+                .map(|&i| &M::FIELDS[i])
+                .filter(|f| !f.nullable)
+                .map(|f| f.name),
+        );
     }
-    (out, required)
+    required
 }
 
 fn writable_names<M: ModelInfo>(include_key: bool) -> Vec<&'static str> {
@@ -584,8 +590,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
 
     fn delete_tool(&self) -> Tool {
         let pk = &M::FIELDS[M::PRIMARY_KEY];
-        let row = M::row_schema();
-        let pk_schema = row.get("properties").and_then(|p| p.get(pk.name)).cloned().unwrap_or_else(|| json!({}));
+        let pk_schema = field_schema(&M::row_schema(), pk.name);
         Tool::new(format!("{}_delete", M::NAME))
             .title(format!("Delete one of {}", M::NAME))
             .description(format!("Delete the row of {} ({}) with this `{}`.", M::NAME, M::DESCRIPTION.trim(), pk.name))
@@ -622,7 +627,8 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         } else {
             None
         };
-        let (_, required) = write_schema::<M>(false, action == WriteAction::Patch);
+        // From the field table, not the JSON Schema: no schema is generated per write.
+        let required = required_names::<M>(false, action == WriteAction::Patch);
         let missing: Vec<String> = required
             .iter()
             .filter(|r| **r != pk || action == WriteAction::Create)
@@ -686,11 +692,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
 
     async fn delete(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
         let pk = M::FIELDS[M::PRIMARY_KEY].name;
-        deny_unknown(&args, &[pk])?;
-        let key = args
-            .get(pk)
-            .cloned()
-            .ok_or_else(|| ToolError::invalid_arguments(format!("missing required argument `{pk}`")))?;
+        let key = key_arg::<M>(&args)?;
         let scope = self.write_scope_filter(ctx)?;
         let k = key.clone();
         if self.run(move |conn| M::delete(conn, &k, &scope)).await? {
@@ -724,11 +726,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     fn aggregate_tool(&self) -> Tool {
         let specs: Vec<String> = metric_specs::<M>().into_iter().map(|(s, _)| s).collect();
         let groups: Vec<&str> = M::GROUP_BY.iter().map(|&i| M::FIELDS[i].name).collect();
-        let mut props = Map::new();
-        props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>(M::REGEX) }));
-        if !M::SEARCH.is_empty() {
-            props.insert("search".into(), json!({ "type": "string", "maxLength": self.caps.max_pattern_len }));
-        }
+        let mut props = self.filter_props();
         if !groups.is_empty() {
             props.insert(
                 "group_by".into(),
@@ -852,6 +850,18 @@ fn not_found<M: ModelInfo>(key: &Value) -> ToolError {
 fn row_result<M: ModelInfo>(row: &M) -> Result<CallToolResult, ToolError> {
     let obj = row.to_agent_json().map_err(|e| ToolError::internal(format!("the row could not be serialized: {e}")))?;
     Ok(CallToolResult::structured(Value::Object(obj)))
+}
+
+/// The schema of one field of the row schema (`{}` if it has none).
+fn field_schema(row: &Map<String, Value>, name: &str) -> Value {
+    row.get("properties").and_then(|p| p.get(name)).cloned().unwrap_or_else(|| json!({}))
+}
+
+/// The key argument of `get` and `delete`, alone.
+fn key_arg<M: ModelInfo>(args: &Map<String, Value>) -> Result<Value, ToolError> {
+    let pk = M::FIELDS[M::PRIMARY_KEY].name;
+    deny_unknown(args, &[pk])?;
+    args.get(pk).cloned().ok_or_else(|| ToolError::invalid_arguments(format!("missing required argument `{pk}`")))
 }
 
 fn read_only() -> ToolAnnotations {
@@ -1115,23 +1125,12 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     }
 
     async fn get(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
-        let pk = M::FIELDS[M::PRIMARY_KEY].name;
-        deny_unknown(&args, &[pk])?;
-        let key = args
-            .get(pk)
-            .cloned()
-            .ok_or_else(|| ToolError::invalid_arguments(format!("missing required argument `{pk}`")))?;
+        let key = key_arg::<M>(&args)?;
         let scope = self.scope_filter(ctx)?;
         let shown = key.clone();
-        let row = self.run(move |conn| M::get(conn, &key, &scope)).await?;
-        match row {
-            Some(r) => {
-                let obj = r
-                    .to_agent_json()
-                    .map_err(|e| ToolError::internal(format!("the row could not be serialized: {e}")))?;
-                Ok(CallToolResult::structured(Value::Object(obj)))
-            }
-            None => Err(ToolError::not_found(format!("no {} with `{pk}` = {shown}", M::NAME))),
+        match self.run(move |conn| M::get(conn, &key, &scope)).await? {
+            Some(row) => row_result(&row),
+            None => Err(not_found::<M>(&shown)),
         }
     }
 
