@@ -112,6 +112,21 @@ struct Field {
     read_only: bool,
 }
 
+impl Field {
+    /// `null` or `notnull`, as the templates spell a column's nullability.
+    fn null_ident(&self) -> Ident {
+        Ident::new(if self.nullable { "null" } else { "notnull" }, Span::call_site())
+    }
+
+    /// `index : table::column : null|notnull : Type`, a column as the write and aggregate
+    /// templates take it.
+    fn column_spec(&self, index: usize, table: &Path) -> TokenStream {
+        let (i, col, null, ty) =
+            (proc_macro2::Literal::usize_unsuffixed(index), &self.column, self.null_ident(), &self.inner);
+        quote!(#i : #table::#col : #null : #ty)
+    }
+}
+
 /// Expand `#[mcp_toolset(attr)]` on a struct.
 pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result<TokenStream> {
     let nested = darling::ast::NestedMeta::parse_meta_list(attr)?;
@@ -395,7 +410,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
         let i = proc_macro2::Literal::usize_unsuffixed(i);
         let col = &f.column;
         let kind = f.kind.template();
-        let null = Ident::new(if f.nullable { "null" } else { "notnull" }, Span::call_site());
+        let null = f.null_ident();
         let ty = &f.inner;
         quote!(#i : #table::#col : #kind : #null : #ty)
     });
@@ -419,13 +434,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
             .iter()
             .enumerate()
             .filter(|(i, _)| !(*i == pk_index && key_generated))
-            .map(|(i, f)| {
-                let i = proc_macro2::Literal::usize_unsuffixed(i);
-                let col = &f.column;
-                let null = Ident::new(if f.nullable { "null" } else { "notnull" }, Span::call_site());
-                let ty = &f.inner;
-                quote!(#i : #table::#col : #null : #ty)
-            })
+            .map(|(i, f)| f.column_spec(i, &table))
             .collect();
         let groups = cols.chunks(8).map(|g| quote!([#(#g),*]));
         quote!([#(#groups),*])
@@ -434,12 +443,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
     };
     let aggregate = if aggregate_action {
         let lit = proc_macro2::Literal::usize_unsuffixed;
-        let null = |f: &Field| Ident::new(if f.nullable { "null" } else { "notnull" }, Span::call_site());
-        let groups = group_by.iter().map(|&i| {
-            let f = &fields[i];
-            let (col, n, ty, i) = (&f.column, null(f), &f.inner, lit(i));
-            quote!(#i : #table::#col : #n : #ty)
-        });
+        let groups = group_by.iter().map(|&i| fields[i].column_spec(i, &table));
         let sums =
             fields.iter().enumerate().filter(|(_, f)| !f.hidden && matches!(f.kind, Kind::Integer | Kind::Float)).map(
                 |(i, f)| {
@@ -457,10 +461,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
                         Kind::Text | Kind::Integer | Kind::Float | Kind::DateTime | Kind::Date | Kind::Time
                     )
             })
-            .map(|(i, f)| {
-                let (col, n, ty, i) = (&f.column, null(f), &f.inner, lit(i));
-                quote!(#i : #table::#col : #n : #ty)
-            });
+            .map(|(i, f)| f.column_spec(i, &table));
         quote!({ groups = [#(#groups),*], sums = [#(#sums),*], ords = [#(#ords),*] })
     } else {
         quote!(none)
