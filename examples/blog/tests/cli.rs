@@ -5,11 +5,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-fn temp_db(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("blog-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("blog.db")
-}
+mod common;
+
+use common::TempDir;
 
 #[test]
 fn help_and_bad_options() {
@@ -28,7 +26,8 @@ fn help_and_bad_options() {
 
 #[test]
 fn list_tools_prints_json() {
-    let db = temp_db("list");
+    let dir = TempDir::new("blog-cli-list");
+    let db = dir.db();
     let out = Command::new(env!("CARGO_BIN_EXE_blog"))
         .args(["--list-tools", "--database-url", db.to_str().unwrap()])
         .output()
@@ -38,12 +37,12 @@ fn list_tools_prints_json() {
     let tools = tools.as_array().unwrap();
     assert_eq!(tools.len(), 16);
     assert!(tools.iter().all(|t| t["inputSchema"]["type"] == "object"));
-    let _ = std::fs::remove_dir_all(db.parent().unwrap());
 }
 
 #[test]
 fn stdio_answers_a_client() {
-    let db = temp_db("stdio");
+    let dir = TempDir::new("blog-cli-stdio");
+    let db = dir.db();
     let mut child = Command::new(env!("CARGO_BIN_EXE_blog"))
         .args(["--stdio", "--database-url", db.to_str().unwrap()])
         .stdin(Stdio::piped())
@@ -73,5 +72,4 @@ fn stdio_answers_a_client() {
     assert!(answer["result"]["structuredContent"]["count"].as_i64().unwrap() > 0, "{answer}");
     child.kill().ok();
     child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(db.parent().unwrap());
 }

@@ -1,6 +1,9 @@
 //! The demo blog over real HTTP: the app started on 127.0.0.1 with a fresh SQLite file,
 //! alice and bob talking MCP (stateless 2026-07-28 requests) with their bearer tokens.
 
+mod common;
+
+use common::{ALICE, BOB, TempDir};
 use serde_json::{Value, json};
 
 struct App {
@@ -9,31 +12,12 @@ struct App {
     _dir: TempDir,
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-const ALICE: &str = "alice-token-0001";
-const BOB: &str = "bob-token-0002";
-
 async fn start() -> App {
-    let dir = std::env::temp_dir().join(format!(
-        "blog-test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pool = blog::open_database(dir.join("blog.db").to_str().unwrap()).unwrap();
-    let users = blog::users(&pool, &[("alice".into(), ALICE.into()), ("bob".into(), BOB.into())]).unwrap();
-    let app = blog::router(blog::mcp_server(pool.clone()).unwrap(), pool, users);
+    let (app, dir) = common::app("blog-test");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(mcp_axum::serve(listener, app));
-    App { base: format!("http://{addr}"), http: reqwest::Client::new(), _dir: TempDir(dir) }
+    App { base: format!("http://{addr}"), http: reqwest::Client::new(), _dir: dir }
 }
 
 impl App {

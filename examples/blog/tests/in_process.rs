@@ -1,33 +1,20 @@
 //! The demo blog driven in-process with `mcp_axum::testing::McpTestClient`: every kind of
 //! capability, as alice, as bob and without a token.
 
+mod common;
+
+use common::{ALICE, BOB, TempDir};
 use mcp_axum::testing::{McpTestClient, McpTestError};
 use serde_json::{Value, json};
 
-const ALICE: &str = "alice-token-0001";
-const BOB: &str = "bob-token-0002";
-
 struct Blog {
     router: axum::Router,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Blog {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _dir: TempDir,
 }
 
 fn blog() -> Blog {
-    let dir = std::env::temp_dir().join(format!(
-        "blog-inproc-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pool = blog::open_database(dir.join("blog.db").to_str().unwrap()).unwrap();
-    let users = blog::users(&pool, &[("alice".into(), ALICE.into()), ("bob".into(), BOB.into())]).unwrap();
-    Blog { router: blog::router(blog::mcp_server(pool.clone()).unwrap(), pool, users), dir }
+    let (router, dir) = common::app("blog-inproc");
+    Blog { router, _dir: dir }
 }
 
 fn structured(r: &mcp_core::protocol::CallToolResult) -> Value {
