@@ -56,6 +56,7 @@
 //! |---------|---------|-----------------|
 //! | `redis` | no      | `RedisStore`: legacy session state in Redis, so replicas share sessions |
 
+pub mod auth;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod security;
@@ -90,6 +91,8 @@ pub struct McpRouter {
     legacy: bool,
     limits: SessionLimits,
     store: Option<Arc<dyn SessionStore>>,
+    auth: Option<auth::Auth>,
+    public_url: Option<String>,
 }
 
 impl std::fmt::Debug for McpRouter {
@@ -111,6 +114,8 @@ impl McpRouter {
             legacy: true,
             limits: SessionLimits::default(),
             store: None,
+            auth: None,
+            public_url: None,
         }
     }
 
@@ -124,6 +129,7 @@ impl McpRouter {
     /// The URL clients use to reach this server (for example `https://api.example.com`):
     /// its host and origin are allowed.
     pub fn public_url(mut self, url: &str) -> Self {
+        self.public_url = Some(url.trim_end_matches('/').to_owned());
         if let Some((scheme, rest)) = url.split_once("://") {
             let authority = rest.split('/').next().unwrap_or_default();
             self.policy.hosts.push(authority.to_owned());
@@ -201,6 +207,15 @@ impl McpRouter {
         self
     }
 
+    /// Authenticate every request with `auth` (see [`auth`]) and serve its
+    /// protected-resource metadata (RFC 9728) at `/.well-known/oauth-protected-resource`
+    /// and at the path-aware form for this endpoint (for `/mcp`:
+    /// `/.well-known/oauth-protected-resource/mcp`).
+    pub fn auth(mut self, auth: auth::Auth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
     /// Keep legacy session state in `store` (for example Redis, shared by replicas).
     pub fn session_store(mut self, store: impl SessionStore) -> Self {
         self.store = Some(Arc::new(store));
@@ -220,6 +235,12 @@ impl McpRouter {
             },
             sessions: session::Sessions::new(store, self.limits),
             forwarding: std::sync::Once::new(),
+            auth: self.auth.map(|a| {
+                let resource =
+                    a.resource.clone().or_else(|| self.public_url.as_ref().map(|u| format!("{u}{}", self.path)));
+                service::AuthConfig { auth: a, resource }
+            }),
+            path: self.path.clone(),
         };
         (self.path, Arc::new(inner))
     }
@@ -228,15 +249,28 @@ impl McpRouter {
     /// your state and layers.
     pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let (path, inner) = self.inner();
-        let handler = move |req: Request<Body>| {
+        let handler = {
             let inner = inner.clone();
-            async move { service::handle(inner, req).await }
+            move |req: Request<Body>| {
+                let inner = inner.clone();
+                async move { service::handle(inner, req).await }
+            }
         };
         let trimmed = path.trim_end_matches('/');
         let path = if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() };
         let mut router = Router::new().route(&path, any(handler.clone()));
         if path != "/" {
             router = router.route(&format!("{path}/"), any(handler));
+        }
+        if inner.auth.is_some() {
+            let metadata = move |req: Request<Body>| {
+                let inner = inner.clone();
+                async move { service::protected_resource_metadata(&inner, req) }
+            };
+            router = router.route(auth::WELL_KNOWN, any(metadata.clone()));
+            if path != "/" {
+                router = router.route(&format!("{}{path}", auth::WELL_KNOWN), any(metadata));
+            }
         }
         router
     }

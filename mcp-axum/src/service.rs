@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::body::Body;
 use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use mcp_core::protocol::jsonrpc::{Parsed, parse};
 use mcp_core::protocol::{ErrorObject, Message, ProtocolVersion, RequestId, codes, methods};
@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::auth::{Auth, Failure};
 use crate::security::{Policy, Refusal};
 use crate::session::{Live, Sessions, StreamEvent};
 
@@ -51,6 +52,68 @@ pub(crate) struct Inner {
     pub(crate) sessions: Sessions,
     /// Whether the listener for messages forwarded by other replicas runs.
     pub(crate) forwarding: std::sync::Once,
+    pub(crate) auth: Option<AuthConfig>,
+    /// The endpoint's path.
+    pub(crate) path: String,
+}
+
+/// Authentication, with the resource URI when it is fixed by configuration.
+pub(crate) struct AuthConfig {
+    pub(crate) auth: Auth,
+    pub(crate) resource: Option<String>,
+}
+
+impl Inner {
+    /// This server's canonical resource URI: configured, else the URL the request was
+    /// addressed to (forwarded headers only when trusted).
+    fn resource(&self, headers: &HeaderMap) -> String {
+        if let Some(r) = self.auth.as_ref().and_then(|a| a.resource.clone()) {
+            return r;
+        }
+        let policy = &self.config.policy;
+        let host = policy.request_host(headers).unwrap_or("localhost");
+        let scheme = if policy.trust_forwarded {
+            header(headers, "x-forwarded-proto").and_then(|p| p.split(',').next()).map_or("http", str::trim)
+        } else {
+            "http"
+        };
+        let scheme = if scheme.eq_ignore_ascii_case("https") { "https" } else { "http" };
+        format!("{scheme}://{host}{}", self.path)
+    }
+
+    /// A `401` or `403` with the RFC 6750/9728 challenge and a JSON-RPC error body.
+    fn auth_refusal(
+        &self,
+        headers: &HeaderMap,
+        status: StatusCode,
+        id: Option<RequestId>,
+        scope: &[String],
+        error: Option<(&str, &str)>,
+        message: String,
+    ) -> Resp {
+        let url = crate::auth::metadata_url(&self.resource(headers));
+        let mut r = rpc_error(status, id, ErrorObject::new(codes::INVALID_REQUEST, message));
+        r.headers_mut().insert(WWW_AUTHENTICATE, crate::auth::challenge(&url, scope, error));
+        r
+    }
+}
+
+/// `GET /.well-known/oauth-protected-resource[/path]`: the RFC 9728 document.
+pub(crate) fn protected_resource_metadata(inner: &Inner, req: Request<Body>) -> Resp {
+    let Some(cfg) = &inner.auth else {
+        return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Not Found");
+    };
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = method_not_allowed("GET");
+        r.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
+        return r;
+    }
+    let doc = cfg.auth.metadata(&inner.resource(req.headers()), &inner.server.all_tool_scopes());
+    let mut r = json_response(StatusCode::OK, doc);
+    // Public metadata: browser-based clients (MCP Inspector) read it cross-origin.
+    r.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
+    r
 }
 
 type Resp = Response<Body>;
@@ -101,7 +164,7 @@ fn accepts(accept: Option<&str>, wanted: &str) -> bool {
 
 pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Body>) -> Resp {
     inner.forwarding.call_once(|| listen_forwarded(&inner));
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
     if let Err(refusal) = inner.config.policy.check(&parts.headers, authority.as_deref()) {
         let msg = match refusal {
@@ -109,6 +172,44 @@ pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Body>) -> Resp {
             Refusal::Origin(o) => format!("Forbidden: origin `{o}` is not allowed"),
         };
         return plain(StatusCode::FORBIDDEN, codes::INVALID_REQUEST, msg);
+    }
+    if let Some(cfg) = &inner.auth {
+        let required = &cfg.auth.required_scopes;
+        match cfg.auth.authenticate(&parts).await {
+            Ok(Some(principal)) => {
+                let missing: Vec<&String> = required.iter().filter(|s| !principal.has_scope(s)).collect();
+                if !missing.is_empty() {
+                    let message = format!(
+                        "Forbidden: this server needs the scope(s) {}",
+                        missing.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                    );
+                    let error = Some(("insufficient_scope", message.as_str()));
+                    return inner.auth_refusal(
+                        &parts.headers,
+                        StatusCode::FORBIDDEN,
+                        None,
+                        required,
+                        error,
+                        message.clone(),
+                    );
+                }
+                parts.extensions.insert(principal);
+            }
+            Ok(None) => {
+                // Anonymous access allowed: nobody may pose as a principal through the
+                // extensions then.
+                parts.extensions.remove::<Principal>();
+            }
+            Err(Failure::Missing) => {
+                let message = "Unauthorized: send `Authorization: Bearer <access token>`".to_owned();
+                return inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, None, required, None, message);
+            }
+            Err(Failure::Invalid(why)) => {
+                let message = format!("Unauthorized: {why}");
+                let error = Some(("invalid_token", why.as_str()));
+                return inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, None, required, error, message);
+            }
+        }
     }
     match parts.method {
         Method::POST => post(inner, parts, body).await,
@@ -250,6 +351,9 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
     let headers = &parts.headers;
     let proto = header(headers, PROTOCOL_VERSION);
     let session_id = header(headers, SESSION_ID).map(str::to_owned);
+    if let Some(resp) = check_tool_scopes(&inner, &parts, &parsed) {
+        return resp;
+    }
 
     // Era: a 2026-07-28 header, or a request naming its version in `_meta` without a
     // session, is served statelessly; everything else belongs to a legacy session.
@@ -340,6 +444,35 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
             resp
         }
     }
+}
+
+/// A `tools/call` the caller's token lacks scopes for: `403` with `insufficient_scope`
+/// naming every scope the call needs (`401` for an anonymous caller), unless the
+/// compatibility mode lets the dispatcher answer with an `isError` result.
+fn check_tool_scopes(inner: &Inner, parts: &http::request::Parts, parsed: &Parsed) -> Option<Resp> {
+    let cfg = inner.auth.as_ref()?;
+    let Parsed::Single(Message::Request(req)) = parsed else { return None };
+    if req.method != methods::TOOLS_CALL || cfg.auth.errors_as_results {
+        return None;
+    }
+    let name = peek(req).name?;
+    let name = name.as_str()?;
+    let principal = parts.extensions.get::<Principal>();
+    let denied = inner.server.authorize_tool(name, principal).err()?;
+    if denied.required_scopes().is_empty() {
+        return None; // The application's permission hook: the dispatcher says why.
+    }
+    let mut scope = cfg.auth.required_scopes.clone();
+    scope.extend(denied.required_scopes().iter().cloned());
+    let id = Some(req.id.clone());
+    let message = format!("Forbidden: {denied}");
+    Some(match principal {
+        None => inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, id, &scope, None, message),
+        Some(_) => {
+            let error = Some(("insufficient_scope", message.as_str()));
+            inner.auth_refusal(&parts.headers, StatusCode::FORBIDDEN, id, &scope, error, message.clone())
+        }
+    })
 }
 
 fn is_answer_or_cancellation(message: &Message) -> bool {

@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::request_state::request_digest;
 use super::{
-    CompletionTarget, Inbound, ListKind, Pages, ResourceTarget, Server, ServerEvent, decode_cursor, shape,
-    toolset::BoxFuture,
+    CompletionTarget, Inbound, ListKind, Pages, ResourceTarget, Server, ServerEvent, ToolEntry, decode_cursor,
+    encode_cursor, shape, toolset::BoxFuture,
 };
 use crate::context::{Context, ContextParts, Session};
 use crate::error::{ToolError, ToolErrorKind};
@@ -25,10 +25,10 @@ use crate::protocol::jsonrpc::{Parsed, parse, to_raw};
 use crate::protocol::{
     CallToolParams, CallToolResult, CancelledParams, ClientCapabilities, CompleteParams, CompleteResult, Completion,
     EmptyParams, EmptyResult, ErrorObject, GetPromptParams, Implementation, InitializeParams, InputRequiredResult,
-    InputResponses, LoggingLevel, Message, Meta, Notification, PaginatedParams, ProgressToken, ProtocolVersion,
-    ReadResourceParams, Reference, Request, RequestId, ResourceUriParams, Response, ResultType, SetLevelParams,
-    SubscriptionFilter, SubscriptionsAcknowledgedParams, SubscriptionsListenParams, SubscriptionsListenResult, codes,
-    meta, methods,
+    InputResponses, ListToolsResult, LoggingLevel, Message, Meta, Notification, PaginatedParams, ProgressToken,
+    ProtocolVersion, ReadResourceParams, Reference, Request, RequestId, ResourceUriParams, Response, ResultType,
+    SetLevelParams, SubscriptionFilter, SubscriptionsAcknowledgedParams, SubscriptionsListenParams,
+    SubscriptionsListenResult, codes, meta, methods,
 };
 
 /// At most this many URIs in one `subscriptions/listen` filter.
@@ -287,6 +287,9 @@ impl Server {
             }
             (methods::SERVER_DISCOVER, true) => Ok(self.pages(v).hello.clone()),
             (methods::SUBSCRIPTIONS_LISTEN, true) => self.listen(req, inbound).await,
+            (methods::TOOLS_LIST, _) if caps.tools.is_some() && self.inner.access.active => {
+                self.caller_tools_page(req, v, inbound)
+            }
             (methods::TOOLS_LIST, _) if caps.tools.is_some() => self.list_page(req, v, ListKind::Tools),
             (methods::TOOLS_CALL, _) if caps.tools.is_some() => self.call_tool(req, facts, inbound).await,
             (methods::TOOLS_LIST | methods::TOOLS_CALL, _) => Err(unsupported("tools")),
@@ -344,6 +347,37 @@ impl Server {
             })?,
         };
         Ok(list.get(page).cloned())
+    }
+
+    /// `tools/list` when tools have scopes or a permission hook: the tools this caller may
+    /// call, paginated and serialized for this request (`cacheScope: private`).
+    fn caller_tools_page(&self, req: &Request, v: ProtocolVersion, inbound: &Inbound) -> Routed {
+        let p: PaginatedParams = params(req)?;
+        let principal = inbound.extensions.get::<Principal>();
+        let visible: Vec<&ToolEntry> = self
+            .inner
+            .tools
+            .iter()
+            .filter(|e| self.inner.access.check(&e.tool, &e.scopes, principal).is_ok())
+            .collect();
+        let size = self.inner.page_size;
+        let pages = visible.len().div_ceil(size).max(1);
+        let page = match p.cursor.as_deref() {
+            None => 0,
+            Some(c) => decode_cursor(ListKind::Tools, c).filter(|&i| i < pages).ok_or_else(|| {
+                ErrorObject::invalid_params("Invalid cursor").with_data(serde_json::json!({ "cursor": c }))
+            })?,
+        };
+        let mut r = ListToolsResult {
+            result_type: None,
+            tools: visible.iter().skip(page * size).take(size).map(|e| shape::tool(&e.tool, v)).collect(),
+            next_cursor: (page + 1 < pages).then(|| encode_cursor(ListKind::Tools, page + 1)),
+            ttl_ms: None,
+            cache_scope: None,
+            meta: None,
+        };
+        shape::finish(&mut r, v, &self.inner.server_info_value, Some(self.inner.list_cache));
+        Ok(Some(Arc::from(to_raw(&r))))
     }
 
     fn context(&self, req: &Request, facts: Facts, inbound: &Inbound, responses: InputResponses) -> (Context, Tracked) {
@@ -440,6 +474,12 @@ impl Server {
         };
         let entry = &self.inner.tools[i];
         let v = facts.version;
+        if let Err(denied) = self.inner.access.check(&entry.tool, &entry.scopes, inbound.extensions.get::<Principal>())
+        {
+            // Transports that can answer 403 with a scope challenge do so before dispatch;
+            // here (stdio, or HTTP in compatibility mode) the agent reads why.
+            return Ok(Some(self.finish(CallToolResult::error(format!("Forbidden: {denied}")), v, None)));
+        }
         let digest = request_digest(methods::TOOLS_CALL, &p.name, p.arguments.as_ref());
         let (ctx, _tracked) =
             self.prepare(req, facts, inbound, &digest, p.request_state.as_deref(), p.input_responses)?;

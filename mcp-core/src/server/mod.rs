@@ -1,6 +1,7 @@
 //! The server: registries built once from [`Toolset`]s, and a transport-neutral
 //! [`Server::handle`] that serves both protocol eras.
 
+pub mod access;
 pub(crate) mod dispatch;
 mod request_state;
 pub(crate) mod shape;
@@ -19,11 +20,13 @@ use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use self::access::Access;
+pub use self::access::{AccessDenied, PermissionFn};
 use self::request_state::StateSigner;
 pub use self::toolset::{BoxFuture, CompletionTarget, ResourceTarget, Toolset, UriVariables};
 use self::uri_template::UriTemplate;
 use crate::context::{Session, Sink};
-use crate::extensions::Extensions;
+use crate::extensions::{Extensions, Principal};
 use crate::protocol::{
     CacheScope, DiscoverResult, Icon, Implementation, InitializeResult, ListChangedCapability, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, Meta, Prompt, ProtocolVersion, Resource,
@@ -117,6 +120,8 @@ pub(crate) struct ToolEntry {
     pub(crate) toolset: usize,
     pub(crate) index: usize,
     pub(crate) wrap_output: bool,
+    /// OAuth scopes a caller needs.
+    pub(crate) scopes: Vec<String>,
 }
 
 pub(crate) struct ResourceEntry {
@@ -193,6 +198,9 @@ pub(crate) struct Inner {
     pub(crate) prompt_index: HashMap<String, usize>,
     /// Indexed like [`ProtocolVersion::ALL`].
     pub(crate) pages: Vec<Pages>,
+    pub(crate) access: Access,
+    pub(crate) page_size: usize,
+    pub(crate) list_cache: (u64, CacheScope),
     pub(crate) read_cache: (u64, CacheScope),
     pub(crate) signer: StateSigner,
     pub(crate) events: broadcast::Sender<ServerEvent>,
@@ -229,6 +237,34 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
+    /// Whether `principal` (`None`: anonymous) may call the tool `name`: it was granted every
+    /// scope the tool requires and the permission hook agrees. An unknown tool is `Ok` (the
+    /// call itself reports it). Transports use this to answer `403` with a scope challenge
+    /// before dispatching.
+    pub fn authorize_tool(&self, name: &str, principal: Option<&Principal>) -> Result<(), AccessDenied> {
+        match self.inner.tool_index.get(name) {
+            Some(&i) => {
+                let e = &self.inner.tools[i];
+                self.inner.access.check(&e.tool, &e.scopes, principal)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The scopes the tool `name` requires (empty for an unknown tool).
+    pub fn tool_required_scopes(&self, name: &str) -> &[String] {
+        self.inner.tool_index.get(name).map_or(&[], |&i| &self.inner.tools[i].scopes)
+    }
+
+    /// Every scope some tool requires, sorted, without repeats (for `scopes_supported` in
+    /// protected-resource metadata).
+    pub fn all_tool_scopes(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.inner.tools.iter().flat_map(|t| t.scopes.iter().cloned()).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     /// Start building a server.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
@@ -297,6 +333,8 @@ pub struct ServerBuilder {
     read_scope: CacheScope,
     state_key: Option<[u8; 32]>,
     state_ttl: Duration,
+    tool_scopes: HashMap<String, Vec<String>>,
+    permission: Option<Arc<PermissionFn>>,
 }
 
 impl Default for ServerBuilder {
@@ -311,6 +349,8 @@ impl Default for ServerBuilder {
             read_scope: CacheScope::Private,
             state_key: None,
             state_ttl: Duration::from_secs(600),
+            tool_scopes: HashMap::new(),
+            permission: None,
         }
     }
 }
@@ -407,8 +447,55 @@ impl ServerBuilder {
         self
     }
 
-    /// Build the server: collect every toolset's items, check names, and serialize the
-    /// list pages for every protocol version.
+    /// Require OAuth `scopes` to see and call the tool `name` (in addition to those its
+    /// toolset declares). Building fails if no tool has that name.
+    ///
+    /// ```
+    /// use mcp_core::prelude::*;
+    ///
+    /// struct Admin;
+    ///
+    /// #[mcp_toolset]
+    /// impl Admin {
+    ///     /// Remove every draft.
+    ///     #[mcp_tool(destructive)]
+    ///     fn purge_drafts(&self) -> u64 {
+    ///         0
+    ///     }
+    /// }
+    ///
+    /// let server = Server::builder()
+    ///     .info(server_info!())
+    ///     .toolset(Admin)
+    ///     .tool_scopes("purge_drafts", ["posts:admin"])
+    ///     .build()
+    ///     .unwrap();
+    /// let alice = Principal::new("alice").with_scopes(["posts:read"]);
+    /// assert!(server.authorize_tool("purge_drafts", Some(&alice)).is_err());
+    /// ```
+    pub fn tool_scopes<I, S>(mut self, name: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tool_scopes.entry(name.into()).or_default().extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// The application's own permission rule, checked after scopes for every listed and
+    /// called tool: `true` lets the principal (`None`: anonymous) see and call the tool.
+    /// A refused call gets an `isError` result saying so (it is not about token scopes, so
+    /// there is no step-up challenge).
+    pub fn tool_permission(
+        mut self,
+        allow: impl Fn(&Tool, Option<&Principal>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.permission = Some(Arc::new(allow));
+        self
+    }
+
+    /// Build the server: collect every toolset's items, check names and scopes, and
+    /// serialize the list pages for every protocol version.
     pub fn build(self) -> Result<Server, BuildError> {
         let info = match self.info {
             Some(i) if !i.name.is_empty() => i,
@@ -455,7 +542,18 @@ impl ServerBuilder {
                 if claim("tool", &tool.name, ts, &mut errors) {
                     tool_index.insert(tool.name.clone(), tools.len());
                     let wrap_output = shape::output_needs_wrapping(&tool);
-                    tools.push(ToolEntry { tool, toolset: ts, index, wrap_output });
+                    let mut scopes = set.tool_scopes(index);
+                    if let Some(extra) = self.tool_scopes.get(&tool.name) {
+                        scopes.extend(extra.iter().cloned());
+                    }
+                    scopes.sort();
+                    scopes.dedup();
+                    for s in &scopes {
+                        if let Err(e) = access::validate_scope(s) {
+                            errors.push(format!("tool `{}`: {e}", tool.name));
+                        }
+                    }
+                    tools.push(ToolEntry { tool, toolset: ts, index, wrap_output, scopes });
                 }
             }
             for (index, resource) in set.resources().into_iter().enumerate() {
@@ -481,6 +579,11 @@ impl ServerBuilder {
                 }
             }
         }
+        for name in self.tool_scopes.keys() {
+            if !tool_index.contains_key(name) {
+                errors.push(format!("`tool_scopes` names the tool `{name}`, which no toolset offers"));
+            }
+        }
         if !errors.is_empty() {
             return Err(BuildError(format!("cannot build the MCP server:\n  - {}", errors.join("\n  - "))));
         }
@@ -504,6 +607,7 @@ impl ServerBuilder {
             }
         };
         let (events, _) = broadcast::channel(256);
+        let access_scoped = tools.iter().any(|t| !t.scopes.is_empty());
         let mut inner = Inner {
             info,
             server_info_value,
@@ -518,6 +622,9 @@ impl ServerBuilder {
             prompts,
             prompt_index,
             pages: Vec::new(),
+            access: Access { active: self.permission.is_some() || access_scoped, hook: self.permission },
+            page_size: self.page_size,
+            list_cache: (self.list_ttl.as_millis() as u64, CacheScope::Private),
             read_cache: (self.read_ttl.as_millis() as u64, self.read_scope),
             signer: StateSigner::new(key, self.state_ttl.as_secs()),
             events,

@@ -98,6 +98,13 @@ pub trait Toolset: Send + Sync + 'static {
         Box::pin(async move { Err(ToolError::not_found(format!("tool #{index} is not implemented"))) })
     }
 
+    /// The OAuth scopes a caller needs to see and call the tool at `index` of
+    /// [`Toolset::tools`] (`#[mcp_tool(scopes = "...")]` generates this). The default needs none.
+    fn tool_scopes(&self, index: usize) -> Vec<String> {
+        let _ = index;
+        Vec::new()
+    }
+
     /// Static resources.
     fn resources(&self) -> Vec<Resource> {
         Vec::new()

@@ -29,6 +29,8 @@ pub(crate) struct ToolArgs {
     pub(crate) icon: Vec<String>,
     pub(crate) meta: Option<Expr>,
     pub(crate) blocking: Flag,
+    /// OAuth scopes, space-separated.
+    pub(crate) scopes: Option<SpannedValue<String>>,
 }
 
 /// `#[mcp_resource(...)]`.

@@ -202,6 +202,7 @@ pub(crate) fn expand(model: &Model, imp: &ItemImpl, krate: &TokenStream) -> Toke
     consts.extend(c);
     let mut tool_defs = Vec::new();
     let mut tool_arms = Vec::new();
+    let mut scope_arms = Vec::new();
     for (k, tool) in model.tools.iter().enumerate() {
         let m = &tool.method;
         let cfg = util::cfg_attrs(&m.cfg);
@@ -332,6 +333,13 @@ pub(crate) fn expand(model: &Model, imp: &ItemImpl, krate: &TokenStream) -> Toke
                 #conversion
             }
         };
+        if !tool.scopes.is_empty() {
+            let scopes = &tool.scopes;
+            scope_arms.push(quote! {
+                #cfg
+                #idx => ::std::vec![#(::std::string::String::from(#scopes)),*],
+            });
+        }
         tool_arms.push(quote! {
             #cfg
             #idx => ::std::boxed::Box::pin(async move {
@@ -519,6 +527,18 @@ pub(crate) fn expand(model: &Model, imp: &ItemImpl, krate: &TokenStream) -> Toke
 
     let map = quote!(#p::serde_json::Map<::std::string::String, #p::serde_json::Value>);
     let fut = |t: TokenStream| quote!(#p::BoxFuture<'__mcp, ::core::result::Result<#t, #p::ToolError>>);
+    let tool_scopes = if scope_arms.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! {
+            fn tool_scopes(&self, __mcp_index: usize) -> ::std::vec::Vec<::std::string::String> {
+                match __mcp_index {
+                    #(#scope_arms)*
+                    _ => ::std::vec::Vec::new(),
+                }
+            }
+        }
+    };
     let tool_fut = fut(quote!(#p::CallToolResult));
     let read_fut = fut(quote!(#p::ReadResourceResult));
     let prompt_fut = fut(quote!(#p::GetPromptResult));
@@ -555,6 +575,8 @@ pub(crate) fn expand(model: &Model, imp: &ItemImpl, krate: &TokenStream) -> Toke
                         }),
                     }
                 }
+
+                #tool_scopes
 
                 fn resources(&self) -> ::std::vec::Vec<#p::Resource> {
                     let mut __mcp_list = ::std::vec::Vec::new();

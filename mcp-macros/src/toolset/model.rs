@@ -78,6 +78,8 @@ pub(crate) struct Tool {
     pub(crate) destructive: Option<bool>,
     pub(crate) idempotent: Option<bool>,
     pub(crate) open_world: Option<bool>,
+    /// OAuth scopes a caller needs.
+    pub(crate) scopes: Vec<String>,
     pub(crate) icons: Vec<String>,
     pub(crate) meta: Option<syn::Expr>,
     pub(crate) blocking: bool,
@@ -499,6 +501,28 @@ pub(crate) fn template_vars(template: &str) -> Result<Vec<String>, String> {
     Ok(vars)
 }
 
+/// `scopes = "a b"`: OAuth scope tokens (RFC 6749 §3.3), space-separated.
+fn scopes(value: &darling::util::SpannedValue<String>, errors: &mut darling::error::Accumulator) -> Vec<String> {
+    let list: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
+    if list.is_empty() {
+        errors.push(
+            darling::Error::custom("`scopes` needs at least one scope\n\nhelp: #[mcp_tool(scopes = \"posts:write\")]")
+                .with_span(&value.span()),
+        );
+    }
+    for s in &list {
+        if let Some(c) = s.chars().find(|&c| !matches!(c, '\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E')) {
+            errors.push(
+                darling::Error::custom(format!(
+                    "the scope `{s}` contains {c:?}, which OAuth scopes cannot contain (RFC 6749 §3.3)"
+                ))
+                .with_span(&value.span()),
+            );
+        }
+    }
+    list
+}
+
 /// Build the model of one MCP method.
 pub(crate) fn item(
     model: &mut Model,
@@ -522,6 +546,7 @@ pub(crate) fn item(
                     .with_span(&args.blocking.span()),
                 );
             }
+            let scopes = args.scopes.as_ref().map(|s| scopes(s, errors)).unwrap_or_default();
             model.tools.push(Tool {
                 method,
                 name,
@@ -532,6 +557,7 @@ pub(crate) fn item(
                 destructive: args.destructive,
                 idempotent: args.idempotent,
                 open_world: args.open_world,
+                scopes,
                 icons: args.icon,
                 meta: args.meta,
                 blocking: args.blocking.is_present(),

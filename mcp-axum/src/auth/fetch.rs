@@ -1,0 +1,110 @@
+//! Fetching JSON documents from an authorization server (JWKS, metadata, introspection).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Largest accepted document (1 MiB).
+const MAX_BODY: usize = 1024 * 1024;
+
+/// Setting up an authenticator failed (an unreachable or invalid authorization server,
+/// a URL that is not HTTPS).
+#[derive(Debug)]
+pub struct SetupError(pub(crate) String);
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// An HTTP client for authorization-server documents.
+#[derive(Clone, Debug)]
+pub(crate) struct Fetcher {
+    client: reqwest::Client,
+}
+
+impl Fetcher {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Fetcher { client }
+    }
+
+    pub(crate) async fn get_json(&self, url: &str) -> Result<Value, String> {
+        let resp = self.client.get(url).header("accept", "application/json").send().await.map_err(|e| e.to_string())?;
+        read_json(resp).await
+    }
+
+    pub(crate) async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Value, String> {
+        let body = form.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
+        let mut req = self
+            .client
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body);
+        if let Some((user, pass)) = basic {
+            // RFC 6749 §2.3.1: the client id and secret are form-encoded before Base64.
+            req = req.basic_auth(urlencode(user), Some(urlencode(pass)));
+        }
+        read_json(req.send().await.map_err(|e| e.to_string())?).await
+    }
+}
+
+async fn read_json(resp: reqwest::Response) -> Result<Value, String> {
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(format!("HTTP {status}"));
+    }
+    if resp.content_length().is_some_and(|n| n as usize > MAX_BODY) {
+        return Err("the document is too large".into());
+    }
+    let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+    if bytes.len() > MAX_BODY {
+        return Err("the document is too large".into());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub(crate) fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// HTTPS is required, except for loopback hosts (local development and tests) or when
+/// explicitly allowed.
+pub(crate) fn check_url(url: &str, allow_http: bool) -> Result<(), SetupError> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(SetupError(format!("`{url}` is not an absolute URL")));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let loopback = name == "localhost" || name.starts_with("127.") || name == "[::1]";
+    match scheme {
+        "https" => Ok(()),
+        "http" if allow_http || loopback => Ok(()),
+        _ => Err(SetupError(format!(
+            "`{url}` must use https (plain http is accepted for loopback hosts, or when allowed explicitly)"
+        ))),
+    }
+}
