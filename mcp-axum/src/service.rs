@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::auth::{Auth, Failure};
+use crate::auth::{Auth, AuthError};
 use crate::security::{Policy, Refusal};
 use crate::session::{Live, Sessions, StreamEvent};
 
@@ -200,11 +200,11 @@ pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Body>) -> Resp {
                 // extensions then.
                 parts.extensions.remove::<Principal>();
             }
-            Err(Failure::Missing) => {
+            Err(AuthError::Missing) => {
                 let message = "Unauthorized: send `Authorization: Bearer <access token>`".to_owned();
                 return inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, None, required, None, message);
             }
-            Err(Failure::Invalid(why)) => {
+            Err(AuthError::Invalid(why)) => {
                 let message = format!("Unauthorized: {why}");
                 let error = Some(("invalid_token", why.as_str()));
                 return inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, None, required, error, message);

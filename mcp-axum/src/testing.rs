@@ -158,9 +158,11 @@ impl McpTestClient {
             .await
             .map_err(|e| McpTestError::Protocol(format!("body: {e}")))?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
+        // 401 and 403 are about the credentials, whatever the body says.
+        let auth_refusal = status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN;
         if !status.is_success()
             && !sse
-            && serde_json::from_str::<Value>(&text).map_or(true, |v| v.get("jsonrpc").is_none())
+            && (auth_refusal || serde_json::from_str::<Value>(&text).map_or(true, |v| v.get("jsonrpc").is_none()))
         {
             return Err(McpTestError::Http { status, body: text });
         }

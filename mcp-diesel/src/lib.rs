@@ -91,7 +91,7 @@ pub use crate::model::{
     Actions, ListQuery, ModelInfo, ModelQuery, QueryError, decode, decode_list, decode_write, like_pattern,
 };
 pub use crate::query::{Collection, QueryTool};
-pub use crate::tools::{ModelTools, WriteAction};
+pub use crate::tools::{Action, ModelTools, WriteAction};
 
 /// A pool of SQLite connections.
 #[cfg(feature = "sqlite")]

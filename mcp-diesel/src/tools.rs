@@ -55,6 +55,8 @@ pub struct ModelTools<M, C: R2D2Connection + 'static> {
     caps: Caps,
     budget: usize,
     actions: Vec<Action>,
+    /// OAuth scopes per action.
+    scopes: Vec<(Action, String)>,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -70,6 +72,7 @@ impl<M, C: R2D2Connection + 'static> Clone for ModelTools<M, C> {
             caps: self.caps,
             budget: self.budget,
             actions: self.actions.clone(),
+            scopes: self.scopes.clone(),
             _model: PhantomData,
         }
     }
@@ -93,7 +96,10 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> crate::query::Collection for
         args: Map<String, Value>,
         ctx: &'a Context,
     ) -> BoxFuture<'a, Result<CallToolResult, ToolError>> {
-        Box::pin(ModelTools::list(self, args, ctx))
+        Box::pin(async move {
+            self.check_read_scopes(ctx)?;
+            ModelTools::list(self, args, ctx).await
+        })
     }
 
     fn count<'a>(
@@ -101,7 +107,10 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> crate::query::Collection for
         args: Map<String, Value>,
         ctx: &'a Context,
     ) -> BoxFuture<'a, Result<CallToolResult, ToolError>> {
-        Box::pin(ModelTools::count(self, args, ctx))
+        Box::pin(async move {
+            self.check_read_scopes(ctx)?;
+            ModelTools::count(self, args, ctx).await
+        })
     }
 
     fn aggregate<'a>(
@@ -109,7 +118,10 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> crate::query::Collection for
         args: Map<String, Value>,
         ctx: &'a Context,
     ) -> BoxFuture<'a, Result<CallToolResult, ToolError>> {
-        Box::pin(ModelTools::aggregate(self, args, ctx))
+        Box::pin(async move {
+            self.check_read_scopes(ctx)?;
+            ModelTools::aggregate(self, args, ctx).await
+        })
     }
 }
 
@@ -122,15 +134,25 @@ impl<M, C: R2D2Connection + 'static> std::fmt::Debug for ModelTools<M, C> {
     }
 }
 
+/// One generated tool of a model, for [`ModelTools::scopes`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Action {
+#[non_exhaustive]
+pub enum Action {
+    /// `<name>_list`.
     List,
+    /// `<name>_get`.
     Get,
+    /// `<name>_count`.
     Count,
+    /// `<name>_create`.
     Create,
+    /// `<name>_update`.
     Update,
+    /// `<name>_patch`.
     Patch,
+    /// `<name>_delete`.
     Delete,
+    /// `<name>_aggregate`.
     Aggregate,
 }
 
@@ -161,8 +183,53 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             caps: Caps::default(),
             budget: 32 * 1024,
             actions,
+            scopes: Vec::new(),
             _model: PhantomData,
         }
+    }
+
+    /// Require OAuth `scopes` for the tool of `action`: callers whose token lacks them do
+    /// not see the tool, and calling it gets `403` with a scope challenge over HTTP.
+    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, action: Action, scopes: I) -> Self {
+        self.scopes.extend(scopes.into_iter().map(|s| (action, s.into())));
+        self
+    }
+
+    /// Require `scopes` for every reading tool (list, get, count, aggregate) and for this
+    /// model's collection in [`crate::QueryTool`] pipelines.
+    pub fn read_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        for a in [Action::List, Action::Get, Action::Count, Action::Aggregate] {
+            self = self.scopes(a, scopes.iter().cloned());
+        }
+        self
+    }
+
+    /// Require `scopes` for every writing tool (create, update, patch, delete).
+    pub fn write_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        for a in [Action::Create, Action::Update, Action::Patch, Action::Delete] {
+            self = self.scopes(a, scopes.iter().cloned());
+        }
+        self
+    }
+
+    /// In a pipeline of [`crate::QueryTool`], reading this model needs the list tool's scopes.
+    fn check_read_scopes(&self, ctx: &Context) -> Result<(), ToolError> {
+        let missing: Vec<&str> = self
+            .scopes
+            .iter()
+            .filter(|(a, s)| *a == Action::List && !ctx.principal().is_some_and(|p| p.has_scope(s)))
+            .map(|(_, s)| s.as_str())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(ToolError::forbidden(format!(
+            "reading `{}` needs the scope(s) {}, which the access token was not granted",
+            M::NAME,
+            missing.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+        )))
     }
 
     /// Limit every query of every tool to the rows the caller may see: `scope` returns a
@@ -1176,6 +1243,11 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> Toolset for ModelTools<M, C>
                 Action::Aggregate => self.aggregate_tool(),
             })
             .collect()
+    }
+
+    fn tool_scopes(&self, index: usize) -> Vec<String> {
+        let Some(action) = self.actions.get(index) else { return Vec::new() };
+        self.scopes.iter().filter(|(a, _)| a == action).map(|(_, s)| s.clone()).collect()
     }
 
     fn call_tool<'a>(

@@ -23,9 +23,6 @@ pub mod schema;
 pub mod seed;
 pub mod tools;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -34,6 +31,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use mcp_axum::auth::{Auth, BearerTokens, JwtAuthenticator};
 use mcp_core::{BuildError, Principal, Server, ToolError, server_info};
 use mcp_diesel::{ModelTools, QueryTool, SqlitePool, WriteAction};
 use serde::Deserialize;
@@ -83,34 +81,98 @@ pub fn users(
     pool: &SqlitePool,
     pairs: &[(String, String)],
 ) -> Result<Vec<User>, Box<dyn std::error::Error + Send + Sync>> {
-    let mut conn = pool.get()?;
-    let mut out = Vec::new();
-    for (name, token) in pairs {
-        let existing: Option<i32> =
-            authors::table.filter(authors::name.eq(name)).select(authors::id).first(&mut conn).optional()?;
-        let author_id = match existing {
-            Some(id) => id,
-            None => diesel::insert_into(authors::table)
-                .values((authors::name.eq(name), authors::email.eq(format!("{name}@example.com"))))
-                .returning(authors::id)
-                .get_result(&mut conn)?,
-        };
-        out.push(User { name: name.clone(), token: token.clone(), author_id });
-    }
-    Ok(out)
+    pairs
+        .iter()
+        .map(|(name, token)| {
+            Ok(User { name: name.clone(), token: token.clone(), author_id: author_named(pool, name)? })
+        })
+        .collect()
 }
 
-/// The principal of a user, with their author id as a claim.
+/// The scope that reads posts.
+pub const READ: &str = "posts:read";
+/// The scope that writes and publishes posts.
+pub const WRITE: &str = "posts:write";
+
+/// The principal of a user, with their author id as a claim and both scopes.
 pub fn principal(user: &User) -> Principal {
-    let mut p = Principal::new(user.name.clone());
+    let mut p = Principal::new(user.name.clone()).with_scopes([READ, WRITE]);
     p.claims.insert("author_id".into(), json!(user.author_id));
     p
+}
+
+/// The id of the author called `name`, created on first sight.
+pub fn author_named(pool: &SqlitePool, name: &str) -> Result<i32, Box<dyn std::error::Error + Send + Sync>> {
+    let mut conn = pool.get()?;
+    let existing: Option<i32> =
+        authors::table.filter(authors::name.eq(name)).select(authors::id).first(&mut conn).optional()?;
+    Ok(match existing {
+        Some(id) => id,
+        None => diesel::insert_into(authors::table)
+            .values((authors::name.eq(name), authors::email.eq(format!("{name}@example.com"))))
+            .returning(authors::id)
+            .get_result(&mut conn)?,
+    })
+}
+
+/// How requests are authenticated: the same [`Auth`] guards MCP and the REST writes.
+#[derive(Clone, Debug)]
+pub struct BlogAuth {
+    auth: Auth,
+    mode: String,
+}
+
+impl BlogAuth {
+    /// Static bearer tokens of `users` (the demo mode).
+    pub fn tokens(users: &[User]) -> Self {
+        let tokens = users.iter().fold(BearerTokens::new(), |t, u| t.token(&u.token, principal(u)));
+        let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+        BlogAuth {
+            auth: Auth::new().authenticator(tokens).resource_name("Demo blog").scopes_supported([READ, WRITE]),
+            mode: format!("bearer tokens of {}", names.join(", ")),
+        }
+    }
+
+    /// OAuth: JWT access tokens of the authorization server `issuer` (found through its
+    /// metadata and JWKS) issued for `resource` (this server's MCP URL). The token's
+    /// `preferred_username` (else `sub`) names the author, created on first sight.
+    pub async fn oauth(
+        pool: SqlitePool,
+        issuer: &str,
+        resource: &str,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let jwt = JwtAuthenticator::discover(issuer, resource)
+            .await?
+            .map_principal(move |mut p| {
+                let name = p.claims.get("preferred_username").and_then(|v| v.as_str()).unwrap_or(&p.subject).to_owned();
+                let id = author_named(&pool, &name).map_err(|e| format!("no author for `{name}`: {e}"))?;
+                p.claims.insert("author_id".into(), json!(id));
+                Ok(p)
+            })
+            .build()?;
+        Ok(BlogAuth {
+            auth: Auth::new()
+                .authenticator(jwt)
+                .resource(resource)
+                .authorization_server(issuer)
+                .resource_name("Demo blog")
+                .scopes_supported([READ, WRITE]),
+            mode: format!("OAuth: JWT access tokens of {issuer} for {resource}"),
+        })
+    }
+
+    /// One line saying which mode this is.
+    pub fn describe(&self) -> &str {
+        &self.mode
+    }
 }
 
 /// The MCP server: the model tools and the blog's own tools.
 pub fn mcp_server(pool: SqlitePool) -> Result<Server, BuildError> {
     let authors = ModelTools::<Author, SqliteConnection>::new(pool.clone());
     let posts = ModelTools::<Post, SqliteConnection>::new(pool.clone())
+        // Reading needs no scope beyond signing in; every write needs `posts:write`.
+        .write_scopes([WRITE])
         .scope(|ctx| {
             // Everyone reads published posts; signed-in authors also their drafts.
             Ok(match tools::author_id(ctx) {
@@ -144,12 +206,13 @@ pub fn mcp_server(pool: SqlitePool) -> Result<Server, BuildError> {
 #[derive(Clone)]
 struct AppState {
     pool: SqlitePool,
-    tokens: Arc<HashMap<String, User>>,
+    auth: Auth,
 }
 
-/// The whole app: the JSON API, `/health`, and MCP at `/mcp` behind bearer tokens.
+/// The whole app with bearer tokens for `users`: the JSON API, `/health`, and MCP at
+/// `/mcp`.
 pub fn router(server: Server, pool: SqlitePool, users: Vec<User>) -> Router {
-    mcp_router(server, pool, users, |r| r)
+    app(server, pool, BlogAuth::tokens(&users), |r| r)
 }
 
 /// [`router`] with the MCP endpoint configured by `configure` (public URL, Origin policy).
@@ -159,10 +222,19 @@ pub fn mcp_router(
     users: Vec<User>,
     configure: impl FnOnce(mcp_axum::McpRouter) -> mcp_axum::McpRouter,
 ) -> Router {
-    let state = AppState { pool, tokens: Arc::new(users.into_iter().map(|u| (u.token.clone(), u)).collect()) };
-    let mcp = configure(mcp_axum::McpRouter::new(server).path("/mcp"))
-        .into_router()
-        .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate));
+    app(server, pool, BlogAuth::tokens(&users), configure)
+}
+
+/// The whole app with any [`BlogAuth`]: MCP at `/mcp` (with its protected-resource
+/// metadata under `/.well-known/`), the JSON API and `/health`.
+pub fn app(
+    server: Server,
+    pool: SqlitePool,
+    auth: BlogAuth,
+    configure: impl FnOnce(mcp_axum::McpRouter) -> mcp_axum::McpRouter,
+) -> Router {
+    let state = AppState { pool, auth: auth.auth.clone() };
+    let mcp = configure(mcp_axum::McpRouter::new(server).path("/mcp").auth(auth.auth)).into_router();
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/api/posts", get(list_posts))
@@ -171,28 +243,22 @@ pub fn mcp_router(
         .merge(mcp)
 }
 
-/// Bearer tokens: a known token becomes the request's [`Principal`]; anything else is 401.
-async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match token.and_then(|t| state.tokens.get(t)) {
-        Some(user) => {
-            request.extensions_mut().insert(principal(user));
-            next.run(request).await
+/// For the JSON API's own protected routes: the same authenticators as MCP; a valid
+/// token becomes the request's [`Principal`], anything else is 401.
+#[allow(dead_code)] // The read-only routes of the JSON API are public.
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match state.auth.authenticate(&parts).await {
+        Ok(Some(p)) => {
+            parts.extensions.insert(p);
+            next.run(Request::from_parts(parts, body)).await
         }
-        None => {
-            let message = if token.is_some() { "unknown token" } else { "send `Authorization: Bearer <token>`" };
-            (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer realm=\"blog\"")],
-                Json(json!({ "error": message })),
-            )
-                .into_response()
-        }
+        Ok(None) | Err(_) => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"blog\"")],
+            Json(json!({ "error": "send `Authorization: Bearer <token>` with a valid token" })),
+        )
+            .into_response(),
     }
 }
 

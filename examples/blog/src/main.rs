@@ -13,6 +13,11 @@ OPTIONS:
     --database-url PATH    SQLite database file, created and seeded on first start [default: blog.db]
     --user NAME:TOKEN      A user and their bearer token (repeatable); an unknown NAME becomes a new
                            author. Without it, demo users alice and bob get random tokens, printed below.
+    --oauth-issuer URL     OAuth mode: accept JWT access tokens of this authorization server (its
+                           metadata and JWKS are fetched at start) issued for this server's MCP URL,
+                           and serve protected-resource metadata pointing clients at it
+    --public-url URL       The URL clients use to reach this app (behind a proxy, or for OAuth
+                           audiences) [default: http://ADDR]
     --stdio                Serve MCP over stdin/stdout instead of HTTP, acting as the first user
     --list-tools           Print every tool with its schemas as JSON and exit
     -h, --help             Print this help
@@ -22,6 +27,8 @@ struct Args {
     bind: String,
     database: String,
     users: Vec<(String, String)>,
+    oauth_issuer: Option<String>,
+    public_url: Option<String>,
     stdio: bool,
     list_tools: bool,
 }
@@ -31,6 +38,8 @@ fn parse_args() -> Result<Option<Args>, String> {
         bind: "127.0.0.1:8000".into(),
         database: "blog.db".into(),
         users: Vec::new(),
+        oauth_issuer: None,
+        public_url: None,
         stdio: false,
         list_tools: false,
     };
@@ -54,10 +63,15 @@ fn parse_args() -> Result<Option<Args>, String> {
                     })?;
                 args.users.push((name.to_owned(), token.to_owned()));
             }
+            "--oauth-issuer" => args.oauth_issuer = Some(value("--oauth-issuer")?),
+            "--public-url" => args.public_url = Some(value("--public-url")?.trim_end_matches('/').to_owned()),
             "--stdio" => args.stdio = true,
             "--list-tools" => args.list_tools = true,
             other => return Err(format!("unknown option `{other}`; see --help")),
         }
+    }
+    if args.oauth_issuer.is_some() && !args.users.is_empty() {
+        return Err("--oauth-issuer and --user exclude each other".into());
     }
     Ok(Some(args))
 }
@@ -104,23 +118,39 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     }
     let listener = tokio::net::TcpListener::bind(&args.bind).await?;
     let addr = listener.local_addr()?;
-    let url = format!("http://{addr}/mcp");
-    eprintln!(
-        "blog: MCP at {url} ({} tools), JSON API at http://{addr}/api/posts, database {path}",
-        server.tools().len()
-    );
-    eprintln!("blog: auth: bearer tokens; Origin policy: loopback only");
-    for u in &users {
-        eprintln!("blog:   {:<8} Authorization: Bearer {}", u.name, u.token);
+    let base = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let url = format!("{base}/mcp");
+    let auth = match &args.oauth_issuer {
+        Some(issuer) => blog::BlogAuth::oauth(pool.clone(), issuer, &url)
+            .await
+            .map_err(|e| format!("--oauth-issuer {issuer}: {e}"))?,
+        None => blog::BlogAuth::tokens(&users),
+    };
+    eprintln!("blog: MCP at {url} ({} tools), JSON API at {base}/api/posts, database {path}", server.tools().len());
+    eprintln!("blog: auth: {}", auth.describe());
+    let origin_policy = match &args.public_url {
+        Some(p) => format!("loopback and {p}"),
+        None => "loopback only".into(),
+    };
+    eprintln!("blog: Origin policy: {origin_policy}");
+    let mut config = serde_json::json!({ "type": "http", "url": url });
+    if args.oauth_issuer.is_none() {
+        for u in &users {
+            eprintln!("blog:   {:<8} Authorization: Bearer {}", u.name, u.token);
+        }
+        config["headers"] = serde_json::json!({ "Authorization": format!("Bearer {}", users[0].token) });
+    } else {
+        eprintln!("blog: protected-resource metadata at {base}/.well-known/oauth-protected-resource/mcp");
     }
-    let first = &users[0];
     eprintln!(
         "blog: client configuration:\n{}",
-        serde_json::to_string_pretty(&serde_json::json!({
-            "mcpServers": { "blog": { "type": "http", "url": url, "headers": { "Authorization": format!("Bearer {}", first.token) } } }
-        }))?
+        serde_json::to_string_pretty(&serde_json::json!({ "mcpServers": { "blog": config } }))?
     );
-    let app = blog::router(server, pool, users);
+    let public_url = args.public_url.clone();
+    let app = blog::app(server, pool, auth, move |r| match &public_url {
+        Some(p) => r.public_url(p),
+        None => r,
+    });
     mcp_axum::serve(listener, app).await?;
     Ok(())
 }

@@ -95,7 +95,7 @@ fn readable(conn: &mut SqliteConnection, id: i32, me: Option<i32>) -> Result<Pos
 impl BlogTools {
     /// Publish one of your drafts: it becomes visible to everyone. The post and an audit
     /// entry are written in one transaction.
-    #[mcp_tool(idempotent, title = "Publish a post")]
+    #[mcp_tool(idempotent, title = "Publish a post", scopes = "posts:write")]
     async fn publish_post(&self, ctx: &Context, #[mcp(desc = "The draft's id")] id: i32) -> Result<Post, ToolError> {
         let me = author_id(ctx)?;
         let actor = user_name(ctx);

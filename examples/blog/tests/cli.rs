@@ -14,7 +14,7 @@ fn help_and_bad_options() {
     let out = Command::new(env!("CARGO_BIN_EXE_blog")).arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for flag in ["--bind", "--database-url", "--user", "--stdio", "--list-tools"] {
+    for flag in ["--bind", "--database-url", "--user", "--oauth-issuer", "--public-url", "--stdio", "--list-tools"] {
         assert!(text.contains(flag), "{text}");
     }
     let out = Command::new(env!("CARGO_BIN_EXE_blog")).arg("--frobnicate").output().unwrap();

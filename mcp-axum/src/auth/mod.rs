@@ -241,23 +241,26 @@ impl Auth {
         self
     }
 
-    /// Run the chain.
-    pub(crate) async fn authenticate(&self, parts: &Parts) -> Result<Option<Principal>, Failure> {
+    /// Run the chain on a request: its principal, `None` for an anonymous request when
+    /// [`Auth::allow_anonymous`] is set, or why it is refused. The MCP endpoint calls this
+    /// on every request; an app can call it from its own middleware to guard its REST
+    /// routes with the same authenticators.
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Option<Principal>, AuthError> {
         let token = match bearer_token(&parts.headers) {
             Ok(t) => t,
-            Err(e) => return Err(Failure::Invalid(e.into())),
+            Err(e) => return Err(AuthError::Invalid(e.into())),
         };
         for a in &self.authenticators {
             match a.authenticate(parts, token).await {
                 Verdict::Accept(p) => return Ok(Some(p)),
-                Verdict::Reject(why) => return Err(Failure::Invalid(why)),
+                Verdict::Reject(why) => return Err(AuthError::Invalid(why)),
                 Verdict::Pass => {}
             }
         }
         match token {
-            Some(_) => Err(Failure::Invalid("the access token is not recognised".into())),
+            Some(_) => Err(AuthError::Invalid("the access token is not recognised".into())),
             None if self.allow_anonymous => Ok(None),
-            None => Err(Failure::Missing),
+            None => Err(AuthError::Missing),
         }
     }
 
@@ -295,13 +298,24 @@ struct Metadata<'a> {
 }
 
 /// Why authentication failed.
-#[derive(Debug)]
-pub(crate) enum Failure {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthError {
     /// No credentials: a challenge without an error code (RFC 6750 §3.1).
     Missing,
-    /// Invalid credentials: `error="invalid_token"`.
+    /// Invalid credentials (`error="invalid_token"`), and why.
     Invalid(String),
 }
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthError::Missing => f.write_str("send `Authorization: Bearer <access token>`"),
+            AuthError::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
 
 /// The bearer token of the `Authorization` header. Several `Authorization` headers, or a
 /// `Bearer` scheme without a token, are invalid requests.
