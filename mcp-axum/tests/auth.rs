@@ -219,3 +219,78 @@ async fn a_session_belongs_to_its_principal() {
     // Alice's session is intact.
     assert_eq!(app.legacy(Some("alice-token"), Some(&session), list).await.status, 200);
 }
+
+#[tokio::test]
+async fn metadata_urls_follow_a_trusted_proxy() {
+    // Behind a TLS-terminating proxy: without trust, the request's own Host and http.
+    let app = start(|r, _| r.allow_any_host().auth(Auth::new().authenticator(tokens()))).await;
+    let proxied = |path: &str| {
+        app.http
+            .get(format!("{}{path}", app.base))
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "blog.example.com")
+            .header("host", "internal:8080")
+    };
+    let doc: serde_json::Value =
+        proxied("/.well-known/oauth-protected-resource/mcp").send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["resource"], "http://internal:8080/mcp");
+
+    let app2 =
+        start(|r, _| r.allow_any_host().trust_forwarded_headers(true).auth(Auth::new().authenticator(tokens()))).await;
+    let get = |path: &str| {
+        app2.http
+            .get(format!("{}{path}", app2.base))
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "blog.example.com")
+    };
+    let doc: serde_json::Value =
+        get("/.well-known/oauth-protected-resource/mcp").send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["resource"], "https://blog.example.com/mcp");
+    let resp = get("/mcp").send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        r#"Bearer resource_metadata="https://blog.example.com/.well-known/oauth-protected-resource/mcp""#
+    );
+}
+
+#[tokio::test]
+async fn a_permission_hook_hides_and_refuses_tools() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    // Only alice may purge, whatever her scopes; nobody else sees the tool.
+    let server = mcp_core::Server::builder()
+        .info(mcp_core::server_info!())
+        .toolset(common::Blog)
+        .tool_permission(|tool, principal| tool.name != "purge" || principal.is_some_and(|p| p.subject == "alice"))
+        .build()
+        .unwrap();
+    let everything = BearerTokens::new()
+        .token("alice-token", Principal::new("alice").with_scopes(["posts:write", "posts:admin"]))
+        .token("mallory-token", Principal::new("mallory").with_scopes(["posts:write", "posts:admin"]));
+    let router = mcp_axum::McpRouter::new(server).auth(Auth::new().authenticator(everything)).into_router();
+    tokio::spawn(async move { mcp_axum::serve(listener, router).await.unwrap() });
+    let app = common::App { base, http: reqwest::Client::new() };
+    assert_eq!(app.tool_names(Some("alice-token")).await, ["whoami", "publish", "purge"]);
+    assert_eq!(app.tool_names(Some("mallory-token")).await, ["whoami", "publish"]);
+    let a = app.call(Some("mallory-token"), "purge", json!({})).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["result"]["isError"], true);
+    assert_eq!(a.body["result"]["content"][0]["text"], "Forbidden: you are not permitted to call the tool `purge`");
+    let a = app.call(Some("alice-token"), "purge", json!({})).await;
+    assert_eq!(a.body["result"]["content"][0]["text"], "purged");
+}
+
+#[test]
+fn unknown_tools_in_tool_scopes_fail_the_build() {
+    let err = mcp_core::Server::builder()
+        .info(mcp_core::server_info!())
+        .toolset(common::Blog)
+        .tool_scopes("pubilsh", ["x"])
+        .tool_scopes("whoami", ["bad scope\""])
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`tool_scopes` names the tool `pubilsh`, which no toolset offers"), "{err}");
+    assert!(err.contains("tool `whoami`: the scope `bad scope\"` contains"), "{err}");
+}

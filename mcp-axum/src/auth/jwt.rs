@@ -23,7 +23,7 @@ type MapFn = dyn Fn(Principal) -> Result<Principal, String> + Send + Sync;
 /// Checks the signature against the server's JWKS (fetched on first use, kept, fetched
 /// again when a token names an unknown `kid` — key rotation — and at most every
 /// `min_refresh`), the algorithm (RS256/384/512, PS256/384/512, ES256/384 and EdDSA;
-/// `none` is never accepted and HS* only with [`JwtAuthenticator::hmac_secret`]), `iss`,
+/// `none` is never accepted and HS* only with [`JwtBuilder::hmac_secret`]), `iss`,
 /// `aud` (must contain this server's canonical resource URI, RFC 8707), `exp` and `nbf`
 /// with a leeway (default 60 s).
 ///

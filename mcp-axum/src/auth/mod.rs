@@ -1,31 +1,4 @@
-//! Authentication of MCP requests: the endpoint as an OAuth 2.1 resource server.
-//!
-//! An [`Auth`] holds a chain of [`Authenticator`]s and what the protected-resource metadata
-//! (RFC 9728) says. Every request to the MCP endpoint goes through the chain: the first
-//! authenticator that recognises the bearer token decides (a [`Principal`] or a refusal);
-//! with none, the answer is `401` with a `WWW-Authenticate` challenge pointing at the
-//! metadata. Tools that need scopes the token lacks get `403` with
-//! `error="insufficient_scope"` naming every scope the call needs.
-//!
-//! ```
-//! use mcp_axum::auth::{Auth, BearerTokens};
-//! use mcp_core::Principal;
-//!
-//! let auth = Auth::new()
-//!     .authenticator(
-//!         BearerTokens::new()
-//!             .token("s3cret-token-of-alice", Principal::new("alice").with_scopes(["posts:read"])),
-//!     )
-//!     .resource("https://api.example.com/mcp")
-//!     .authorization_server("https://auth.example.com")
-//!     .scopes_supported(["posts:read", "posts:write"]);
-//! # let _ = auth;
-//! ```
-//!
-//! Built in: [`BearerTokens`] (static tokens and API keys, compared in constant time),
-//! [`FromExtensions`] (the principal your own middleware put into the request), and with the
-//! `oauth` feature `JwtAuthenticator` (JWT access tokens checked against the authorization
-//! server's JWKS) and `Introspection` (RFC 7662).
+#![doc = include_str!("../docs/auth.md")]
 
 #[cfg(feature = "oauth")]
 mod fetch;

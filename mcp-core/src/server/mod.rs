@@ -51,7 +51,7 @@ pub enum ServerEvent {
 pub struct Inbound {
     /// The legacy session (HTTP) or the connection (stdio) the message belongs to.
     pub session: Option<Arc<Session>>,
-    /// Request-scoped values, such as the [`Principal`](crate::Principal).
+    /// Request-scoped values, such as the [`Principal`].
     pub extensions: Extensions,
     /// Where notifications and client requests for this request go.
     pub sink: Option<Sink>,
