@@ -58,6 +58,7 @@
 
 #[cfg(feature = "redis")]
 mod redis_store;
+mod route_tools;
 mod security;
 mod service;
 mod session;
@@ -76,6 +77,9 @@ use mcp_core::Server;
 
 #[cfg(feature = "redis")]
 pub use crate::redis_store::RedisStore;
+#[doc(hidden)]
+pub use crate::route_tools::__private;
+pub use crate::route_tools::{McpCall, RequestHeaders, RouteHandler, RouteInfo, RouteTools};
 pub use crate::service::{LAST_EVENT_ID, MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID};
 pub use crate::session::{MemoryStore, SessionLimits, SessionStore, StoreError};
 
