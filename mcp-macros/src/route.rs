@@ -143,6 +143,20 @@ pub(crate) fn json_output(ty: &Type) -> Option<&Type> {
     }
 }
 
+/// Where rustc reports an extractor that cannot be described: at the `T` of `Path<T>`,
+/// `Query<T>` and `Json<T>` (the type that lacks `JsonSchema`), else at the type.
+fn probe_span(ty: &Type) -> Span {
+    if let Type::Path(p) = ty
+        && let Some(last) = p.path.segments.last()
+        && matches!(last.ident.to_string().as_str(), "Path" | "Query" | "Json")
+        && let PathArguments::AngleBracketed(a) = &last.arguments
+        && let Some(GenericArgument::Type(inner)) = a.args.first()
+    {
+        return inner.span();
+    }
+    ty.span()
+}
+
 /// `mcp-axum`'s path: `crate = "..."`, else its name in the user's Cargo.toml, else
 /// `::mcp_axum`.
 fn axum_crate(explicit: Option<&syn::Path>) -> TokenStream {
@@ -192,7 +206,7 @@ fn generate(route: &Route, f: &ItemFn) -> TokenStream {
         setup.push(quote!(__mcp_info.meta(::core::convert::Into::<#p::serde_json::Value>::into(#meta));));
     }
     for ty in &route.params {
-        setup.push(quote_spanned! {ty.span()=>
+        setup.push(quote_spanned! {probe_span(ty)=>
             (&&&#p::Probe::<#ty>::new()).__mcp_extractor().describe(&mut __mcp_info);
         });
     }

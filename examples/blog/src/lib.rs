@@ -11,13 +11,14 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! let pool = blog::open_database("blog.db")?;
 //! let users = blog::demo_users(&pool)?;
-//! let app = blog::router(blog::mcp_server(pool.clone())?, pool, users);
+//! let app = blog::router(blog::mcp_server(pool.clone(), &users)?, pool, users);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! mcp_axum::serve(listener, app).await?;
 //! # Ok(())
 //! # }
 //! ```
 
+mod api;
 pub mod models;
 pub mod schema;
 pub mod seed;
@@ -26,7 +27,7 @@ pub mod tools;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -34,13 +35,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use mcp_core::{BuildError, Principal, Server, ToolError, server_info};
+use mcp_core::{BuildError, Principal, Server, server_info};
 use mcp_diesel::{ModelTools, QueryTool, SqlitePool, WriteAction};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::models::{Author, Post};
-use crate::schema::{authors, posts};
+use crate::schema::authors;
 
 /// The migrations in `examples/blog/migrations`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -107,8 +107,9 @@ pub fn principal(user: &User) -> Principal {
     p
 }
 
-/// The MCP server: the model tools and the blog's own tools.
-pub fn mcp_server(pool: SqlitePool) -> Result<Server, BuildError> {
+/// The MCP server: the model tools, the blog's own tools, and its JSON API's handlers as
+/// tools (called with the agent's token, checked against `users`).
+pub fn mcp_server(pool: SqlitePool, users: &[User]) -> Result<Server, BuildError> {
     let authors = ModelTools::<Author, SqliteConnection>::new(pool.clone());
     let posts = ModelTools::<Post, SqliteConnection>::new(pool.clone())
         .scope(|ctx| {
@@ -137,7 +138,8 @@ pub fn mcp_server(pool: SqlitePool) -> Result<Server, BuildError> {
         .toolset(posts.clone())
         // One `query` tool with pipelines over both models, with the same scopes.
         .toolset(QueryTool::new().collection(authors).collection(posts))
-        .toolset(tools::BlogTools::new(pool))
+        .toolset(tools::BlogTools::new(pool.clone()))
+        .toolset(api::tools(AppState::new(pool, users.to_vec())))
         .build()
 }
 
@@ -145,6 +147,12 @@ pub fn mcp_server(pool: SqlitePool) -> Result<Server, BuildError> {
 struct AppState {
     pool: SqlitePool,
     tokens: Arc<HashMap<String, User>>,
+}
+
+impl AppState {
+    fn new(pool: SqlitePool, users: Vec<User>) -> Self {
+        AppState { pool, tokens: Arc::new(users.into_iter().map(|u| (u.token.clone(), u)).collect()) }
+    }
 }
 
 /// The whole app: the JSON API, `/health`, and MCP at `/mcp` behind bearer tokens.
@@ -159,16 +167,11 @@ pub fn mcp_router(
     users: Vec<User>,
     configure: impl FnOnce(mcp_axum::McpRouter) -> mcp_axum::McpRouter,
 ) -> Router {
-    let state = AppState { pool, tokens: Arc::new(users.into_iter().map(|u| (u.token.clone(), u)).collect()) };
+    let state = AppState::new(pool, users);
     let mcp = configure(mcp_axum::McpRouter::new(server).path("/mcp"))
         .into_router()
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate));
-    Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route("/api/posts", get(list_posts))
-        .route("/api/posts/{id}", get(get_post))
-        .with_state(state)
-        .merge(mcp)
+    Router::new().route("/health", get(|| async { "ok" })).merge(api::routes()).with_state(state).merge(mcp)
 }
 
 /// Bearer tokens: a known token becomes the request's [`Principal`]; anything else is 401.
@@ -193,59 +196,5 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
             )
                 .into_response()
         }
-    }
-}
-
-#[derive(Deserialize)]
-struct Page {
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-/// `GET /api/posts`: published posts, newest first (the app's own REST API).
-async fn list_posts(State(state): State<AppState>, Query(page): Query<Page>) -> Response {
-    let limit = page.limit.unwrap_or(20).clamp(1, 100);
-    let offset = page.offset.unwrap_or(0).max(0);
-    db(state.pool, move |conn| {
-        posts::table
-            .filter(posts::published.eq(true))
-            .order((posts::published_at.desc(), posts::id.desc()))
-            .limit(limit)
-            .offset(offset)
-            .select(Post::as_select())
-            .load(conn)
-    })
-    .await
-}
-
-/// `GET /api/posts/{id}`: one published post.
-async fn get_post(State(state): State<AppState>, Path(id): Path<i32>) -> Response {
-    db(state.pool, move |conn| {
-        posts::table.find(id).filter(posts::published.eq(true)).select(Post::as_select()).first(conn)
-    })
-    .await
-}
-
-async fn db<T: serde::Serialize + Send + 'static>(
-    pool: SqlitePool,
-    f: impl FnOnce(&mut SqliteConnection) -> QueryResult<T> + Send + 'static,
-) -> Response {
-    let result = tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get().map_err(|_| ToolError::internal("busy"))?;
-        f(&mut conn).map_err(|e| match e {
-            diesel::result::Error::NotFound => ToolError::not_found("no such post"),
-            other => {
-                eprintln!("blog: database error: {other}");
-                ToolError::internal("database error")
-            }
-        })
-    })
-    .await;
-    match result {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(e)) if e.kind() == mcp_core::ToolErrorKind::NotFound => {
-            (StatusCode::NOT_FOUND, Json(json!({ "error": "no such post" }))).into_response()
-        }
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "database error" }))).into_response(),
     }
 }

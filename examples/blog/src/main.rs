@@ -87,13 +87,14 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let path = args.database.strip_prefix("sqlite://").unwrap_or(&args.database).to_owned();
     let pool = blog::open_database(&path)?;
-    let server = blog::mcp_server(pool.clone())?;
     if args.list_tools {
+        let server = blog::mcp_server(pool, &[])?;
         let tools: Vec<_> = server.tools().into_iter().cloned().collect();
         println!("{}", serde_json::to_string_pretty(&tools)?);
         return Ok(());
     }
     let users = if args.users.is_empty() { blog::demo_users(&pool)? } else { blog::users(&pool, &args.users)? };
+    let server = blog::mcp_server(pool.clone(), &users)?;
     if args.stdio {
         let me = &users[0];
         eprintln!("blog: MCP over stdio as `{}`, {} tools, database {path}", me.name, server.tools().len());

@@ -39,5 +39,5 @@ pub(crate) fn app(prefix: &str) -> (axum::Router, TempDir) {
     let dir = TempDir::new(prefix);
     let pool = blog::open_database(dir.db().to_str().unwrap()).unwrap();
     let users = blog::users(&pool, &[("alice".into(), ALICE.into()), ("bob".into(), BOB.into())]).unwrap();
-    (blog::router(blog::mcp_server(pool.clone()).unwrap(), pool, users), dir)
+    (blog::router(blog::mcp_server(pool.clone(), &users).unwrap(), pool, users), dir)
 }
