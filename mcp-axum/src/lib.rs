@@ -55,6 +55,7 @@
 //! | feature | default | what it enables |
 //! |---------|---------|-----------------|
 //! | `redis` | no      | `RedisStore`: legacy session state in Redis, so replicas share sessions |
+#![doc = include_str!("docs/route_tools.md")]
 
 #[cfg(feature = "redis")]
 mod redis_store;
