@@ -303,6 +303,36 @@ fn path_schemas(segments: &[Segment], path: Option<&Part>) -> Vec<(String, Value
         .collect()
 }
 
+/// Whether the handler's `Path<T>` can read what the route captures: every required
+/// field of a struct is a parameter, a tuple has one element per parameter, a single
+/// value needs exactly one parameter.
+fn path_mismatch(segments: &[Segment], part: &Part, path: &str) -> Option<String> {
+    let names: Vec<&str> = params(segments).collect();
+    let schema = part.schema.as_object()?;
+    if let Some((_, required)) = part.object_fields() {
+        let missing: Vec<&str> = required.iter().map(String::as_str).filter(|f| !names.contains(f)).collect();
+        return (!missing.is_empty()).then(|| {
+            format!(
+                "the handler's `Path` reads {}, which the route `{path}` does not capture",
+                list(missing.into_iter())
+            )
+        });
+    }
+    if let Some(items) = schema.get("prefixItems").and_then(Value::as_array) {
+        return (items.len() != names.len()).then(|| {
+            format!(
+                "the handler's `Path` is a tuple of {}, but the route `{path}` captures {} parameters",
+                items.len(),
+                names.len()
+            )
+        });
+    }
+    let scalar = !matches!(schema.get("type"), Some(Value::String(t)) if t == "object" || t == "array");
+    (scalar && names.len() != 1).then(|| {
+        format!("the handler's `Path` takes one value, but the route `{path}` captures {} parameters", names.len())
+    })
+}
+
 fn object_schema(props: Map<String, Value>, required: Vec<String>) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("type".into(), "object".into());
@@ -318,7 +348,10 @@ impl RouteTool {
     fn new(info: RouteInfo, method: Method, path: &str) -> RouteTool {
         let name = info.name.map(str::to_owned).unwrap_or_else(|| default_name(&method, path));
         let (segments, problem) = match parse_template(path) {
-            Ok(s) => (s, None),
+            Ok(s) => {
+                let problem = info.path.as_ref().and_then(|p| path_mismatch(&s, p, path));
+                (s, problem)
+            }
             Err(e) => (Vec::new(), Some(e)),
         };
         let path_props = path_schemas(&segments, info.path.as_ref());
@@ -380,7 +413,8 @@ impl RouteTool {
             input.insert("$defs".into(), Value::Object(defs));
         }
         if let Some(p) = problem {
-            // The server refuses to build, naming the tool and the problem.
+            // The server refuses to build, naming the tool; the log says why.
+            tracing::error!(tool = %name, "route tool `{name}` ({method} {path}): {p}");
             input.remove("type");
             input.insert("description".into(), Value::String(p));
         }
@@ -1052,6 +1086,36 @@ mod tests {
         assert!(parse_template("/a/{id").unwrap_err().contains("unclosed"));
         assert!(parse_template("/a/{}").unwrap_err().contains("not a name"));
         assert!(parse_template("/{a}/{a}").unwrap_err().contains("twice"));
+    }
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Key {
+        folder: String,
+        id: u32,
+        page: Option<u32>,
+    }
+
+    #[test]
+    fn path_types_must_match_the_route() {
+        let check = |part: Part, path: &str| path_mismatch(&parse_template(path).unwrap(), &part, path);
+        assert_eq!(check(Part::of::<Key>(), "/n/{folder}/{id}"), None);
+        assert_eq!(
+            check(Part::of::<Key>(), "/n/{folder}").unwrap(),
+            "the handler's `Path` reads `id`, which the route `/n/{folder}` does not capture"
+        );
+        assert_eq!(check(Part::of::<(String, u32)>(), "/n/{a}/{b}"), None);
+        assert_eq!(
+            check(Part::of::<(String, u32)>(), "/n/{a}").unwrap(),
+            "the handler's `Path` is a tuple of 2, but the route `/n/{a}` captures 1 parameters"
+        );
+        assert_eq!(check(Part::of::<u32>(), "/n/{a}"), None);
+        assert_eq!(
+            check(Part::of::<u32>(), "/n").unwrap(),
+            "the handler's `Path` takes one value, but the route `/n` captures 0 parameters"
+        );
+        assert_eq!(check(Part::of::<std::collections::HashMap<String, String>>(), "/n"), None);
+        assert_eq!(check(Part::of::<Vec<String>>(), "/n/{a}/{b}/{c}"), None);
     }
 
     #[test]

@@ -140,6 +140,7 @@ async fn echo(
         "query": query,
         "body": body,
         "headers": headers,
+        "principal": call.as_ref().and_then(|Extension(c)| c.principal()).map(|p| p.subject.clone()),
         "tool": call.map(|Extension(c)| c.tool().to_owned()),
     }))
 }
@@ -198,7 +199,12 @@ struct App {
 async fn start() -> App {
     let api = api();
     let server = Server::builder().info(server_info!()).toolset(tools(api.clone())).toolset(Clock).build().unwrap();
-    let app = api.merge(McpRouter::new(server).into_router());
+    // The MCP endpoint's own authentication stands in as a layer that names the caller.
+    let mcp = McpRouter::new(server).into_router().layer(from_fn(|mut req: Request, next: Next| {
+        req.extensions_mut().insert(mcp_core::Principal::new("agent-7"));
+        next.run(req)
+    }));
+    let app = api.merge(mcp);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(mcp_axum::serve(listener, app));
@@ -422,6 +428,7 @@ async fn path_query_body_and_headers_are_filled_in() {
     assert_eq!(seen["query"], json!({ "q": "x&y=z", "n": "3" }));
     assert_eq!(seen["body"], json!([1, "two", { "three": 3 }]));
     assert_eq!(seen["tool"], "post_echo_name");
+    assert_eq!(seen["principal"], "agent-7");
     let h = &seen["headers"];
     assert_eq!(h["authorization"], "Bearer secret");
     assert_eq!(h["x-request-id"], "req-42");
@@ -460,8 +467,52 @@ async fn bad_arguments_are_tool_errors() {
 }
 
 #[test]
-fn a_bad_route_template_stops_the_server_from_building() {
-    let tools = RouteTools::new(api()).get::<get_note>("/notes/{folder/{id}");
-    let err = Server::builder().info(server_info!()).toolset(tools).build().unwrap_err();
-    assert!(err.to_string().contains("get_notes_folder_id"), "{err}");
+fn a_route_the_handler_cannot_read_stops_the_server_from_building() {
+    let cases: [(RouteTools, &str); 5] = [
+        (RouteTools::new(api()).get::<get_note>("/notes/{folder/{id}"), "get_notes_folder_id"),
+        (RouteTools::new(api()).get::<get_note>("notes"), "get_notes"),
+        // The struct `Path` needs `id`, the tuple two values, the single value one.
+        (RouteTools::new(api()).get::<get_note>("/notes/{folder}"), "get_notes_folder"),
+        (RouteTools::new(api()).delete::<delete_note>("/notes/{id}"), "delete_notes_id"),
+        (RouteTools::new(api()).post::<create_note>("/notes/{folder}/{id}"), "post_notes_folder_id"),
+    ];
+    for (tools, name) in cases {
+        let err = Server::builder().info(server_info!()).toolset(tools).build().unwrap_err();
+        assert!(err.to_string().contains(&format!("tool `{name}`")), "{err}");
+    }
+    // Unaffected: the same handlers at routes they can read.
+    Server::builder().info(server_info!()).toolset(tools(api())).build().unwrap();
+}
+
+#[tokio::test]
+async fn route_tools_work_in_a_legacy_session_too() {
+    let app = start().await;
+    let post = |body: Value, session: Option<String>| {
+        let mut req = app
+            .http
+            .post(format!("{}/mcp", app.base))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {TOKEN}"));
+        if let Some(s) = session {
+            req = req.header("mcp-session-id", s).header("mcp-protocol-version", "2025-06-18");
+        }
+        req.body(body.to_string()).send()
+    };
+    let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "t", "version": "1" } } });
+    let r = post(init, None).await.unwrap();
+    let session = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let done = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    assert_eq!(post(done, Some(session.clone())).await.unwrap().status().as_u16(), 202);
+    let call = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": { "name": "post_notes_folder", "arguments": { "folder": "f", "title": "t" } } });
+    let v: Value =
+        serde_json::from_str(&post(call, Some(session.clone())).await.unwrap().text().await.unwrap()).unwrap();
+    assert_eq!(v["result"]["structuredContent"]["title"], "t", "{v}");
+    // A list is wrapped for this version, as the protocol layer does for every tool.
+    let call = json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": { "name": "search_notes", "arguments": {} } });
+    let v: Value = serde_json::from_str(&post(call, Some(session)).await.unwrap().text().await.unwrap()).unwrap();
+    assert_eq!(v["result"]["structuredContent"]["result"][0]["title"], "t", "{v}");
 }
