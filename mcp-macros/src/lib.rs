@@ -1,6 +1,7 @@
 //! Procedural macros of the MCP framework: `#[mcp_toolset]` and the attributes it reads
 //! inside an impl block (`#[mcp_tool]`, `#[mcp_resource]`, `#[mcp_prompt]`,
-//! `#[mcp_complete]`, and `#[mcp(...)]` on parameters).
+//! `#[mcp_complete]`, and `#[mcp(...)]` on parameters), and `#[mcp_tool]` on a free
+//! `async fn` axum handler for `mcp_axum::RouteTools`.
 //!
 //! Use them through `mcp_core`, which re-exports them with their documentation.
 

@@ -5,7 +5,8 @@
 //! `#[mcp_toolset]` (authors read-only; posts with every write, each user seeing published
 //! posts and their own drafts and changing only their own), beside hand-written tools
 //! (an action in one transaction with an audit row, a report, a slow tool with progress),
-//! a resource template and a prompt.
+//! a resource template and a prompt. The JSON API's own handlers (`src/api.rs`, with their
+//! bearer-token check and validation) are tools too, through `mcp_axum::RouteTools`.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
