@@ -55,10 +55,12 @@
 //! | feature | default | what it enables |
 //! |---------|---------|-----------------|
 //! | `redis` | no      | `RedisStore`: legacy session state in Redis, so replicas share sessions |
+#![doc = include_str!("docs/route_tools.md")]
 
 pub mod auth;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod route_tools;
 mod security;
 mod service;
 mod session;
@@ -77,6 +79,9 @@ use mcp_core::Server;
 
 #[cfg(feature = "redis")]
 pub use crate::redis_store::RedisStore;
+#[doc(hidden)]
+pub use crate::route_tools::__private;
+pub use crate::route_tools::{McpCall, RequestHeaders, RouteHandler, RouteInfo, RouteTools};
 pub use crate::service::{LAST_EVENT_ID, MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID};
 pub use crate::session::{MemoryStore, SessionLimits, SessionStore, StoreError};
 

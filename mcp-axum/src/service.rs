@@ -309,6 +309,7 @@ fn extensions(parts: &http::request::Parts) -> Extensions {
     if let Some(p) = parts.extensions.get::<Principal>() {
         ext.insert(p.clone());
     }
+    ext.insert(crate::RequestHeaders::new(&parts.headers));
     ext
 }
 

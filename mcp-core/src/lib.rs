@@ -74,8 +74,7 @@ pub use serde_json;
 #[doc = include_str!("docs/toolset.md")]
 pub use mcp_macros::mcp_toolset;
 
-/// Marks a method of an [`macro@mcp_toolset`] impl block as a tool. See
-/// [`macro@mcp_toolset`] for its attributes; on its own it is a compile error.
+#[doc = include_str!("docs/route_tool.md")]
 pub use mcp_macros::mcp_tool;
 
 /// Marks a method of an [`macro@mcp_toolset`] impl block as a resource or resource

@@ -5,40 +5,38 @@
 //! `#[mcp_toolset]` (authors read-only; posts with every write, each user seeing published
 //! posts and their own drafts and changing only their own), beside hand-written tools
 //! (an action in one transaction with an audit row, a report, a slow tool with progress),
-//! a resource template and a prompt.
+//! a resource template and a prompt. The JSON API's own handlers (`src/api.rs`, with their
+//! bearer-token check and validation) are tools too, through `mcp_axum::RouteTools`.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! let pool = blog::open_database("blog.db")?;
 //! let users = blog::demo_users(&pool)?;
-//! let app = blog::router(blog::mcp_server(pool.clone())?, pool, users);
+//! let auth = blog::BlogAuth::tokens(&users);
+//! let app = blog::app(blog::mcp_server(pool.clone(), &auth)?, pool, auth, |mcp| mcp);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! mcp_axum::serve(listener, app).await?;
 //! # Ok(())
 //! # }
 //! ```
 
+mod api;
 pub mod models;
 pub mod schema;
 pub mod seed;
 pub mod tools;
 
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::Router;
 use axum::routing::get;
-use axum::{Json, Router};
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use mcp_axum::auth::{Auth, BearerTokens, JwtAuthenticator};
-use mcp_core::{BuildError, Principal, Server, ToolError, server_info};
+use mcp_core::{BuildError, Principal, Server, server_info};
 use mcp_diesel::{ModelTools, QueryTool, SqlitePool, WriteAction};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::models::{Author, Post};
-use crate::schema::{authors, posts};
+use crate::schema::authors;
 
 /// The migrations in `examples/blog/migrations`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -167,8 +165,9 @@ impl BlogAuth {
     }
 }
 
-/// The MCP server: the model tools and the blog's own tools.
-pub fn mcp_server(pool: SqlitePool) -> Result<Server, BuildError> {
+/// The MCP server: the model tools, the blog's own tools, and its JSON API's handlers as
+/// tools (called with the agent's token, checked by `auth` like any REST request).
+pub fn mcp_server(pool: SqlitePool, auth: &BlogAuth) -> Result<Server, BuildError> {
     let authors = ModelTools::<Author, SqliteConnection>::new(pool.clone());
     let posts = ModelTools::<Post, SqliteConnection>::new(pool.clone())
         // Reading needs no scope beyond signing in; every write needs `posts:write`.
@@ -199,7 +198,8 @@ pub fn mcp_server(pool: SqlitePool) -> Result<Server, BuildError> {
         .toolset(posts.clone())
         // One `query` tool with pipelines over both models, with the same scopes.
         .toolset(QueryTool::new().collection(authors).collection(posts))
-        .toolset(tools::BlogTools::new(pool))
+        .toolset(tools::BlogTools::new(pool.clone()))
+        .toolset(api::tools(AppState { pool, auth: auth.auth.clone() }))
         .build()
 }
 
@@ -235,83 +235,5 @@ pub fn app(
 ) -> Router {
     let state = AppState { pool, auth: auth.auth.clone() };
     let mcp = configure(mcp_axum::McpRouter::new(server).path("/mcp").auth(auth.auth)).into_router();
-    Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route("/api/posts", get(list_posts))
-        .route("/api/posts/{id}", get(get_post))
-        .with_state(state)
-        .merge(mcp)
-}
-
-/// For the JSON API's own protected routes: the same authenticators as MCP; a valid
-/// token becomes the request's [`Principal`], anything else is 401.
-#[allow(dead_code)] // The read-only routes of the JSON API are public.
-async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let (mut parts, body) = request.into_parts();
-    match state.auth.authenticate(&parts).await {
-        Ok(Some(p)) => {
-            parts.extensions.insert(p);
-            next.run(Request::from_parts(parts, body)).await
-        }
-        Ok(None) | Err(_) => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer realm=\"blog\"")],
-            Json(json!({ "error": "send `Authorization: Bearer <token>` with a valid token" })),
-        )
-            .into_response(),
-    }
-}
-
-#[derive(Deserialize)]
-struct Page {
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-/// `GET /api/posts`: published posts, newest first (the app's own REST API).
-async fn list_posts(State(state): State<AppState>, Query(page): Query<Page>) -> Response {
-    let limit = page.limit.unwrap_or(20).clamp(1, 100);
-    let offset = page.offset.unwrap_or(0).max(0);
-    db(state.pool, move |conn| {
-        posts::table
-            .filter(posts::published.eq(true))
-            .order((posts::published_at.desc(), posts::id.desc()))
-            .limit(limit)
-            .offset(offset)
-            .select(Post::as_select())
-            .load(conn)
-    })
-    .await
-}
-
-/// `GET /api/posts/{id}`: one published post.
-async fn get_post(State(state): State<AppState>, Path(id): Path<i32>) -> Response {
-    db(state.pool, move |conn| {
-        posts::table.find(id).filter(posts::published.eq(true)).select(Post::as_select()).first(conn)
-    })
-    .await
-}
-
-async fn db<T: serde::Serialize + Send + 'static>(
-    pool: SqlitePool,
-    f: impl FnOnce(&mut SqliteConnection) -> QueryResult<T> + Send + 'static,
-) -> Response {
-    let result = tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get().map_err(|_| ToolError::internal("busy"))?;
-        f(&mut conn).map_err(|e| match e {
-            diesel::result::Error::NotFound => ToolError::not_found("no such post"),
-            other => {
-                eprintln!("blog: database error: {other}");
-                ToolError::internal("database error")
-            }
-        })
-    })
-    .await;
-    match result {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(e)) if e.kind() == mcp_core::ToolErrorKind::NotFound => {
-            (StatusCode::NOT_FOUND, Json(json!({ "error": "no such post" }))).into_response()
-        }
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "database error" }))).into_response(),
-    }
+    Router::new().route("/health", get(|| async { "ok" })).merge(api::routes()).with_state(state).merge(mcp)
 }

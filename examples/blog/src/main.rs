@@ -101,14 +101,15 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let path = args.database.strip_prefix("sqlite://").unwrap_or(&args.database).to_owned();
     let pool = blog::open_database(&path)?;
-    let server = blog::mcp_server(pool.clone())?;
     if args.list_tools {
+        let server = blog::mcp_server(pool, &blog::BlogAuth::tokens(&[]))?;
         let tools: Vec<_> = server.tools().into_iter().cloned().collect();
         println!("{}", serde_json::to_string_pretty(&tools)?);
         return Ok(());
     }
     let users = if args.users.is_empty() { blog::demo_users(&pool)? } else { blog::users(&pool, &args.users)? };
     if args.stdio {
+        let server = blog::mcp_server(pool.clone(), &blog::BlogAuth::tokens(&users))?;
         let me = &users[0];
         eprintln!("blog: MCP over stdio as `{}`, {} tools, database {path}", me.name, server.tools().len());
         let mut ext = mcp_core::Extensions::default();
@@ -126,6 +127,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
             .map_err(|e| format!("--oauth-issuer {issuer}: {e}"))?,
         None => blog::BlogAuth::tokens(&users),
     };
+    let server = blog::mcp_server(pool.clone(), &auth)?;
     eprintln!("blog: MCP at {url} ({} tools), JSON API at {base}/api/posts, database {path}", server.tools().len());
     eprintln!("blog: auth: {}", auth.describe());
     let origin_policy = match &args.public_url {

@@ -39,5 +39,6 @@ pub(crate) fn app(prefix: &str) -> (axum::Router, TempDir) {
     let dir = TempDir::new(prefix);
     let pool = blog::open_database(dir.db().to_str().unwrap()).unwrap();
     let users = blog::users(&pool, &[("alice".into(), ALICE.into()), ("bob".into(), BOB.into())]).unwrap();
-    (blog::router(blog::mcp_server(pool.clone()).unwrap(), pool, users), dir)
+    let auth = blog::BlogAuth::tokens(&users);
+    (blog::app(blog::mcp_server(pool.clone(), &auth).unwrap(), pool, auth, |r| r), dir)
 }

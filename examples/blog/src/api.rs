@@ -1,0 +1,273 @@
+//! The blog's own JSON API, the kind of REST routes an app already has, with its own
+//! bearer-token authentication ([`AuthUser`]) and validation. `#[mcp_tool]` on each
+//! handler and [`tools`] serve the same handlers to agents: a tool call becomes a request
+//! through this router with the agent's `Authorization` header, so the same checks apply.
+//!
+//! | route | tool | who |
+//! |---|---|---|
+//! | `GET /api/posts?author_id=&limit=&offset=` | `get_api_posts` | everyone: published posts |
+//! | `GET /api/posts/{id}` | `get_api_posts_id` | everyone: a published post; its author: a draft |
+//! | `POST /api/posts` | `create_draft` | signed in: a draft of their own (422 on invalid input) |
+//! | `PATCH /api/posts/{id}` | `patch_api_posts_id` | the post's author (403 for others) |
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use diesel::prelude::*;
+use mcp_axum::RouteTools;
+use mcp_core::mcp_tool;
+use mcp_core::schemars::JsonSchema;
+use mcp_diesel::SqlitePool;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::models::Post;
+use crate::schema::posts;
+use mcp_axum::auth::AuthError;
+
+/// The routes of the JSON API.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/posts", get(list_posts).post(create_post))
+        .route("/api/posts/{id}", get(get_post).patch(update_post))
+}
+
+/// The JSON API's handlers as MCP tools, called through the API's own router.
+pub(crate) fn tools(state: AppState) -> RouteTools {
+    RouteTools::new(routes().with_state(state))
+        .get::<list_posts>("/api/posts")
+        .get::<get_post>("/api/posts/{id}")
+        .post::<create_post>("/api/posts")
+        .patch::<update_post>("/api/posts/{id}")
+}
+
+/// An error of the API: a status and `{"error": message, ...}`.
+#[derive(Debug)]
+pub(crate) struct ApiError(StatusCode, Value);
+
+impl ApiError {
+    fn new(status: StatusCode, message: &str) -> Self {
+        ApiError(status, json!({ "error": message }))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.0, Json(self.1)).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"blog\""));
+        }
+        r
+    }
+}
+
+/// The signed-in user of a REST request: the same authenticators as MCP (bearer tokens,
+/// or JWT access tokens in OAuth mode), else 401.
+#[derive(Clone, Debug)]
+pub(crate) struct AuthUser(pub(crate) Me);
+
+/// Who a request acts as.
+#[derive(Clone, Debug)]
+pub(crate) struct Me {
+    /// Their author id.
+    pub(crate) author_id: i32,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = match state.auth.authenticate(parts).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return Err(ApiError::new(StatusCode::UNAUTHORIZED, &AuthError::Missing.to_string())),
+            Err(e) => return Err(ApiError::new(StatusCode::UNAUTHORIZED, &e.to_string())),
+        };
+        let author_id = principal.claims.get("author_id").and_then(Value::as_i64).and_then(|i| i32::try_from(i).ok());
+        match author_id {
+            Some(author_id) => Ok(AuthUser(Me { author_id })),
+            None => Err(ApiError::new(StatusCode::FORBIDDEN, "this user is not an author")),
+        }
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    /// No `Authorization` header: anonymous; a bad token is still 401.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            <AuthUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// Which published posts to list.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_core::schemars")]
+pub(crate) struct ListQuery {
+    /// Only posts by this author.
+    pub(crate) author_id: Option<i32>,
+    /// At most this many (1 to 100, default 20).
+    pub(crate) limit: Option<i64>,
+    /// Skip this many.
+    pub(crate) offset: Option<i64>,
+}
+
+/// Published posts, newest first.
+#[mcp_tool]
+pub(crate) async fn list_posts(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Post>>, ApiError> {
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let offset = q.offset.unwrap_or(0).max(0);
+    let posts = db(state.pool, move |conn| {
+        let mut query = posts::table.filter(posts::published.eq(true)).into_boxed();
+        if let Some(a) = q.author_id {
+            query = query.filter(posts::author_id.eq(a));
+        }
+        query
+            .order((posts::published_at.desc(), posts::id.desc()))
+            .limit(limit)
+            .offset(offset)
+            .select(Post::as_select())
+            .load(conn)
+    })
+    .await?;
+    Ok(Json(posts))
+}
+
+/// One post: a published one, or a draft of the signed-in author.
+#[mcp_tool]
+pub(crate) async fn get_post(
+    State(state): State<AppState>,
+    user: Option<AuthUser>,
+    Path(id): Path<i32>,
+) -> Result<Json<Post>, ApiError> {
+    let post = find(&state.pool, id).await?;
+    let mine = user.is_some_and(|AuthUser(u)| u.author_id == post.author_id);
+    if post.published || mine { Ok(Json(post)) } else { Err(no_such_post()) }
+}
+
+/// A new post: a title and a text.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_core::schemars")]
+pub(crate) struct NewPost {
+    /// The title: 1 to 200 characters.
+    pub(crate) title: String,
+    /// The text (Markdown), not empty.
+    pub(crate) body: String,
+}
+
+/// Changes to a post; absent fields stay.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_core::schemars")]
+pub(crate) struct PostChanges {
+    /// A new title: 1 to 200 characters.
+    pub(crate) title: Option<String>,
+    /// A new text, not empty.
+    pub(crate) body: Option<String>,
+}
+
+/// Field errors as the API answers them: 422 `{"error": "...", "fields": {...}}`.
+fn validate(title: Option<&str>, body: Option<&str>) -> Result<(), ApiError> {
+    let mut fields = serde_json::Map::new();
+    match title.map(|t| t.trim().chars().count()) {
+        Some(0) => _ = fields.insert("title".into(), "must not be empty".into()),
+        Some(n) if n > 200 => _ = fields.insert("title".into(), format!("has {n} characters; at most 200").into()),
+        _ => {}
+    }
+    if body.is_some_and(|b| b.trim().is_empty()) {
+        fields.insert("body".into(), "must not be empty".into());
+    }
+    if fields.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {}", v.as_str().unwrap_or_default())).collect();
+    Err(ApiError(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({ "error": format!("invalid post: {}", names.join("; ")), "fields": fields }),
+    ))
+}
+
+/// Write a draft as the signed-in user.
+#[mcp_tool(name = "create_draft", title = "Write a draft", destructive = false)]
+pub(crate) async fn create_post(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(new): Json<NewPost>,
+) -> Result<(StatusCode, Json<Post>), ApiError> {
+    validate(Some(&new.title), Some(&new.body))?;
+    let post = db(state.pool, move |conn| {
+        diesel::insert_into(posts::table)
+            .values((posts::author_id.eq(user.author_id), posts::title.eq(new.title.trim()), posts::body.eq(new.body)))
+            .returning(Post::as_returning())
+            .get_result(conn)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(post)))
+}
+
+/// Change the title or text of one of your posts.
+#[mcp_tool(destructive = false, idempotent)]
+pub(crate) async fn update_post(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<i32>,
+    Json(changes): Json<PostChanges>,
+) -> Result<Json<Post>, ApiError> {
+    let post = find(&state.pool, id).await?;
+    if post.author_id != user.author_id {
+        return Err(if post.published {
+            ApiError::new(StatusCode::FORBIDDEN, "only the author may change this post")
+        } else {
+            no_such_post()
+        });
+    }
+    validate(changes.title.as_deref(), changes.body.as_deref())?;
+    let post = db(state.pool, move |conn| {
+        let target = posts::table.find(id);
+        if let Some(t) = &changes.title {
+            diesel::update(target).set(posts::title.eq(t.trim())).execute(conn)?;
+        }
+        if let Some(b) = &changes.body {
+            diesel::update(target).set(posts::body.eq(b)).execute(conn)?;
+        }
+        target.select(Post::as_select()).first(conn)
+    })
+    .await?;
+    Ok(Json(post))
+}
+
+fn no_such_post() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such post")
+}
+
+async fn find(pool: &SqlitePool, id: i32) -> Result<Post, ApiError> {
+    db(pool.clone(), move |conn| posts::table.find(id).select(Post::as_select()).first(conn)).await
+}
+
+/// Run a query on the blocking pool; not found is 404, anything else 500 (logged, not shown).
+async fn db<T: Send + 'static>(
+    pool: SqlitePool,
+    f: impl FnOnce(&mut SqliteConnection) -> QueryResult<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let result = tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy"))?;
+        f(&mut conn).map_err(|e| match e {
+            diesel::result::Error::NotFound => no_such_post(),
+            other => {
+                eprintln!("blog: database error: {other}");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error")
+            }
+        })
+    })
+    .await;
+    result.unwrap_or_else(|_| Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error")))
+}
