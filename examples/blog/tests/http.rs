@@ -142,6 +142,7 @@ async fn alice_and_bob_see_published_posts_and_only_their_own_drafts() {
     assert!(err.contains("no posts with `id`"), "{err}");
     for (tool, args) in [
         ("posts_patch", json!({ "id": id, "title": "Bob was here" })),
+        ("posts_update", json!({ "id": id, "title": "Bob was here", "body": "Gone." })),
         ("posts_delete", json!({ "id": id })),
         ("publish_post", json!({ "id": id })),
     ] {
@@ -153,6 +154,17 @@ async fn alice_and_bob_see_published_posts_and_only_their_own_drafts() {
         .call(BOB, "posts_list", json!({ "filter": { "$or": [{ "id": id }, { "published": false }] }, "limit": 50 }))
         .await;
     assert!(found["items"].as_array().unwrap().iter().all(|p| p["id"] != id && p["author_id"] != alice_id));
+    // Nor do counts or aggregates: bob's drafts per author name only bob.
+    let groups = app
+        .call(
+            BOB,
+            "posts_aggregate",
+            json!({ "group_by": "author_id", "filter": { "published": false }, "metrics": ["count"] }),
+        )
+        .await;
+    let groups = groups["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_ne!(groups[0]["author_id"], alice_id);
 
     // Alice publishes it (one transaction with an audit row); now bob reads it but still cannot change it.
     let published = app.call(ALICE, "publish_post", json!({ "id": id })).await;
@@ -164,4 +176,33 @@ async fn alice_and_bob_see_published_posts_and_only_their_own_drafts() {
     // Agents cannot set fields the server owns.
     let err = app.call_err(ALICE, "posts_patch", json!({ "id": id, "published": false })).await;
     assert!(err.contains("`published` cannot be written"), "{err}");
+}
+
+#[tokio::test]
+async fn a_session_cannot_be_hijacked() {
+    let app = start().await;
+    let url = format!("{}/mcp", app.base);
+    let post = |token: &str, session: Option<&str>, body: Value| {
+        let mut req = app
+            .http
+            .post(&url)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body);
+        if let Some(s) = session {
+            req = req.header("mcp-session-id", s);
+        }
+        req.send()
+    };
+    let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "1" } } });
+    let resp = post(ALICE, None, init).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let session = resp.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let call = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": { "name": "posts_count", "arguments": { "filter": { "published": false } } } });
+    assert_eq!(post(ALICE, Some(&session), call.clone()).await.unwrap().status(), 200);
+    // Bob holding alice's session id: the session does not exist for him.
+    assert_eq!(post(BOB, Some(&session), call).await.unwrap().status(), 404);
 }
