@@ -68,7 +68,10 @@
 //!
 //! - [`QueryTool`]: one `query` tool taking pipelines over several models.
 //!
-//! Relations are being built (see the issue tracker).
+//! - Relations (`relations(author = belongs_to(Author, author_id), comments =
+//!   has_many(Comment, comments::post_id))`): filters through them (`author.name__icontains`),
+//!   `include` of related rows without N+1 queries and `$lookup` in [`QueryTool`], all
+//!   within the related model's scope once [`ModelTools::related`] names its tools.
 //!
 //! ## Feature flags
 //!
@@ -88,7 +91,8 @@ mod template;
 mod tools;
 
 pub use crate::model::{
-    Actions, ListQuery, ModelInfo, ModelQuery, QueryError, decode, decode_list, decode_write, like_pattern,
+    Actions, ListQuery, ModelFilter, ModelInfo, ModelQuery, QueryError, Relation, decode, decode_list, decode_write,
+    like_pattern,
 };
 pub use crate::query::{Collection, QueryTool};
 pub use crate::tools::{ModelTools, WriteAction};
@@ -229,6 +233,20 @@ pub mod __private {
         /// MySQL `BINARY(x)`: compare text as bytes (case-sensitive, whatever the collation).
         /// Typed as text so that it compares with text values.
         fn binary(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+    }
+
+    /// Most related rows one `has_many` include loads for one page.
+    pub const MAX_INCLUDED: i64 = 1000;
+
+    /// Two values of the same type: rustc points at the second when they differ (a
+    /// relation's key and the related model's primary key).
+    pub fn same_type<T>(_: ::core::marker::PhantomData<T>, _: ::core::marker::PhantomData<T>) {}
+
+    /// A related row as agents see it.
+    pub fn related_json<M: crate::ModelInfo>(row: &M) -> Result<Value, FilterError> {
+        row.to_agent_json()
+            .map(Value::Object)
+            .map_err(|e| FilterError(format!("a related {} row could not be shown: {e}", M::NAME)))
     }
 
     /// An operator the column's kind does not support (the parser refuses these first).
