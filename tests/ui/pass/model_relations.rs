@@ -1,5 +1,5 @@
 //! Relations both ways, with a nullable key, a renamed column and a `has_many` through a
-//! path into the schema module.
+//! path into the schema module; the tables need no `allow_tables_to_appear_in_same_query!`.
 use diesel::prelude::*;
 use mcp_core::mcp_toolset;
 use mcp_core::schemars::JsonSchema;
@@ -28,8 +28,6 @@ mod schema {
             body -> Text,
         }
     }
-
-    diesel::allow_tables_to_appear_in_same_query!(authors, posts, comments);
 }
 
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
