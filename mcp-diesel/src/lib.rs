@@ -161,7 +161,7 @@ pub use crate::model::{
     like_pattern,
 };
 pub use crate::query::{Collection, QueryTool};
-pub use crate::tools::{ModelTools, WriteAction};
+pub use crate::tools::{ModelHooks, ModelTools, WriteAction};
 
 /// A pool of SQLite connections.
 #[cfg(feature = "sqlite")]

@@ -42,6 +42,43 @@ pub enum WriteAction {
     Patch,
 }
 
+/// A model's server-side hooks written as methods of a toolset:
+/// `#[mcp_toolset(model = Post)] impl PostTools { fn scope(&self, ctx: &Context) -> ... }`
+/// implements it (the methods it finds: `scope`, `write_scope`, `before_write`, with the
+/// signatures of [`ModelTools::scope`], [`ModelTools::write_scope`] and
+/// [`ModelTools::before_write`]); [`ModelTools::hooks`] installs them.
+pub trait ModelHooks: Send + Sync + 'static {
+    /// The model the hooks are for.
+    type Model: ModelInfo;
+    /// Whether [`ModelHooks::scope`] is defined.
+    const SCOPE: bool = false;
+    /// Whether [`ModelHooks::write_scope`] is defined.
+    const WRITE_SCOPE: bool = false;
+    /// Whether [`ModelHooks::before_write`] is defined.
+    const BEFORE_WRITE: bool = false;
+
+    /// The read scope, as for [`ModelTools::scope`].
+    fn scope(&self, ctx: &Context) -> Result<Value, ToolError> {
+        let _ = ctx;
+        Ok(Value::Null)
+    }
+    /// The write scope, as for [`ModelTools::write_scope`].
+    fn write_scope(&self, ctx: &Context) -> Result<Value, ToolError> {
+        let _ = ctx;
+        Ok(Value::Null)
+    }
+    /// The write hook, as for [`ModelTools::before_write`].
+    fn before_write(
+        &self,
+        ctx: &Context,
+        action: WriteAction,
+        values: &mut Map<String, Value>,
+    ) -> Result<(), ToolError> {
+        let _ = (ctx, action, values);
+        Ok(())
+    }
+}
+
 /// The tools of model `M` (`<name>_list`, `<name>_get`, `<name>_count`) over a pool of
 /// connections of type `C`. Queries run on the blocking thread pool, at most as many at
 /// once as the pool has connections.
@@ -223,6 +260,25 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         hook: impl Fn(&Context, WriteAction, &mut Map<String, Value>) -> Result<(), ToolError> + Send + Sync + 'static,
     ) -> Self {
         self.before_write = Some(Arc::new(hook));
+        self
+    }
+
+    /// Install the hooks an `#[mcp_toolset(model = ...)]` impl block defines (its `scope`,
+    /// `write_scope` and `before_write` methods); serve the block itself as a toolset for
+    /// its `#[mcp_tool]` methods.
+    pub fn hooks<H: ModelHooks<Model = M>>(mut self, hooks: H) -> Self {
+        let hooks = Arc::new(hooks);
+        if H::SCOPE {
+            let h = hooks.clone();
+            self = self.scope(move |ctx| h.scope(ctx));
+        }
+        if H::WRITE_SCOPE {
+            let h = hooks.clone();
+            self = self.write_scope(move |ctx| h.write_scope(ctx));
+        }
+        if H::BEFORE_WRITE {
+            self = self.before_write(move |ctx, action, values| hooks.before_write(ctx, action, values));
+        }
         self
     }
 

@@ -193,6 +193,49 @@ struct Opts {
     wrong_owner: Option<i32>,
     /// Everyone reads published posts; writes stay limited to one's own.
     read_published: bool,
+    /// The scope and write hook from `PostRules` (an `#[mcp_toolset(model = Post)]` block).
+    hooks: bool,
+}
+
+/// The signed-in user's id.
+fn caller(ctx: &mcp_core::Context) -> Result<i32, ToolError> {
+    let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
+    user.subject.parse().map_err(|_| ToolError::forbidden("unknown user"))
+}
+
+/// The scoped setup's rules, written as an impl block with one extra tool.
+#[derive(Clone)]
+struct PostRules {
+    banned: &'static str,
+}
+
+#[mcp_core::mcp_toolset(model = Post)]
+impl PostRules {
+    fn scope(&self, ctx: &mcp_core::Context) -> Result<Value, ToolError> {
+        Ok(json!({ "owner_id": caller(ctx)? }))
+    }
+
+    fn before_write(
+        &self,
+        ctx: &mcp_core::Context,
+        action: WriteAction,
+        values: &mut serde_json::Map<String, Value>,
+    ) -> Result<(), ToolError> {
+        if action == WriteAction::Create {
+            values.insert("owner_id".into(), json!(caller(ctx)?));
+            values.insert("secret".into(), json!("set by the rules"));
+        }
+        if values.get("title").and_then(Value::as_str) == Some(self.banned) {
+            return Err(ToolError::invalid_arguments("that title is banned"));
+        }
+        Ok(())
+    }
+
+    /// The title nobody may use.
+    #[mcp_core::mcp_tool(read_only)]
+    fn banned_title(&self) -> String {
+        self.banned.to_owned()
+    }
 }
 
 /// The server over one backend's pool.
@@ -205,7 +248,7 @@ where
 {
     let authors = ModelTools::<Author, C>::new(pool.clone()).scope(|_| Ok(json!({ "active": true })));
     let comments_of = ModelTools::<Comment, C>::new(pool.clone());
-    let mut tools = ModelTools::<Post, C>::new(pool).before_write(move |ctx, action, values| {
+    let mut tools = ModelTools::<Post, C>::new(pool.clone()).before_write(move |ctx, action, values| {
         let user: i32 = ctx.principal().and_then(|p| p.subject.parse().ok()).unwrap_or(0);
         if action == WriteAction::Create {
             values.insert("owner_id".into(), json!(opts.wrong_owner.unwrap_or(user)));
@@ -222,6 +265,9 @@ where
         let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
         user.subject.parse().map_err(|_| ToolError::forbidden("unknown user"))
     }
+    if opts.hooks {
+        tools = ModelTools::<Post, C>::new(pool).hooks(PostRules { banned: "forbidden" });
+    }
     if opts.read_published {
         tools = tools
             .scope(|ctx| Ok(json!({ "$or": [{ "owner_id": user(ctx)? }, { "published": true }] })))
@@ -237,14 +283,17 @@ where
     let comments = comments_of.scope(|_| Ok(json!({ "flagged": false, "post": {} }))).related(&tools);
     let tools = tools.related(&authors).related(&comments);
     let query = QueryTool::new().collection(tools.clone()).collection(comments.clone());
-    Server::builder()
+    let mut builder = Server::builder()
         .info(mcp_core::server_info!())
         .toolset(tools)
         .toolset(authors)
         .toolset(comments)
-        .toolset(query)
-        .build()
-        .unwrap()
+        .toolset(query);
+    if opts.hooks {
+        // The block's own tools.
+        builder = builder.toolset(PostRules { banned: "forbidden" });
+    }
+    builder.build().unwrap()
 }
 
 /// One database with the fixture data, in its own namespace, dropped afterwards.
@@ -1192,4 +1241,30 @@ async fn include_runs_one_query_per_relation_per_page() {
     call(&c, "posts_list", json!({ "limit": 5 })).await;
     assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst) - before, 1, "no include, no extra query");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn hooks_from_an_impl_block() {
+    for fx in fixtures() {
+        eprintln!("hooks_from_an_impl_block on {}", fx.name);
+        let opts = Opts { hooks: true, ..Opts::default() };
+        let c = fx.client_with("1", opts);
+        // The block's scope holds on every tool.
+        assert_eq!(call(&c, "posts_count", json!({})).await["count"], 8);
+        let err = call_err(&c, "posts_get", json!({ "id": 10 })).await;
+        assert!(err.contains("no posts with `id` = 10"), "{err}");
+        // Its write hook sets the owner and refuses the banned title.
+        let new = call(&c, "posts_create", json!({ "title": "Ruled", "views": 1, "published": false })).await;
+        assert_eq!(call(&c, "posts_count", json!({})).await["count"], 9);
+        let other = fx.client_with("2", opts);
+        let err = call_err(&other, "posts_get", json!({ "id": new["id"] })).await;
+        assert!(err.contains("no posts with"), "{err}");
+        let err = call_err(&c, "posts_patch", json!({ "id": 1, "title": "forbidden" })).await;
+        assert!(err.contains("that title is banned"), "{err}");
+        // And its `#[mcp_tool]` methods are tools.
+        let r = c.call_tool("banned_title", json!({})).await.unwrap();
+        assert_eq!(serde_json::to_value(&r.content).unwrap()[0]["text"], "forbidden");
+        let err = call_err(&TestClient::modern((fx.make)(opts)), "posts_count", json!({})).await;
+        assert!(err.contains("sign in first"), "{err}");
+    }
 }
