@@ -394,8 +394,20 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             None => Ok(Filter::all()),
             Some(f) => {
                 let v = f(ctx)?;
-                let parsed = parse_trusted_related(&v, M::FIELDS, &self.related_fields(), false)
-                    .map_err(|e| ToolError::internal(format!("server misconfigured: invalid scope: {e}")))?;
+                let parsed = parse_trusted_related(&v, M::FIELDS, &self.related_fields(), false).map_err(|e| {
+                    let idle: Vec<String> = M::RELATIONS
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !self.related.iter().any(|r| r.index == *i))
+                        .map(|(_, r)| format!("`{}`", r.name))
+                        .collect();
+                    let hint = if idle.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (relations not set up with `ModelTools::related`: {})", idle.join(", "))
+                    };
+                    ToolError::internal(format!("server misconfigured: invalid scope: {e}{hint}"))
+                })?;
                 self.resolve(parsed, ctx)
             }
         }

@@ -1268,3 +1268,34 @@ async fn hooks_from_an_impl_block() {
         assert!(err.contains("sign in first"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn relations_are_unknown_until_their_tools_are_given() {
+    let dir = std::env::temp_dir().join(unique());
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = mcp_diesel::sqlite_pool(dir.join("db.sqlite").to_str().unwrap(), 2).unwrap();
+    seed(&mut *pool.get().unwrap(), "INTEGER PRIMARY KEY NOT NULL", "TIMESTAMP", "");
+    // Posts without `.related(...)`: their relations do not exist for agents.
+    let posts = ModelTools::<Post, SqliteConnection>::new(pool.clone());
+    // Comments whose scope goes through a relation that was not set up: a server error,
+    // never rows from outside the intended scope.
+    let comments = ModelTools::<Comment, SqliteConnection>::new(pool).scope(|_| Ok(json!({ "post": {} })));
+    let server =
+        Server::builder().info(mcp_core::server_info!()).toolset(posts.clone()).toolset(comments).build().unwrap();
+    let c = TestClient::modern(server);
+    let err = call_err(&c, "posts_list", json!({ "filter": { "author.name": "Ada" } })).await;
+    assert!(err.contains("unknown field `author.name`"), "{err}");
+    let err = call_err(&c, "posts_list", json!({ "include": ["author"] })).await;
+    assert!(err.contains("this model has no relations to include"), "{err}");
+    let tools = serde_json::to_value(c.list_tools().await.unwrap()).unwrap();
+    assert!(tools[0]["inputSchema"]["properties"].get("include").is_none());
+    let err = call_err(&c, "comments_list", json!({})).await;
+    assert!(err.contains("server misconfigured: invalid scope: unknown field `post`"), "{err}");
+    assert!(err.contains("(relations not set up with `ModelTools::related`: `post`)"), "{err}");
+    // Naming tools of a model the relations do not reach is a setup mistake.
+    let authors = ModelTools::<Author, SqliteConnection>::new(mcp_diesel::sqlite_pool(":memory:", 1).unwrap());
+    let wrong = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| authors.clone().related(&posts)));
+    let message = wrong.err().and_then(|e| e.downcast_ref::<String>().cloned()).unwrap_or_default();
+    assert!(message.contains("authors declares no relation to posts"), "{message}");
+    let _ = std::fs::remove_dir_all(dir);
+}
