@@ -569,6 +569,7 @@ macro_rules! __mcp_attach {
                 <$rmodel as $crate::ModelInfo>::NAME,
             ))));
         }
+        // As `Relation::most` says.
         let most = <$rmodel as $crate::ModelInfo>::MAX_LIMIT as usize;
         let mut by_key: ::std::collections::HashMap<::std::string::String, ::std::vec::Vec<Value>> =
             ::std::collections::HashMap::new();

@@ -630,7 +630,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             .map(|r| {
                 let rel = &M::RELATIONS[r.index];
                 if rel.many {
-                    format!("`{}` (a list of {} rows)", rel.name, rel.model)
+                    format!("`{}` (a list of {} rows, at most {} per row)", rel.name, rel.model, rel.most)
                 } else {
                     format!("`{}` (one {} row, or null)", rel.name, rel.model)
                 }

@@ -1126,6 +1126,12 @@ async fn include_attaches_related_rows_within_their_scope_on(fx: &Fixture) {
     let tools = serde_json::to_value(c.list_tools().await.unwrap()).unwrap();
     let list = &tools[0];
     assert_eq!(list["inputSchema"]["properties"]["include"]["items"]["enum"], json!(["author", "comments"]));
+    let about = list["inputSchema"]["properties"]["include"]["description"].as_str().unwrap();
+    assert!(
+        about
+            .contains("`author` (one authors row, or null), `comments` (a list of comments rows, at most 100 per row)"),
+        "{about}"
+    );
     let row = &list["outputSchema"]["properties"]["items"]["items"]["properties"];
     assert!(row["author"]["anyOf"][0]["properties"]["name"].is_object(), "{row}");
     assert!(row["author"]["anyOf"][0]["properties"].get("email").is_none(), "{row}");

@@ -642,6 +642,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
                 many: #many,
                 local: #local_name,
                 foreign: #foreign,
+                most: <#model as #krate::ModelInfo>::MAX_LIMIT,
             }
         }
     });
