@@ -1305,3 +1305,36 @@ async fn relations_are_unknown_until_their_tools_are_given() {
     assert!(message.contains("authors declares no relation to posts"), "{message}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn has_many_includes_are_bounded() {
+    let dir = std::env::temp_dir().join(unique());
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = mcp_diesel::sqlite_pool(dir.join("db.sqlite").to_str().unwrap(), 2).unwrap();
+    seed(&mut *pool.get().unwrap(), "INTEGER PRIMARY KEY NOT NULL", "TIMESTAMP", "");
+    let add = |post: i32, first: i32, n: i32| {
+        let rows: Vec<String> =
+            (first..first + n).map(|id| format!("({id}, {post}, 'bot', 'comment {id}', FALSE)")).collect();
+        pool.get()
+            .unwrap()
+            .batch_execute(&format!(
+                "INSERT INTO comments (id, post_id, author_name, body, flagged) VALUES {}",
+                rows.join(", ")
+            ))
+            .unwrap();
+    };
+    let c = TestClient::modern(server(pool.clone(), Opts::default()));
+    // At most the related model's `max_limit` (100) per row, the first ones by key.
+    add(2, 100, 150);
+    let page = call(&c, "posts_list", json!({ "filter": { "id": 2 }, "include": ["comments"] })).await;
+    let list = page["items"][0]["comments"].as_array().unwrap();
+    assert_eq!(list.len(), 100);
+    assert_eq!((list[0]["id"].as_i64(), list[99]["id"].as_i64()), (Some(4), Some(198)));
+    // More than 1,000 related rows for one page: refused, with what to do.
+    add(3, 1000, 900);
+    let err = call_err(&c, "posts_list", json!({ "limit": 5, "include": ["comments"] })).await;
+    assert!(err.contains("more than 1000 related comments rows; ask for fewer rows (`limit`)"), "{err}");
+    let fine = call(&c, "posts_list", json!({ "filter": { "id": 3 }, "include": ["comments"] })).await;
+    assert_eq!(fine["items"][0]["comments"].as_array().unwrap().len(), 100);
+    let _ = std::fs::remove_dir_all(dir);
+}
