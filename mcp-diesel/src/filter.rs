@@ -224,6 +224,15 @@ pub enum Filter {
     Not(Box<Filter>),
     /// A condition.
     Leaf(Condition),
+    /// A condition on the rows a declared relation reaches: `relation` is the index in the
+    /// model's `RELATIONS`, `filter` is over the related model's fields. Holds when a
+    /// related row matches (for `has_many`: any of them).
+    Related {
+        /// Index of the relation in `ModelInfo::RELATIONS`.
+        relation: usize,
+        /// The condition on the related rows (their scope is ANDed in before any SQL).
+        filter: Box<Filter>,
+    },
 }
 
 impl Filter {
@@ -236,7 +245,7 @@ impl Filter {
     pub fn conditions(&self) -> usize {
         match self {
             Filter::And(v) | Filter::Or(v) => v.iter().map(Filter::conditions).sum(),
-            Filter::Not(f) => f.conditions(),
+            Filter::Not(f) | Filter::Related { filter: f, .. } => f.conditions(),
             Filter::Leaf(_) => 1,
         }
     }
@@ -277,8 +286,21 @@ fn list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     items.into_iter().map(|s| format!("`{}`", s.as_ref())).collect::<Vec<_>>().join(", ")
 }
 
+/// A declared relation a filter may go through: its name, its index in the model's
+/// `RELATIONS`, and the related model's fields.
+#[derive(Clone, Copy, Debug)]
+pub struct RelatedFields<'a> {
+    /// The relation's name (`author`).
+    pub name: &'a str,
+    /// Its index in `ModelInfo::RELATIONS`.
+    pub index: usize,
+    /// The related model's fields.
+    pub fields: &'a [FieldInfo],
+}
+
 struct Parser<'a> {
     fields: &'a [FieldInfo],
+    relations: &'a [RelatedFields<'a>],
     caps: &'a Caps,
     regex: bool,
     conditions: usize,
@@ -288,15 +310,38 @@ struct Parser<'a> {
 /// Parse an agent's filter object. Hidden fields do not exist for it. `regex` says
 /// whether the backend supports `regex`.
 pub fn parse(value: &Value, fields: &[FieldInfo], caps: &Caps, regex: bool) -> Result<Filter, FilterError> {
-    let mut p = Parser { fields, caps, regex, conditions: 0, trusted: false };
+    parse_related(value, fields, &[], caps, regex)
+}
+
+/// [`parse`], with declared relations the filter may go through: `author.name__icontains`,
+/// `{"author.name": {"$icontains": ...}}` or `{"author": {"name__icontains": ...}}` (the
+/// related model's visible fields only, one level deep).
+pub fn parse_related(
+    value: &Value,
+    fields: &[FieldInfo],
+    relations: &[RelatedFields<'_>],
+    caps: &Caps,
+    regex: bool,
+) -> Result<Filter, FilterError> {
+    let mut p = Parser { fields, relations, caps, regex, conditions: 0, trusted: false };
     p.top(value)
 }
 
 /// Parse a filter written by the server (a scope): hidden fields may be used and no caps
 /// apply.
 pub fn parse_trusted(value: &Value, fields: &[FieldInfo], regex: bool) -> Result<Filter, FilterError> {
+    parse_trusted_related(value, fields, &[], regex)
+}
+
+/// [`parse_trusted`], with declared relations (hidden fields of related models allowed).
+pub fn parse_trusted_related(
+    value: &Value,
+    fields: &[FieldInfo],
+    relations: &[RelatedFields<'_>],
+    regex: bool,
+) -> Result<Filter, FilterError> {
     let caps = Caps { max_depth: 64, max_conditions: usize::MAX, max_in_list: usize::MAX, max_pattern_len: usize::MAX };
-    let mut p = Parser { fields, caps: &caps, regex, conditions: 0, trusted: true };
+    let mut p = Parser { fields, relations, caps: &caps, regex, conditions: 0, trusted: true };
     p.top(value)
 }
 
@@ -350,6 +395,14 @@ impl Parser<'_> {
                         "unknown operator `{k}` at `{path}`; combine filters with `$and`, `$or`, `$nor` or `$not`"
                     )));
                 }
+                k if !k.contains('.') && self.relations.iter().any(|r| r.name == k) => {
+                    let Value::Object(o) = value else {
+                        return Err(FilterError(format!(
+                            "`{here}` must be a filter object on the related rows, such as {{\"{k}\": {{\"id__gt\": 1}}}}"
+                        )));
+                    };
+                    self.related(k, &here, |p| p.object(o, &here, depth + 1))?
+                }
                 _ => self.field_entry(key, value, &here)?,
             };
             parts.push(part);
@@ -359,14 +412,54 @@ impl Parser<'_> {
 
     fn field(&self, name: &str, path: &str) -> Result<usize, FilterError> {
         self.fields.iter().position(|f| f.name == name && (self.trusted || !f.hidden)).ok_or_else(|| {
+            let through = if self.relations.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", and through relations {}",
+                    list(self.relations.iter().map(|r| format!("{}.<field>", r.name)))
+                )
+            };
             FilterError(format!(
-                "unknown field `{name}` at `{path}`; the fields you can filter on are {}",
+                "unknown field `{name}` at `{path}`; the fields you can filter on are {}{through}",
                 list(self.fields.iter().filter(|f| !f.hidden).map(|f| f.name))
             ))
         })
     }
 
+    /// Parse a condition on the rows of relation `name` with a parser over its fields.
+    fn related(
+        &mut self,
+        name: &str,
+        path: &str,
+        inner: impl FnOnce(&mut Parser<'_>) -> Result<Filter, FilterError>,
+    ) -> Result<Filter, FilterError> {
+        let Some(rel) = self.relations.iter().find(|r| r.name == name) else {
+            let known = if self.relations.is_empty() {
+                "this model has no relations to filter through".to_owned()
+            } else {
+                format!("the relations are {}", list(self.relations.iter().map(|r| r.name)))
+            };
+            return Err(FilterError(format!("unknown relation `{name}` at `{path}`; {known}")));
+        };
+        let mut p = Parser {
+            fields: rel.fields,
+            relations: &[],
+            caps: self.caps,
+            regex: self.regex,
+            conditions: self.conditions,
+            trusted: self.trusted,
+        };
+        let filter = inner(&mut p)?;
+        self.conditions = p.conditions;
+        Ok(Filter::Related { relation: rel.index, filter: Box::new(filter) })
+    }
+
     fn field_entry(&mut self, key: &str, value: &Value, path: &str) -> Result<Filter, FilterError> {
+        // `relation.field__op` or `relation.field: {"$op": ...}`: a field of a related model.
+        if let Some((rel, rest)) = key.split_once('.').filter(|_| !self.relations.is_empty()) {
+            return self.related(rel, path, |p| p.field_entry(rest, value, path));
+        }
         // `field__op` (Django style) or `field` with a value or an operator object.
         let (name, suffix) = match key.rsplit_once("__") {
             Some((n, s)) => (n, Some(s)),
@@ -616,6 +709,36 @@ mod tests {
         assert!(e.starts_with("unknown field `owner`"), "{e}");
         assert!(!e.contains("`owner`,") && !e.ends_with("`owner`"), "hidden fields are not listed: {e}");
         assert_eq!(parse_trusted(&json!({ "owner": 1 }), FIELDS, false).unwrap(), leaf(5, Op::Eq, json!(1)));
+    }
+
+    const AUTHOR: &[FieldInfo] = &[
+        FieldInfo::new("id", Kind::Integer),
+        FieldInfo::new("name", Kind::Text),
+        FieldInfo::new("email", Kind::Text).hide(),
+    ];
+
+    #[test]
+    fn relations_in_three_spellings() {
+        let rels = [RelatedFields { name: "author", index: 0, fields: AUTHOR }];
+        let p = |v: Value| parse_related(&v, FIELDS, &rels, &Caps::default(), false);
+        let want = Filter::Related { relation: 0, filter: Box::new(leaf(1, Op::IContains, json!("ada"))) };
+        assert_eq!(p(json!({ "author.name__icontains": "ada" })).unwrap(), want);
+        assert_eq!(p(json!({ "author.name": { "$icontains": "ada" } })).unwrap(), want);
+        assert_eq!(p(json!({ "author": { "name__icontains": "ada" } })).unwrap(), want);
+        assert_eq!(
+            p(json!({ "author": {} })).unwrap(),
+            Filter::Related { relation: 0, filter: Box::new(Filter::all()) }
+        );
+        assert!(p(json!({ "author.email": "x" })).unwrap_err().0.starts_with("unknown field `email`"));
+        assert!(p(json!({ "author.author.name": "x" })).unwrap_err().0.starts_with("unknown field `author.name`"));
+        assert!(p(json!({ "writer.name": "x" })).unwrap_err().0.contains("the relations are `author`"));
+        assert!(parse(&json!({ "author.name": "x" }), FIELDS, &Caps::default(), false).is_err());
+        // The server's own scope may use the related model's hidden fields.
+        assert_eq!(
+            parse_trusted_related(&json!({ "author.email": "x" }), FIELDS, &rels, false).unwrap(),
+            Filter::Related { relation: 0, filter: Box::new(leaf(2, Op::Eq, json!("x"))) }
+        );
+        assert_eq!(p(json!({ "$or": [{ "author.id": 1 }, { "id": 2 }] })).unwrap().conditions(), 2);
     }
 
     #[test]

@@ -68,7 +68,76 @@
 //!
 //! - [`QueryTool`]: one `query` tool taking pipelines over several models.
 //!
-//! Relations are being built (see the issue tracker).
+//! - Relations (`relations(author = belongs_to(Author, author_id), comments =
+//!   has_many(Comment, comments::post_id))`): filters through them (`author.name__icontains`),
+//!   `include` of related rows without N+1 queries and `$lookup` in [`QueryTool`], all
+//!   within the related model's scope once [`ModelTools::related`] names its tools.
+//!
+//! ### Relations
+//!
+//! ```
+//! use diesel::prelude::*;
+//! use mcp_core::{Server, mcp_toolset, schemars::JsonSchema, server_info};
+//! use mcp_core::testing::TestClient;
+//! use mcp_diesel::ModelTools;
+//! use serde::Serialize;
+//! use serde_json::json;
+//!
+//! diesel::table! {
+//!     authors (id) { id -> Integer, name -> Text, active -> Bool, }
+//! }
+//! diesel::table! {
+//!     posts (id) { id -> Integer, title -> Text, author_id -> Integer, }
+//! }
+//!
+//! /// People who write posts.
+//! #[derive(Queryable, Selectable, Serialize, JsonSchema)]
+//! #[diesel(table_name = authors)]
+//! #[schemars(crate = "mcp_core::schemars")]
+//! #[mcp_toolset]
+//! pub struct Author {
+//!     pub id: i32,
+//!     pub name: String,
+//!     #[mcp(skip)]
+//!     pub active: bool,
+//! }
+//!
+//! /// Blog posts.
+//! #[derive(Queryable, Selectable, Serialize, JsonSchema)]
+//! #[diesel(table_name = posts)]
+//! #[schemars(crate = "mcp_core::schemars")]
+//! #[mcp_toolset(relations(author = belongs_to(Author, author_id)))]
+//! pub struct Post {
+//!     pub id: i32,
+//!     pub title: String,
+//!     pub author_id: i32,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = mcp_diesel::sqlite_pool(":memory:", 1)?;
+//! # diesel::connection::SimpleConnection::batch_execute(&mut *pool.get()?,
+//! #     "CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL, active BOOLEAN NOT NULL);
+//! #      CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL, author_id INTEGER NOT NULL);
+//! #      INSERT INTO authors VALUES (1, 'Ada', TRUE), (2, 'Bob', FALSE);
+//! #      INSERT INTO posts VALUES (1, 'Hello', 1), (2, 'Bye', 2);")?;
+//! // Only active authors exist for agents, through relations too.
+//! let authors = ModelTools::<Author, SqliteConnection>::new(pool.clone()).scope(|_| Ok(json!({ "active": true })));
+//! let posts = ModelTools::<Post, SqliteConnection>::new(pool).related(&authors);
+//! let server = Server::builder().info(server_info!()).toolset(posts).toolset(authors).build()?;
+//!
+//! let agent = TestClient::modern(server);
+//! let found = agent
+//!     .call_tool("posts_list", json!({ "filter": { "author.name__icontains": "a" }, "include": ["author"] }))
+//!     .await?
+//!     .structured_content
+//!     .unwrap_or_default();
+//! assert_eq!(found["items"], json!([{ "id": 1, "title": "Hello", "author_id": 1, "author": { "id": 1, "name": "Ada" } }]));
+//! let bye = agent.call_tool("posts_get", json!({ "id": 2, "include": ["author"] })).await?;
+//! assert_eq!(bye.structured_content.unwrap_or_default()["author"], json!(null), "Bob is out of scope");
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! ## Feature flags
 //!
@@ -88,10 +157,11 @@ mod template;
 mod tools;
 
 pub use crate::model::{
-    Actions, ListQuery, ModelInfo, ModelQuery, QueryError, decode, decode_list, decode_write, like_pattern,
+    Actions, ListQuery, ModelFilter, ModelInfo, ModelQuery, QueryError, Relation, decode, decode_list, decode_write,
+    like_pattern,
 };
 pub use crate::query::{Collection, QueryTool};
-pub use crate::tools::{Action, ModelTools, WriteAction};
+pub use crate::tools::{Action, ModelHooks, ModelTools, WriteAction};
 
 /// A pool of SQLite connections.
 #[cfg(feature = "sqlite")]
@@ -229,6 +299,20 @@ pub mod __private {
         /// MySQL `BINARY(x)`: compare text as bytes (case-sensitive, whatever the collation).
         /// Typed as text so that it compares with text values.
         fn binary(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+    }
+
+    /// Most related rows one `has_many` include loads for one page.
+    pub const MAX_INCLUDED: i64 = 1000;
+
+    /// Two values of the same type: rustc points at the second when they differ (a
+    /// relation's key and the related model's primary key).
+    pub fn same_type<T>(_: ::core::marker::PhantomData<T>, _: ::core::marker::PhantomData<T>) {}
+
+    /// A related row as agents see it.
+    pub fn related_json<M: crate::ModelInfo>(row: &M) -> Result<Value, FilterError> {
+        row.to_agent_json()
+            .map(Value::Object)
+            .map_err(|e| FilterError(format!("a related {} row could not be shown: {e}", M::NAME)))
     }
 
     /// An operator the column's kind does not support (the parser refuses these first).

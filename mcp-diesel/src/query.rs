@@ -1,7 +1,8 @@
 //! [`QueryTool`]: one `query` tool over many models, taking a pipeline of stages in the
 //! style of django-mcp-server (`$match`, `$search`, `$sort`, `$skip`, `$limit`,
-//! `$project`, `$group`, `$count`), translated into the models' own list, count and
-//! aggregate queries — with their scopes, caps and byte budgets.
+//! `$project`, `$group`, `$count`, and `$lookup` over declared relations), translated into
+//! the models' own list, count and aggregate queries — with their scopes, caps and byte
+//! budgets.
 
 use std::sync::Arc;
 
@@ -36,6 +37,10 @@ pub trait Collection: Send + Sync + 'static {
         args: Map<String, Value>,
         ctx: &'a Context,
     ) -> BoxFuture<'a, Result<CallToolResult, ToolError>>;
+    /// The declared relations agents may use here (for `$lookup`).
+    fn relations(&self) -> Vec<crate::Relation> {
+        Vec::new()
+    }
 }
 
 /// The `query` tool over some models.
@@ -88,9 +93,59 @@ struct Plan {
     fields: Option<Value>,
     group: Option<Map<String, Value>>,
     count: Option<String>,
+    /// `$lookup`s: the relation, and the name its rows get.
+    lookups: Vec<(crate::Relation, String)>,
 }
 
-fn plan(stages: &[Value]) -> Result<Plan, ToolError> {
+/// A relation in `$lookup`'s words.
+fn lookup_words(r: &crate::Relation) -> String {
+    format!(
+        "{{\"from\": \"{}\", \"localField\": \"{}\", \"foreignField\": \"{}\", \"as\": \"{}\"}}",
+        r.model, r.local, r.foreign, r.name
+    )
+}
+
+/// A `$lookup` stage: the declared relation it names.
+fn lookup(i: usize, arg: &Value, relations: &[crate::Relation]) -> Result<(crate::Relation, String), ToolError> {
+    let declared = || {
+        if relations.is_empty() {
+            "this collection has no declared relations".to_owned()
+        } else {
+            format!("the declared relations are {}", relations.iter().map(lookup_words).collect::<Vec<_>>().join(", "))
+        }
+    };
+    let spec = arg.as_object().ok_or_else(|| {
+        bad(format!(
+            "stage {i}: `$lookup` takes {{\"from\", \"localField\", \"foreignField\", \"as\"}}; {}",
+            declared()
+        ))
+    })?;
+    if let Some(k) = spec.keys().find(|k| !["from", "localField", "foreignField", "as"].contains(&k.as_str())) {
+        return Err(bad(format!(
+            "stage {i}: `$lookup` takes `from`, `localField`, `foreignField` and `as`, not `{k}` (no pipelines); {}",
+            declared()
+        )));
+    }
+    let text = |k: &str| spec.get(k).and_then(Value::as_str);
+    let (Some(from), Some(local), Some(foreign)) = (text("from"), text("localField"), text("foreignField")) else {
+        return Err(bad(format!("stage {i}: `$lookup` needs `from`, `localField` and `foreignField`; {}", declared())));
+    };
+    let rel =
+        relations.iter().find(|r| r.model == from && r.local == local && r.foreign == foreign).ok_or_else(|| {
+            bad(format!(
+                "stage {i}: `$lookup` from `{from}` on `{local}` = `{foreign}` is not a declared relation; {}",
+                declared()
+            ))
+        })?;
+    let name = match spec.get("as") {
+        None | Some(Value::Null) => rel.name.to_owned(),
+        Some(Value::String(s)) if !s.is_empty() && !s.starts_with('$') && !s.contains('.') => s.clone(),
+        Some(other) => return Err(bad(format!("stage {i}: `$lookup.as` must be a field name, not {other}"))),
+    };
+    Ok((*rel, name))
+}
+
+fn plan(stages: &[Value], relations: &[crate::Relation]) -> Result<Plan, ToolError> {
     let mut p = Plan::default();
     for (i, stage) in stages.iter().enumerate() {
         let obj = stage.as_object().filter(|o| o.len() == 1).ok_or_else(|| {
@@ -181,13 +236,15 @@ fn plan(stages: &[Value]) -> Result<Plan, ToolError> {
                 p.count = Some(arg.as_str().unwrap_or("count").to_owned());
             }
             "$lookup" => {
-                return Err(bad(format!(
-                    "stage {i}: `$lookup` needs declared relations, which this server does not have yet"
-                )));
+                let (rel, name) = lookup(i, arg, relations)?;
+                if p.lookups.iter().any(|(_, n)| *n == name) {
+                    return Err(bad(format!("stage {i}: `$lookup` repeats `as` name `{name}`")));
+                }
+                p.lookups.push((rel, name));
             }
             other => {
                 return Err(bad(format!(
-                    "stage {i}: unknown stage `{other}`; stages are $match, $search, $sort, $skip, $limit, $project, $group, $count"
+                    "stage {i}: unknown stage `{other}`; stages are $match, $search, $sort, $skip, $limit, $project, $lookup, $group, $count"
                 )));
             }
         }
@@ -253,7 +310,7 @@ impl QueryTool {
             Some(Value::Array(a)) if a.len() <= 20 => a.clone(),
             Some(_) => return Err(bad("`pipeline` is a list of at most 20 stages")),
         };
-        let p = plan(&stages)?;
+        let p = plan(&stages, &c.relations())?;
         let mut query = Map::new();
         match p.filter.len() {
             0 => {}
@@ -308,8 +365,15 @@ impl QueryTool {
         if let Some(o) = p.order_by {
             query.insert("order_by".into(), o);
         }
-        if let Some(f) = p.fields {
-            query.insert("fields".into(), f);
+        if let Some(Value::Array(f)) = p.fields {
+            // Looked-up rows are kept; `fields` names the collection's own fields.
+            let own: Vec<Value> = f.into_iter().filter(|k| !p.lookups.iter().any(|(_, n)| k == n.as_str())).collect();
+            query.insert("fields".into(), Value::Array(own));
+        }
+        if !p.lookups.is_empty() {
+            let mut names: Vec<&str> = p.lookups.iter().map(|(r, _)| r.name).collect();
+            names.dedup();
+            query.insert("include".into(), json!(names));
         }
         if p.skip > 0 {
             query.insert("offset".into(), json!(p.skip));
@@ -325,21 +389,55 @@ impl QueryTool {
             }
             None => {}
         }
-        c.list(query, ctx).await
+        let mut out = c.list(query, ctx).await?;
+        if p.lookups.is_empty() {
+            return Ok(out);
+        }
+        // As `$lookup` gives them: a list of related rows under the `as` name.
+        if let Some(Value::Array(items)) = out.structured_content.as_mut().and_then(|v| v.get_mut("items")) {
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                let found: Vec<Option<Value>> = p.lookups.iter().map(|(r, _)| item.get(r.name).cloned()).collect();
+                for (r, _) in &p.lookups {
+                    item.remove(r.name);
+                }
+                for ((r, name), v) in p.lookups.iter().zip(found) {
+                    let v = match v {
+                        Some(Value::Array(a)) => Value::Array(a),
+                        Some(Value::Null) | None => Value::Array(Vec::new()),
+                        Some(one) if !r.many => Value::Array(vec![one]),
+                        Some(other) => other,
+                    };
+                    item.insert(name.clone(), v);
+                }
+            }
+        }
+        Ok(CallToolResult::structured(out.structured_content.unwrap_or_default()))
     }
 }
 
 impl Toolset for QueryTool {
     fn tools(&self) -> Vec<Tool> {
         let names: Vec<&str> = self.collections.iter().map(|c| c.name()).collect();
-        let about: Vec<String> =
-            self.collections.iter().map(|c| format!("`{}`:\n{}", c.name(), c.describe())).collect();
+        let about: Vec<String> = self
+            .collections
+            .iter()
+            .map(|c| {
+                let rels = c.relations();
+                let lookups = if rels.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n$lookup: {}", rels.iter().map(lookup_words).collect::<Vec<_>>().join(", "))
+                };
+                format!("`{}`:\n{}{lookups}", c.name(), c.describe())
+            })
+            .collect();
         vec![
             Tool::new("query")
             .title("Query a collection")
             .description(format!(
                 "Run a pipeline of stages over one collection: `$match` (a filter, as in the `_list` tools), \
                  `$search` (text), `$sort` ({{\"field\": 1 | -1}}, or a list of those for several keys), `$skip`, `$limit`, `$project` ({{\"field\": 1}}), \
+                 `$lookup` ({{\"from\", \"localField\", \"foreignField\", \"as\"}}: the rows of a declared relation, as a list), \
                  then optionally `$group` ({{\"_id\": \"$field\" | null, \"n\": {{\"$sum\": 1}}, \"total\": {{\"$sum\": \"$views\"}}}}) \
                  or `$count` (\"name\"). `$match`, `$search` and `$sort` come before `$skip`/`$limit`.\n\nCollections and fields:\n{}",
                 about.join("\n")

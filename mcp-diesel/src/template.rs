@@ -256,7 +256,8 @@ macro_rules! __mcp_model_query {
         pk = $pk:path : $pkty:ty,
         fields = [ $( $idx:literal : $col:path : $kind:ident : $null:ident : $ty:ty ),* $(,)? ],
         writes = $writes:tt,
-        aggregate = $aggregate:tt $(,)?
+        aggregate = $aggregate:tt,
+        relations = $relations:tt $(,)?
     ) => {
         const _: () = {
             #[allow(unused_imports)]
@@ -310,7 +311,27 @@ macro_rules! __mcp_model_query {
                         ::core::option::Option::None => ::std::boxed::Box::new(false.into_sql::<Bool>()),
                         ::core::option::Option::Some(e) => ::std::boxed::Box::new($crate::__private::diesel::dsl::not(e)),
                     }),
+                    Filter::Related { relation, filter } => ::core::option::Option::Some(related(*relation, filter)?),
                 })
+            }
+
+            $crate::__mcp_related_fn! { db = $db, relations = $relations }
+
+            impl $crate::ModelFilter<$db> for $model {
+                type Table = $table;
+                type KeyColumn = $pk;
+
+                fn table() -> Self::Table {
+                    $table
+                }
+
+                fn key_column() -> Self::KeyColumn {
+                    $pk
+                }
+
+                fn predicate(f: &Filter) -> ::core::result::Result<::core::option::Option<Boxed>, FilterError> {
+                    compile(f)
+                }
             }
 
             impl $crate::ModelQuery<$conn> for $model {
@@ -378,9 +399,195 @@ macro_rules! __mcp_model_query {
                 $crate::__mcp_aggregate_fn! {
                     conn = $conn, table = $table, aggregate = $aggregate
                 }
+
+                $crate::__mcp_include_fn! {
+                    conn = $conn, db = $db, relations = $relations
+                }
             }
         };
     };
+}
+
+/// `related`: a condition on the rows a relation reaches, as a sub-select
+/// (`ours IN (SELECT theirs FROM related WHERE ...)`), the related model's scope already
+/// in its filter.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_related_fn {
+    (
+        db = $db:ty,
+        relations = [ $(
+            $ridx:literal : $rshape:ident ( $rmodel:ty, ours = $ofield:ident : $ocol:path : $onull:ident : $oty:ty, theirs = $theirs:expr )
+        ),* $(,)? ]
+    ) => {
+        #[allow(unused_variables)]
+        fn related(relation: usize, f: &$crate::filter::Filter) -> ::core::result::Result<Boxed, $crate::filter::FilterError> {
+            match relation {
+                $(
+                    $ridx => {
+                        // No NULLs on either side, so that the condition is true or false, never
+                        // NULL (`$not` of it must hold for the other rows).
+                        let sub = <$rmodel as $crate::ModelFilter<$db>>::table()
+                            .select(($theirs).nullable())
+                            .into_boxed::<$db>()
+                            .filter(($theirs).is_not_null());
+                        let sub = match <$rmodel as $crate::ModelFilter<$db>>::predicate(f)? {
+                            ::core::option::Option::Some(p) => sub.filter(p),
+                            ::core::option::Option::None => sub,
+                        };
+                        ::core::result::Result::Ok($crate::__mcp_in_sub!($onull, $ocol, sub))
+                    }
+                )*
+                other => ::core::result::Result::Err($crate::filter::FilterError(::std::format!("no relation #{other}"))),
+            }
+        }
+    };
+}
+
+/// `ours IN (sub-select)` as a two-valued condition: false, not NULL, when `ours` is NULL.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_in_sub {
+    (notnull, $ocol:path, $sub:ident) => {
+        ::std::boxed::Box::new($ocol.nullable().eq_any($sub).assume_not_null())
+    };
+    (null, $ocol:path, $sub:ident) => {
+        ::std::boxed::Box::new($ocol.is_not_null().and($ocol.eq_any($sub).assume_not_null()))
+    };
+}
+
+/// `Some(value)` of a field, `Option` or not.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_some {
+    (notnull, $e:expr) => {
+        ::core::option::Option::Some($e)
+    };
+    (null, $e:expr) => {
+        $e
+    };
+}
+
+/// `include` of `ModelQuery`, when the model declares relations: one query per relation
+/// for all the rows of a page.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_include_fn {
+    (conn = $conn:ty, db = $db:ty, relations = []) => {};
+    (
+        conn = $conn:ty, db = $db:ty,
+        relations = [ $(
+            $ridx:literal : $rshape:ident ( $rmodel:ty, ours = $ofield:ident : $ocol:path : $onull:ident : $oty:ty, theirs = $theirs:expr )
+        ),* $(,)? ]
+    ) => {
+        fn include(
+            conn: &mut $conn,
+            rows: &[Self],
+            relation: usize,
+            scope: &Filter,
+        ) -> ::core::result::Result<::std::vec::Vec<$crate::__private::serde_json::Value>, $crate::QueryError> {
+            use $crate::__private::serde_json::Value;
+            match relation {
+                $(
+                    $ridx => {
+                        // The join values of the page, as JSON text for matching.
+                        let mut keys: ::std::vec::Vec<$oty> = ::std::vec::Vec::new();
+                        let mut row_keys: ::std::vec::Vec<::core::option::Option<::std::string::String>> =
+                            ::std::vec::Vec::with_capacity(rows.len());
+                        for r in rows {
+                            match $crate::__mcp_some!($onull, ::core::clone::Clone::clone(&r.$ofield)) {
+                                ::core::option::Option::Some(k) => {
+                                    row_keys.push(::core::option::Option::Some($crate::__private::key_json(&k)?.to_string()));
+                                    keys.push(k);
+                                }
+                                ::core::option::Option::None => row_keys.push(::core::option::Option::None),
+                            }
+                        }
+                        if keys.is_empty() {
+                            return ::core::result::Result::Ok(
+                                row_keys.iter().map(|_| $crate::__mcp_empty!($rshape)).collect(),
+                            );
+                        }
+                        let keys: ::std::vec::Vec<::core::option::Option<$oty>> =
+                            keys.into_iter().map(::core::option::Option::Some).collect();
+                        let mut q = <$rmodel as $crate::ModelFilter<$db>>::table()
+                            .into_boxed::<$db>()
+                            .filter(($theirs).nullable().eq_any(keys));
+                        if let ::core::option::Option::Some(p) = <$rmodel as $crate::ModelFilter<$db>>::predicate(scope)? {
+                            q = q.filter(p);
+                        }
+                        let found = q
+                            .order_by(<$rmodel as $crate::ModelFilter<$db>>::key_column().asc())
+                            .limit($crate::__private::MAX_INCLUDED + 1)
+                            .select((($theirs).nullable(), <$rmodel>::as_select()))
+                            .load::<(::core::option::Option<$oty>, $rmodel)>(conn)?;
+                        $crate::__mcp_attach!($rshape, $rmodel, found, row_keys)
+                    }
+                )*
+                _ => ::core::result::Result::Err($crate::QueryError::Unsupported("include")),
+            }
+        }
+    };
+}
+
+/// What a row with no join value gets: `null` or `[]`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_empty {
+    (belongs_to) => {
+        $crate::__private::serde_json::Value::Null
+    };
+    (has_many) => {
+        $crate::__private::serde_json::Value::Array(::std::vec::Vec::new())
+    };
+}
+
+/// The related rows found, attached to the rows of the page by join value.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_attach {
+    (belongs_to, $rmodel:ty, $found:ident, $row_keys:ident) => {{
+        let mut by_key: ::std::collections::HashMap<::std::string::String, Value> = ::std::collections::HashMap::new();
+        for (k, row) in &$found {
+            if let ::core::option::Option::Some(k) = k {
+                by_key.insert($crate::__private::key_json(k)?.to_string(), $crate::__private::related_json(row)?);
+            }
+        }
+        ::core::result::Result::Ok(
+            $row_keys
+                .iter()
+                .map(|k| k.as_ref().and_then(|k| by_key.get(k).cloned()).unwrap_or(Value::Null))
+                .collect(),
+        )
+    }};
+    (has_many, $rmodel:ty, $found:ident, $row_keys:ident) => {{
+        if $found.len() as i64 > $crate::__private::MAX_INCLUDED {
+            return ::core::result::Result::Err($crate::QueryError::Filter($crate::filter::FilterError(::std::format!(
+                "the rows of this page have more than {} related {} rows; ask for fewer rows (`limit`) or list {} with a filter",
+                $crate::__private::MAX_INCLUDED,
+                <$rmodel as $crate::ModelInfo>::NAME,
+                <$rmodel as $crate::ModelInfo>::NAME,
+            ))));
+        }
+        // As `Relation::most` says.
+        let most = <$rmodel as $crate::ModelInfo>::MAX_LIMIT as usize;
+        let mut by_key: ::std::collections::HashMap<::std::string::String, ::std::vec::Vec<Value>> =
+            ::std::collections::HashMap::new();
+        for (k, row) in &$found {
+            if let ::core::option::Option::Some(k) = k {
+                let list = by_key.entry($crate::__private::key_json(k)?.to_string()).or_default();
+                if list.len() < most {
+                    list.push($crate::__private::related_json(row)?);
+                }
+            }
+        }
+        ::core::result::Result::Ok(
+            $row_keys
+                .iter()
+                .map(|k| Value::Array(k.as_ref().and_then(|k| by_key.get(k).cloned()).unwrap_or_default()))
+                .collect(),
+        )
+    }};
 }
 
 /// The value of one field being written, as an optional `column = value` (absent: left

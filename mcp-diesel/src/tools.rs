@@ -13,10 +13,21 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 use crate::aggregate::{AggOp, AggQuery, Metric};
-use crate::filter::{Caps, Condition, Filter, Kind, Op, parse, parse_trusted};
+use crate::filter::{Caps, Condition, Filter, Kind, Op, RelatedFields, parse_related, parse_trusted_related};
 use crate::model::{ListQuery, ModelInfo, ModelQuery, QueryError};
 
 type ScopeFn = dyn Fn(&Context) -> Result<Value, ToolError> + Send + Sync;
+type FilterFn = dyn Fn(&Context) -> Result<Filter, ToolError> + Send + Sync;
+
+/// A declared relation made usable by [`ModelTools::related`]: the related model's
+/// scope (relations resolved) and row schema.
+#[derive(Clone)]
+struct Related {
+    /// Index in `M::RELATIONS`.
+    index: usize,
+    scope: Arc<FilterFn>,
+    row_schema: fn() -> Map<String, Value>,
+}
 type WriteHook = dyn Fn(&Context, WriteAction, &mut Map<String, Value>) -> Result<(), ToolError> + Send + Sync;
 
 /// Which write a [`ModelTools::before_write`] hook is looking at.
@@ -29,6 +40,43 @@ pub enum WriteAction {
     Update,
     /// `<name>_patch` (only the fields given).
     Patch,
+}
+
+/// A model's server-side hooks written as methods of a toolset:
+/// `#[mcp_toolset(model = Post)] impl PostTools { fn scope(&self, ctx: &Context) -> ... }`
+/// implements it (the methods it finds: `scope`, `write_scope`, `before_write`, with the
+/// signatures of [`ModelTools::scope`], [`ModelTools::write_scope`] and
+/// [`ModelTools::before_write`]); [`ModelTools::hooks`] installs them.
+pub trait ModelHooks: Send + Sync + 'static {
+    /// The model the hooks are for.
+    type Model: ModelInfo;
+    /// Whether [`ModelHooks::scope`] is defined.
+    const SCOPE: bool = false;
+    /// Whether [`ModelHooks::write_scope`] is defined.
+    const WRITE_SCOPE: bool = false;
+    /// Whether [`ModelHooks::before_write`] is defined.
+    const BEFORE_WRITE: bool = false;
+
+    /// The read scope, as for [`ModelTools::scope`].
+    fn scope(&self, ctx: &Context) -> Result<Value, ToolError> {
+        let _ = ctx;
+        Ok(Value::Null)
+    }
+    /// The write scope, as for [`ModelTools::write_scope`].
+    fn write_scope(&self, ctx: &Context) -> Result<Value, ToolError> {
+        let _ = ctx;
+        Ok(Value::Null)
+    }
+    /// The write hook, as for [`ModelTools::before_write`].
+    fn before_write(
+        &self,
+        ctx: &Context,
+        action: WriteAction,
+        values: &mut Map<String, Value>,
+    ) -> Result<(), ToolError> {
+        let _ = (ctx, action, values);
+        Ok(())
+    }
 }
 
 /// The tools of model `M` (`<name>_list`, `<name>_get`, `<name>_count`) over a pool of
@@ -52,6 +100,7 @@ pub struct ModelTools<M, C: R2D2Connection + 'static> {
     scope: Option<Arc<ScopeFn>>,
     write_scope: Option<Arc<ScopeFn>>,
     before_write: Option<Arc<WriteHook>>,
+    related: Vec<Related>,
     caps: Caps,
     budget: usize,
     actions: Vec<Action>,
@@ -69,6 +118,7 @@ impl<M, C: R2D2Connection + 'static> Clone for ModelTools<M, C> {
             scope: self.scope.clone(),
             write_scope: self.write_scope.clone(),
             before_write: self.before_write.clone(),
+            related: self.related.clone(),
             caps: self.caps,
             budget: self.budget,
             actions: self.actions.clone(),
@@ -89,6 +139,10 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> crate::query::Collection for
 
     fn can_group(&self) -> bool {
         M::ACTIONS.aggregate
+    }
+
+    fn relations(&self) -> Vec<crate::Relation> {
+        self.related.iter().map(|r| M::RELATIONS[r.index]).collect()
     }
 
     fn list<'a>(
@@ -180,6 +234,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             scope: None,
             write_scope: None,
             before_write: None,
+            related: Vec::new(),
             caps: Caps::default(),
             budget: 32 * 1024,
             actions,
@@ -275,6 +330,25 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         self
     }
 
+    /// Install the hooks an `#[mcp_toolset(model = ...)]` impl block defines (its `scope`,
+    /// `write_scope` and `before_write` methods); serve the block itself as a toolset for
+    /// its `#[mcp_tool]` methods.
+    pub fn hooks<H: ModelHooks<Model = M>>(mut self, hooks: H) -> Self {
+        let hooks = Arc::new(hooks);
+        if H::SCOPE {
+            let h = hooks.clone();
+            self = self.scope(move |ctx| h.scope(ctx));
+        }
+        if H::WRITE_SCOPE {
+            let h = hooks.clone();
+            self = self.write_scope(move |ctx| h.write_scope(ctx));
+        }
+        if H::BEFORE_WRITE {
+            self = self.before_write(move |ctx, action, values| hooks.before_write(ctx, action, values));
+        }
+        self
+    }
+
     /// Limits on agents' filters.
     pub fn caps(mut self, caps: Caps) -> Self {
         self.caps = caps;
@@ -288,8 +362,89 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         self
     }
 
+    /// Make the declared relations of `M` to `R` usable (in filters, `include` and the
+    /// `query` tool's `$lookup`), through the scope of `tools`, the tools of `R` you serve:
+    /// related rows outside that scope do not exist through the relation (an include gives
+    /// `null` or leaves them out of the list; a filter does not match them). Relations to
+    /// models not given here are unknown to agents.
+    ///
+    /// ```no_run
+    /// # fn doc<P, A>(pool: mcp_diesel::SqlitePool)
+    /// # where P: mcp_diesel::ModelQuery<diesel::SqliteConnection>, A: mcp_diesel::ModelQuery<diesel::SqliteConnection> {
+    /// use serde_json::json;
+    /// let authors = mcp_diesel::ModelTools::<A, _>::new(pool.clone()).scope(|_| Ok(json!({ "active": true })));
+    /// let posts = mcp_diesel::ModelTools::<P, _>::new(pool).related(&authors);
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `M` declares no relation to `R` (a mistake in the server's setup).
+    pub fn related<R: ModelQuery<C>>(mut self, tools: &ModelTools<R, C>) -> Self {
+        let mut found = false;
+        for (index, rel) in M::RELATIONS.iter().enumerate() {
+            if rel.model != R::NAME {
+                continue;
+            }
+            found = true;
+            let other = tools.clone();
+            let related = Related {
+                index,
+                scope: Arc::new(move |ctx: &Context| other.scope_filter(ctx)),
+                row_schema: R::row_schema,
+            };
+            self.related.retain(|r| r.index != index);
+            self.related.push(related);
+        }
+        assert!(found, "{} declares no relation to {}; see `relations(...)` on its `#[mcp_toolset]`", M::NAME, R::NAME);
+        self.related.sort_by_key(|r| r.index);
+        self
+    }
+
+    /// The relations agents may use, for the filter parser.
+    fn related_fields(&self) -> Vec<RelatedFields<'static>> {
+        self.related
+            .iter()
+            .map(|r| {
+                let rel = &M::RELATIONS[r.index];
+                RelatedFields { name: rel.name, index: r.index, fields: rel.fields }
+            })
+            .collect()
+    }
+
+    /// The scope of the related model of relation `index` (only usable ones are parsed).
+    fn related_scope(&self, index: usize, ctx: &Context) -> Result<Filter, ToolError> {
+        match self.related.iter().find(|r| r.index == index) {
+            Some(r) => (r.scope)(ctx),
+            None => Err(ToolError::internal(format!(
+                "server misconfigured: relation #{index} of {} is not set up",
+                M::NAME
+            ))),
+        }
+    }
+
+    /// `f` with the related model's scope ANDed into every condition on related rows.
+    fn resolve(&self, f: Filter, ctx: &Context) -> Result<Filter, ToolError> {
+        Ok(match f {
+            Filter::And(v) => Filter::And(v.into_iter().map(|p| self.resolve(p, ctx)).collect::<Result<_, _>>()?),
+            Filter::Or(v) => Filter::Or(v.into_iter().map(|p| self.resolve(p, ctx)).collect::<Result<_, _>>()?),
+            Filter::Not(inner) => Filter::Not(Box::new(self.resolve(*inner, ctx)?)),
+            Filter::Related { relation, filter } => Filter::Related {
+                relation,
+                filter: Box::new(Filter::And(vec![*filter, self.related_scope(relation, ctx)?])),
+            },
+            leaf @ Filter::Leaf(_) => leaf,
+        })
+    }
+
+    /// The agent's `filter` and `search`, with related scopes applied.
+    fn agent_filter(&self, args: &Map<String, Value>, ctx: &Context) -> Result<Filter, ToolError> {
+        let f = filter_and_search::<M>(args, &self.related_fields(), &self.caps, M::REGEX)?;
+        self.resolve(f, ctx)
+    }
+
     fn scope_filter(&self, ctx: &Context) -> Result<Filter, ToolError> {
-        Self::apply(self.scope.as_deref(), ctx)
+        self.apply(self.scope.as_deref(), ctx)
     }
 
     /// The scope of writes: the read scope AND the write scope.
@@ -297,19 +452,65 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         let read = self.scope_filter(ctx)?;
         match self.write_scope.as_deref() {
             None => Ok(read),
-            Some(w) => Ok(Filter::And(vec![read, Self::apply(Some(w), ctx)?])),
+            Some(w) => Ok(Filter::And(vec![read, self.apply(Some(w), ctx)?])),
         }
     }
 
-    fn apply(scope: Option<&ScopeFn>, ctx: &Context) -> Result<Filter, ToolError> {
+    fn apply(&self, scope: Option<&ScopeFn>, ctx: &Context) -> Result<Filter, ToolError> {
         match scope {
             None => Ok(Filter::all()),
             Some(f) => {
                 let v = f(ctx)?;
-                parse_trusted(&v, M::FIELDS, false)
-                    .map_err(|e| ToolError::internal(format!("server misconfigured: invalid scope: {e}")))
+                let parsed = parse_trusted_related(&v, M::FIELDS, &self.related_fields(), false).map_err(|e| {
+                    let idle: Vec<String> = M::RELATIONS
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !self.related.iter().any(|r| r.index == *i))
+                        .map(|(_, r)| format!("`{}`", r.name))
+                        .collect();
+                    let hint = if idle.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (relations not set up with `ModelTools::related`: {})", idle.join(", "))
+                    };
+                    ToolError::internal(format!("server misconfigured: invalid scope: {e}{hint}"))
+                })?;
+                self.resolve(parsed, ctx)
             }
         }
+    }
+
+    /// The `include` argument: usable relation indices, with their scopes.
+    fn includes(&self, args: &Map<String, Value>, ctx: &Context) -> Result<Vec<(usize, Filter)>, ToolError> {
+        let names = || {
+            let list: Vec<String> = self.related.iter().map(|r| format!("`{}`", M::RELATIONS[r.index].name)).collect();
+            if list.is_empty() {
+                "this model has no relations to include".to_owned()
+            } else {
+                format!("the relations are {}", list.join(", "))
+            }
+        };
+        let items = match args.get("include") {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(a)) => a,
+            Some(_) => {
+                return Err(ToolError::invalid_arguments(format!(
+                    "`include` must be a list of relation names; {}",
+                    names()
+                )));
+            }
+        };
+        let mut out: Vec<(usize, Filter)> = Vec::new();
+        for item in items {
+            let found = item
+                .as_str()
+                .and_then(|n| self.related.iter().find(|r| M::RELATIONS[r.index].name == n))
+                .ok_or_else(|| ToolError::invalid_arguments(format!("cannot include {item}; {}", names())))?;
+            if !out.iter().any(|(i, _)| *i == found.index) {
+                out.push((found.index, (found.scope)(ctx)?));
+            }
+        }
+        Ok(out)
     }
 
     /// Run `f` on a pooled connection on the blocking thread pool.
@@ -408,7 +609,11 @@ fn constraint_subject<M: ModelInfo>(info: &dyn diesel::result::DatabaseErrorInfo
 }
 
 fn field_list<M: ModelInfo>(regex: bool) -> String {
-    M::FIELDS
+    fields_doc(M::FIELDS, regex)
+}
+
+fn fields_doc(fields: &[crate::filter::FieldInfo], regex: bool) -> String {
+    fields
         .iter()
         .filter(|f| !f.hidden)
         .map(|f| {
@@ -458,11 +663,85 @@ fn visible_names<M: ModelInfo>() -> Vec<&'static str> {
 }
 
 impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
+    /// How to filter through the usable relations, for the `filter` description.
+    fn relations_doc(&self) -> String {
+        if self.related.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from(
+            "\nThrough relations (related rows you may see): `relation.field__op`, `relation.field: {\"$op\": value}` \
+             or `relation: {filter}`",
+        );
+        for r in &self.related {
+            let rel = &M::RELATIONS[r.index];
+            let how = if rel.many { "true when any of its rows matches" } else { "its one row" };
+            out.push_str(&format!(
+                "\n`{}` ({}, {how}):\n{}",
+                rel.name,
+                rel.model,
+                fields_doc(rel.fields, M::REGEX).replace("- `", &format!("- `{}.", rel.name))
+            ));
+        }
+        out
+    }
+
+    /// The `include` argument's schema, when relations are usable.
+    fn include_prop(&self) -> Option<Value> {
+        if self.related.is_empty() {
+            return None;
+        }
+        let names: Vec<&str> = self.related.iter().map(|r| M::RELATIONS[r.index].name).collect();
+        let about: Vec<String> = self
+            .related
+            .iter()
+            .map(|r| {
+                let rel = &M::RELATIONS[r.index];
+                if rel.many {
+                    format!("`{}` (a list of {} rows, at most {} per row)", rel.name, rel.model, rel.most)
+                } else {
+                    format!("`{}` (one {} row, or null)", rel.name, rel.model)
+                }
+            })
+            .collect();
+        Some(json!({ "type": "array", "items": { "type": "string", "enum": names }, "uniqueItems": true,
+                     "description": format!("Related rows to attach to each row, under the relation's name: {}", about.join(", ")) }))
+    }
+
+    /// The row schema with the includable relations as optional properties.
+    fn row_schema_with_relations(&self) -> Map<String, Value> {
+        let mut row = M::row_schema();
+        for r in &self.related {
+            let rel = &M::RELATIONS[r.index];
+            let mut theirs = (r.row_schema)();
+            theirs.remove("$schema");
+            if let Some(Value::Object(defs)) = theirs.remove("$defs") {
+                let ours = row.entry("$defs").or_insert_with(|| json!({}));
+                if let Value::Object(ours) = ours {
+                    for (k, v) in defs {
+                        ours.entry(k).or_insert(v);
+                    }
+                }
+            }
+            let schema = if rel.many {
+                json!({ "type": "array", "items": theirs })
+            } else {
+                json!({ "anyOf": [theirs, { "type": "null" }] })
+            };
+            if let Some(Value::Object(props)) = row.get_mut("properties") {
+                props.insert(rel.name.to_owned(), schema);
+            }
+        }
+        row
+    }
+
     /// `filter` and, when the model has search fields, `search`: the arguments of every
     /// reading tool.
     fn filter_props(&self) -> Map<String, Value> {
         let mut props = Map::new();
-        props.insert("filter".into(), json!({ "type": "object", "description": filter_description::<M>(M::REGEX) }));
+        props.insert(
+            "filter".into(),
+            json!({ "type": "object", "description": format!("{}{}", filter_description::<M>(M::REGEX), self.relations_doc()) }),
+        );
         if !M::SEARCH.is_empty() {
             let searched: Vec<&str> = M::SEARCH.iter().map(|i| M::FIELDS[*i].name).collect();
             props.insert(
@@ -504,11 +783,14 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             "include_total".into(),
             json!({ "type": "boolean", "description": "Also count all matching rows" }),
         );
+        if let Some(include) = self.include_prop() {
+            props.insert("include".into(), include);
+        }
         let input = json!({ "type": "object", "properties": props, "additionalProperties": false });
         let output = json!({
             "type": "object",
             "properties": {
-                "items": { "type": "array", "items": Value::Object(M::row_schema()) },
+                "items": { "type": "array", "items": Value::Object(self.row_schema_with_relations()) },
                 "returned": { "type": "integer" },
                 "total": { "type": "integer" },
                 "has_more": { "type": "boolean" },
@@ -531,9 +813,15 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
 
     fn get_tool(&self) -> Tool {
         let pk = &M::FIELDS[M::PRIMARY_KEY];
-        let row = M::row_schema();
+        let row = self.row_schema_with_relations();
         let pk_schema = field_schema(&row, pk.name);
-        let input = json!({ "type": "object", "properties": { pk.name: pk_schema }, "required": [pk.name], "additionalProperties": false });
+        let mut props = Map::new();
+        props.insert(pk.name.into(), pk_schema);
+        if let Some(include) = self.include_prop() {
+            props.insert("include".into(), include);
+        }
+        let input =
+            json!({ "type": "object", "properties": props, "required": [pk.name], "additionalProperties": false });
         Tool::new(format!("{}_get", M::NAME))
             .title(format!("Get one of {}", M::NAME))
             .description(format!("One row of {} ({}) by `{}`.", M::NAME, M::DESCRIPTION.trim(), pk.name))
@@ -832,7 +1120,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
 
     async fn aggregate(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
         deny_unknown(&args, &["filter", "search", "group_by", "metrics", "limit"])?;
-        let filter = filter_and_search::<M>(&args, &self.caps, M::REGEX)?;
+        let filter = self.agent_filter(&args, ctx)?;
         let scope = self.scope_filter(ctx)?;
         let limit = int_arg(&args, "limit", 1, 500)?.unwrap_or(100);
         let group = match args.get("group_by") {
@@ -941,8 +1229,13 @@ fn read_only() -> ToolAnnotations {
 }
 
 /// Arguments common to `list` and `count`.
-fn filter_and_search<M: ModelInfo>(args: &Map<String, Value>, caps: &Caps, regex: bool) -> Result<Filter, ToolError> {
-    let mut filter = parse(args.get("filter").unwrap_or(&Value::Null), M::FIELDS, caps, regex)
+fn filter_and_search<M: ModelInfo>(
+    args: &Map<String, Value>,
+    relations: &[RelatedFields<'_>],
+    caps: &Caps,
+    regex: bool,
+) -> Result<Filter, ToolError> {
+    let mut filter = parse_related(args.get("filter").unwrap_or(&Value::Null), M::FIELDS, relations, caps, regex)
         .map_err(|e| ToolError::invalid_arguments(e.0))?;
     match args.get("search") {
         None | Some(Value::Null) => {}
@@ -1064,9 +1357,13 @@ fn int_arg(args: &Map<String, Value>, name: &str, min: i64, max: i64) -> Result<
 
 impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     async fn list(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
-        deny_unknown(&args, &["filter", "search", "order_by", "fields", "limit", "offset", "cursor", "include_total"])?;
-        let filter = filter_and_search::<M>(&args, &self.caps, M::REGEX)?;
+        deny_unknown(
+            &args,
+            &["filter", "search", "order_by", "fields", "limit", "offset", "cursor", "include_total", "include"],
+        )?;
+        let filter = self.agent_filter(&args, ctx)?;
         let scope = self.scope_filter(ctx)?;
+        let includes = self.includes(&args, ctx)?;
         let limit = int_arg(&args, "limit", 1, i64::from(M::MAX_LIMIT))?.unwrap_or(i64::from(M::DEFAULT_LIMIT));
         let explicit_offset = int_arg(&args, "offset", 0, i64::MAX / 2)?;
         let cursor_arg = args.get("cursor").filter(|c| !c.is_null());
@@ -1136,11 +1433,16 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         let order_for_cursor = order.clone();
         let query = ListQuery { filter: page_filter, order, limit: limit + 1, offset };
         let scope2 = scope.clone();
-        let (rows, total) = self
+        let (rows, total, included) = self
             .run(move |conn| {
                 let rows = M::list(conn, &query, &scope)?;
                 let total = if include_total { Some(M::count(conn, &filter, &scope2)?) } else { None };
-                Ok((rows, total))
+                // One query per relation for the whole page.
+                let mut included = Vec::with_capacity(includes.len());
+                for (rel, rel_scope) in &includes {
+                    included.push((M::RELATIONS[*rel].name, M::include(conn, &rows, *rel, rel_scope)?));
+                }
+                Ok((rows, total, included))
             })
             .await?;
         let fetched_more = rows.len() as i64 > limit;
@@ -1148,7 +1450,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         let mut used = 0usize;
         let mut truncated = false;
         let mut last_key: Option<Vec<Value>> = None;
-        for row in rows.into_iter().take(limit as usize) {
+        for (i, row) in rows.into_iter().take(limit as usize).enumerate() {
             let mut obj =
                 row.to_agent_json().map_err(|e| ToolError::internal(format!("a row could not be serialized: {e}")))?;
             let key: Vec<Value> = order_for_cursor
@@ -1157,6 +1459,9 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
                 .collect();
             if let Some(f) = &fields {
                 obj.retain(|k, _| f.contains(k));
+            }
+            for (name, values) in &included {
+                obj.insert((*name).to_owned(), values.get(i).cloned().unwrap_or(Value::Null));
             }
             let mut size = serde_json::to_vec(&obj).map(|v| v.len()).unwrap_or(0);
             if size > self.budget && items.is_empty() {
@@ -1191,19 +1496,40 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         Ok(CallToolResult::structured(Value::Object(out)))
     }
 
-    async fn get(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
+    async fn get(&self, mut args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
+        let includes = self.includes(&args, ctx)?;
+        args.remove("include");
         let key = key_arg::<M>(&args)?;
         let scope = self.scope_filter(ctx)?;
         let shown = key.clone();
-        match self.run(move |conn| M::get(conn, &key, &scope)).await? {
-            Some(row) => row_result(&row),
+        let found = self
+            .run(move |conn| {
+                let Some(row) = M::get(conn, &key, &scope)? else { return Ok(None) };
+                let mut included = Vec::with_capacity(includes.len());
+                for (rel, rel_scope) in &includes {
+                    let mut one = M::include(conn, std::slice::from_ref(&row), *rel, rel_scope)?;
+                    included.push((M::RELATIONS[*rel].name, one.pop().unwrap_or(Value::Null)));
+                }
+                Ok(Some((row, included)))
+            })
+            .await?;
+        match found {
+            Some((row, included)) => {
+                let mut obj = row
+                    .to_agent_json()
+                    .map_err(|e| ToolError::internal(format!("the row could not be serialized: {e}")))?;
+                for (name, value) in included {
+                    obj.insert(name.to_owned(), value);
+                }
+                Ok(CallToolResult::structured(Value::Object(obj)))
+            }
             None => Err(not_found::<M>(&shown)),
         }
     }
 
     async fn count(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
         deny_unknown(&args, &["filter", "search"])?;
-        let filter = filter_and_search::<M>(&args, &self.caps, M::REGEX)?;
+        let filter = self.agent_filter(&args, ctx)?;
         let scope = self.scope_filter(ctx)?;
         let n = self.run(move |conn| M::count(conn, &filter, &scope)).await?;
         Ok(CallToolResult::structured(json!({ "count": n })))

@@ -27,8 +27,34 @@ mod schema {
             created_at -> Timestamp,
             owner_id -> Integer,
             secret -> Text,
+            author_id -> Nullable<Integer>,
         }
     }
+
+    diesel::table! {
+        authors (id) {
+            id -> Integer,
+            name -> Text,
+            email -> Text,
+            karma -> BigInt,
+            verified -> Bool,
+            role -> Text,
+            bio -> Nullable<Text>,
+            active -> Bool,
+        }
+    }
+
+    diesel::table! {
+        comments (id) {
+            id -> Integer,
+            post_id -> Integer,
+            author_name -> Text,
+            body -> Text,
+            flagged -> Bool,
+        }
+    }
+
+    diesel::allow_tables_to_appear_in_same_query!(posts, authors, comments);
 }
 
 /// Blog posts, newest first.
@@ -40,7 +66,8 @@ mod schema {
     search(title, body),
     group_by(published, body),
     max_limit = 5,
-    default_limit = 3
+    default_limit = 3,
+    relations(author = belongs_to(Author, author_id), comments = has_many(Comment, schema::comments::post_id))
 )]
 pub struct Post {
     pub id: i32,
@@ -54,16 +81,79 @@ pub struct Post {
     pub owner_id: i32,
     #[mcp(skip)]
     pub secret: String,
+    #[mcp(read_only)]
+    pub author_id: Option<i32>,
+}
+
+/// People who write posts; inactive ones are out of everyone's scope.
+#[derive(Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = schema::authors)]
+#[schemars(crate = "mcp_core::schemars")]
+#[mcp_core::mcp_toolset]
+pub struct Author {
+    pub id: i32,
+    pub name: String,
+    #[mcp(skip)]
+    pub email: String,
+    pub karma: i64,
+    pub verified: bool,
+    #[mcp(kind = "enum")]
+    pub role: String,
+    pub bio: Option<String>,
+    #[mcp(skip)]
+    pub active: bool,
+}
+
+/// Readers' comments; flagged ones are out of everyone's scope.
+#[derive(Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = schema::comments)]
+#[schemars(crate = "mcp_core::schemars")]
+#[mcp_core::mcp_toolset(relations(post = belongs_to(Post, post_id)))]
+pub struct Comment {
+    pub id: i32,
+    pub post_id: i32,
+    pub author_name: String,
+    pub body: String,
+    #[mcp(skip)]
+    pub flagged: bool,
 }
 
 const COLUMNS: &str = "id {pk}, title VARCHAR(200) NOT NULL UNIQUE, body TEXT, \
     views BIGINT NOT NULL, published BOOLEAN NOT NULL, created_at {ts} NOT NULL DEFAULT CURRENT_TIMESTAMP, \
-    owner_id INTEGER NOT NULL, secret TEXT NOT NULL";
+    owner_id INTEGER NOT NULL, secret TEXT NOT NULL, author_id INTEGER";
+
+/// Ada and Brian are active, Carol is not (out of scope). Bio is null for Brian.
+const AUTHORS: &str = "INSERT INTO authors (id, name, email, karma, verified, role, bio, active) VALUES \
+    (1, 'Ada', 'ada@example.org', 50, TRUE, 'admin', 'Rust and maths', TRUE), \
+    (2, 'Brian', 'brian@example.org', 10, FALSE, 'writer', NULL, TRUE), \
+    (3, 'Carol', 'carol@example.org', 99, TRUE, 'writer', 'Gone', FALSE)";
+
+/// Comments 3 and 6 are flagged (out of scope); comment 5 is on another owner's post.
+const COMMENTS: &str = "INSERT INTO comments (id, post_id, author_name, body, flagged) VALUES \
+    (1, 1, 'x', 'Great post', FALSE), (2, 1, 'y', 'Rust rocks', FALSE), (3, 1, 'z', 'spam', TRUE), \
+    (4, 2, 'x', 'Nice sale', FALSE), (5, 9, 'x', 'Not yours', FALSE), (6, 3, 'z', 'flagged only', TRUE)";
+
+/// The author of each post: 1, 2, 3, 1, 2, 3, ...; post 12 has none.
+fn author_of(id: i32) -> String {
+    if id == 12 { "NULL".to_owned() } else { ((id - 1) % 3 + 1).to_string() }
+}
 
 /// Owner 1 has posts 1..=8, owner 2 has posts 9..=12.
 fn seed(conn: &mut impl SimpleConnection, pk: &str, timestamp_type: &str, table_options: &str) {
     let columns = COLUMNS.replace("{pk}", pk).replace("{ts}", timestamp_type);
     conn.batch_execute(&format!("CREATE TABLE posts ({columns}){table_options}")).unwrap();
+    conn.batch_execute(&format!(
+        "CREATE TABLE authors (id {pk}, name VARCHAR(100) NOT NULL, email TEXT NOT NULL, karma BIGINT NOT NULL, \
+         verified BOOLEAN NOT NULL, role VARCHAR(20) NOT NULL, bio TEXT, active BOOLEAN NOT NULL){table_options}"
+    ))
+    .unwrap();
+    conn.batch_execute(&format!(
+        "CREATE TABLE comments (id {pk}, post_id INTEGER NOT NULL, author_name TEXT NOT NULL, body TEXT NOT NULL, \
+         flagged BOOLEAN NOT NULL){table_options}"
+    ))
+    .unwrap();
+    conn.batch_execute(AUTHORS).unwrap();
+    conn.batch_execute(COMMENTS).unwrap();
     for id in 1..=12 {
         let owner = if id <= 8 { 1 } else { 2 };
         let body = if id % 4 == 0 { "NULL".to_owned() } else { format!("'body of post {id}, about Rust'") };
@@ -74,11 +164,12 @@ fn seed(conn: &mut impl SimpleConnection, pk: &str, timestamp_type: &str, table_
             _ => format!("Post {id}"),
         };
         conn.batch_execute(&format!(
-            "INSERT INTO posts (id, title, body, views, published, created_at, owner_id, secret) \
-             VALUES ({id}, '{title}', {body}, {views}, {published}, '2026-01-{day:02} 10:00:00', {owner}, 'secret {id}')",
+            "INSERT INTO posts (id, title, body, views, published, created_at, owner_id, secret, author_id) \
+             VALUES ({id}, '{title}', {body}, {views}, {published}, '2026-01-{day:02} 10:00:00', {owner}, 'secret {id}', {author})",
             views = (id * 37) % 11,
             published = if id % 2 == 1 { "TRUE" } else { "FALSE" },
             day = id,
+            author = author_of(id),
         ))
         .unwrap();
     }
@@ -102,6 +193,49 @@ struct Opts {
     wrong_owner: Option<i32>,
     /// Everyone reads published posts; writes stay limited to one's own.
     read_published: bool,
+    /// The scope and write hook from `PostRules` (an `#[mcp_toolset(model = Post)]` block).
+    hooks: bool,
+}
+
+/// The signed-in user's id.
+fn caller(ctx: &mcp_core::Context) -> Result<i32, ToolError> {
+    let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
+    user.subject.parse().map_err(|_| ToolError::forbidden("unknown user"))
+}
+
+/// The scoped setup's rules, written as an impl block with one extra tool.
+#[derive(Clone)]
+struct PostRules {
+    banned: &'static str,
+}
+
+#[mcp_core::mcp_toolset(model = Post)]
+impl PostRules {
+    fn scope(&self, ctx: &mcp_core::Context) -> Result<Value, ToolError> {
+        Ok(json!({ "owner_id": caller(ctx)? }))
+    }
+
+    fn before_write(
+        &self,
+        ctx: &mcp_core::Context,
+        action: WriteAction,
+        values: &mut serde_json::Map<String, Value>,
+    ) -> Result<(), ToolError> {
+        if action == WriteAction::Create {
+            values.insert("owner_id".into(), json!(caller(ctx)?));
+            values.insert("secret".into(), json!("set by the rules"));
+        }
+        if values.get("title").and_then(Value::as_str) == Some(self.banned) {
+            return Err(ToolError::invalid_arguments("that title is banned"));
+        }
+        Ok(())
+    }
+
+    /// The title nobody may use.
+    #[mcp_core::mcp_tool(read_only)]
+    fn banned_title(&self) -> String {
+        self.banned.to_owned()
+    }
 }
 
 /// The server over one backend's pool.
@@ -109,8 +243,12 @@ fn server<C>(pool: Pool<ConnectionManager<C>>, opts: Opts) -> Server
 where
     C: R2D2Connection + 'static,
     Post: ModelQuery<C>,
+    Author: ModelQuery<C>,
+    Comment: ModelQuery<C>,
 {
-    let mut tools = ModelTools::<Post, C>::new(pool).before_write(move |ctx, action, values| {
+    let authors = ModelTools::<Author, C>::new(pool.clone()).scope(|_| Ok(json!({ "active": true })));
+    let comments_of = ModelTools::<Comment, C>::new(pool.clone());
+    let mut tools = ModelTools::<Post, C>::new(pool.clone()).before_write(move |ctx, action, values| {
         let user: i32 = ctx.principal().and_then(|p| p.subject.parse().ok()).unwrap_or(0);
         if action == WriteAction::Create {
             values.insert("owner_id".into(), json!(opts.wrong_owner.unwrap_or(user)));
@@ -127,6 +265,9 @@ where
         let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
         user.subject.parse().map_err(|_| ToolError::forbidden("unknown user"))
     }
+    if opts.hooks {
+        tools = ModelTools::<Post, C>::new(pool).hooks(PostRules { banned: "forbidden" });
+    }
     if opts.read_published {
         tools = tools
             .scope(|ctx| Ok(json!({ "$or": [{ "owner_id": user(ctx)? }, { "published": true }] })))
@@ -137,8 +278,22 @@ where
     if let Some(b) = opts.budget {
         tools = tools.byte_budget(b);
     }
-    let query = QueryTool::new().collection(tools.clone());
-    Server::builder().info(mcp_core::server_info!()).toolset(tools).toolset(query).build().unwrap()
+    // A comment is visible when it is not flagged and its post is visible (the posts'
+    // scope, through the relation).
+    let comments = comments_of.scope(|_| Ok(json!({ "flagged": false, "post": {} }))).related(&tools);
+    let tools = tools.related(&authors).related(&comments);
+    let query = QueryTool::new().collection(tools.clone()).collection(comments.clone());
+    let mut builder = Server::builder()
+        .info(mcp_core::server_info!())
+        .toolset(tools)
+        .toolset(authors)
+        .toolset(comments)
+        .toolset(query);
+    if opts.hooks {
+        // The block's own tools.
+        builder = builder.toolset(PostRules { banned: "forbidden" });
+    }
+    builder.build().unwrap()
 }
 
 /// One database with the fixture data, in its own namespace, dropped afterwards.
@@ -282,6 +437,12 @@ async fn tools_are_described_without_hidden_fields_on(fx: &Fixture) {
             "posts_patch",
             "posts_delete",
             "posts_aggregate",
+            "authors_list",
+            "authors_get",
+            "authors_count",
+            "comments_list",
+            "comments_get",
+            "comments_count",
             "query"
         ]
     );
@@ -796,7 +957,6 @@ async fn the_query_pipeline() {
         assert_eq!(scoped["returned"], 0, "the scope holds in pipelines");
         for (args, want) in [
             (q(json!([{ "$limit": 2 }, { "$match": { "id": 1 } }])), "after `$skip`/`$limit` is not supported"),
-            (q(json!([{ "$lookup": { "from": "authors" } }])), "`$lookup` needs declared relations"),
             (q(json!([{ "$unwind": "$tags" }])), "unknown stage `$unwind`"),
             (q(json!([{ "$sort": { "views": -1, "id": 1 } }])), "give a list"),
             (q(json!([{ "$skip": i64::MAX }, { "$skip": i64::MAX }])), "`offset` must be"),
@@ -808,4 +968,373 @@ async fn the_query_pipeline() {
             assert!(err.contains(want), "{args}: {err}");
         }
     }
+}
+
+#[tokio::test]
+async fn filters_through_relations() {
+    for fx in fixtures() {
+        eprintln!("filters_through_relations on {}", fx.name);
+        filters_through_relations_on(&fx).await;
+    }
+}
+
+async fn filters_through_relations_on(fx: &Fixture) {
+    let c = fx.client("1");
+    // Owner 1 has posts 1..=8 by authors 1, 2, 3, 1, 2, 3, 1, 2; author 3 (Carol) is out of
+    // the authors' scope, so nothing reaches her through the relation.
+    let cases = [
+        // text
+        (json!({ "author.name": "Ada" }), vec![1, 4, 7]),
+        (json!({ "author.name__icontains": "A" }), vec![1, 2, 4, 5, 7, 8]),
+        (json!({ "author.name": { "$startswith": "Br" } }), vec![2, 5, 8]),
+        (json!({ "author.name": "Carol" }), vec![]),
+        // ordered
+        (json!({ "author.karma": { "$gt": 20 } }), vec![1, 4, 7]),
+        (json!({ "author.karma__between": [0, 100] }), vec![1, 2, 4, 5, 7, 8]),
+        (json!({ "author.id__in": [3] }), vec![]),
+        // bool, in the nested form
+        (json!({ "author": { "verified": false } }), vec![2, 5, 8]),
+        (json!({ "author": {} }), vec![1, 2, 4, 5, 7, 8]),
+        // eq kind (an enum), and a nullable field
+        (json!({ "author.role__in": ["writer"] }), vec![2, 5, 8]),
+        (json!({ "author.role__ne": "admin" }), vec![2, 5, 8]),
+        (json!({ "author.bio__isnull": true }), vec![2, 5, 8]),
+        // combined with the model's own fields and logic
+        (json!({ "author.name": "Ada", "published": true }), vec![1, 7]),
+        (json!({ "$or": [{ "author.name": "Brian" }, { "id": 3 }] }), vec![2, 3, 5, 8]),
+        (json!({ "$not": { "author.name": "Ada" } }), vec![2, 3, 5, 6, 8]),
+        // An agent's `$or` cannot reach out-of-scope authors nor other users' posts.
+        (json!({ "$or": [{ "author.name": "Carol" }, { "id": 10 }] }), vec![]),
+        // has_many: any comment matching (flagged comments 3 and 6 are out of scope).
+        (json!({ "comments.body__icontains": "RUST" }), vec![1]),
+        (json!({ "comments": { "author_name": "x" } }), vec![1, 2]),
+        (json!({ "comments.author_name": "z" }), vec![]),
+        (json!({ "comments.id__gte": 1 }), vec![1, 2]),
+    ];
+    for (filter, want) in cases {
+        let got = call(&c, "posts_list", json!({ "filter": filter, "limit": 5 })).await;
+        assert_eq!(ids(&got), want.iter().copied().take(5).collect::<Vec<i64>>(), "filter {filter}");
+        let count = call(&c, "posts_count", json!({ "filter": filter })).await;
+        assert_eq!(count["count"], want.len(), "count of {filter}");
+    }
+    // Aggregates and the query tool filter through relations too.
+    let agg = call(&c, "posts_aggregate", json!({ "filter": { "author.name": "Ada" } })).await;
+    assert_eq!(agg["groups"], json!([{ "count": 3 }]));
+    let q = call(
+        &c,
+        "query",
+        json!({ "collection": "posts", "pipeline": [{ "$match": { "author.verified": false } }, { "$count": "n" }] }),
+    )
+    .await;
+    assert_eq!(q["items"], json!([{ "n": 3 }]));
+    // Hidden fields of the related model do not exist; operators are typed per kind.
+    for (filter, want) in [
+        (json!({ "author.email": "ada@example.org" }), "unknown field `email`"),
+        (json!({ "author.active": false }), "unknown field `active`"),
+        (json!({ "author": { "active": false } }), "unknown field `active`"),
+        (json!({ "comments.flagged": true }), "unknown field `flagged`"),
+        (
+            json!({ "author.nope": 1 }),
+            "the fields you can filter on are `id`, `name`, `karma`, `verified`, `role`, `bio`",
+        ),
+        (json!({ "writer.name": "Ada" }), "unknown relation `writer`"),
+        (json!({ "author.name__gt": "A" }), "operator `gt` does not apply"),
+        (json!({ "author.verified__in": [true] }), "operator `in` does not apply"),
+        (json!({ "author.karma": "lots" }), "`karma` (integer) cannot take"),
+        (json!({ "author": 1 }), "must be a filter object on the related rows"),
+        (json!({ "author.name.first": "A" }), "unknown field `name.first`"),
+        (json!({ "nope": 1 }), "and through relations `author.<field>`, `comments.<field>`"),
+    ] {
+        let err = call_err(&c, "posts_list", json!({ "filter": filter })).await;
+        assert!(err.contains(want), "{filter}: {err}");
+        assert!(!err.contains("SELECT"), "{err}");
+    }
+    // Conditions through relations count against the caps.
+    let wide = json!({ "$or": (0..60).map(|i| json!({ "author.id": i })).collect::<Vec<_>>() });
+    let err = call_err(&c, "posts_list", json!({ "filter": wide })).await;
+    assert!(err.contains("more than 50 conditions"), "{err}");
+}
+
+#[tokio::test]
+async fn include_attaches_related_rows_within_their_scope() {
+    for fx in fixtures() {
+        eprintln!("include_attaches_related_rows_within_their_scope on {}", fx.name);
+        include_attaches_related_rows_within_their_scope_on(&fx).await;
+    }
+}
+
+async fn include_attaches_related_rows_within_their_scope_on(fx: &Fixture) {
+    let c = fx.client("1");
+    let page = call(&c, "posts_list", json!({ "include": ["author", "comments"], "limit": 3 })).await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(ids(&page), [1, 2, 3]);
+    // The related row as agents see it: no hidden fields.
+    assert_eq!(
+        items[0]["author"],
+        json!({ "id": 1, "name": "Ada", "karma": 50, "verified": true, "role": "admin", "bio": "Rust and maths" })
+    );
+    assert_eq!(items[1]["author"]["name"], "Brian");
+    // Carol is out of the authors' scope: absent, not an error.
+    assert_eq!(items[2]["author"], Value::Null);
+    assert_eq!(items[2]["author_id"], 3);
+    // Comments: in the comments' scope only (3 and 6 are flagged), without hidden fields.
+    assert_eq!(
+        items[0]["comments"],
+        json!([{ "id": 1, "post_id": 1, "author_name": "x", "body": "Great post" },
+               { "id": 2, "post_id": 1, "author_name": "y", "body": "Rust rocks" }])
+    );
+    assert_eq!(items[1]["comments"].as_array().unwrap().len(), 1);
+    assert_eq!(items[2]["comments"], json!([]));
+    // With `fields`, paging and a null key.
+    let page = call(&c, "posts_list", json!({ "include": ["author"], "fields": ["title"], "limit": 2 })).await;
+    assert_eq!(page["items"][0], json!({ "title": "Hello Rust", "author": page["items"][0]["author"] }));
+    assert_eq!(page["items"][0]["author"]["name"], "Ada");
+    let next =
+        call(&c, "posts_list", json!({ "include": ["author"], "limit": 2, "cursor": page["next_cursor"] })).await;
+    assert_eq!(ids(&next), [3, 4]);
+    assert_eq!(next["items"][1]["author"]["name"], "Ada");
+    let other = call(&fx.client("2"), "posts_list", json!({ "include": ["author"], "filter": { "id": 12 } })).await;
+    assert_eq!(other["items"][0]["author"], Value::Null, "a null key includes null");
+    // `get` too.
+    let one = call(&c, "posts_get", json!({ "id": 1, "include": ["comments", "author"] })).await;
+    assert_eq!((one["author"]["name"].as_str(), one["comments"].as_array().map(Vec::len)), (Some("Ada"), Some(2)));
+    let plain = call(&c, "posts_get", json!({ "id": 1 })).await;
+    assert!(plain.get("author").is_none() && plain.get("comments").is_none(), "{plain}");
+    // The other direction: a comment's post, through the posts' scope.
+    let mine = call(&c, "comments_list", json!({ "include": ["post"] })).await;
+    assert_eq!(ids(&mine), [1, 2, 4], "comments of other users' posts and flagged ones are out of scope");
+    assert_eq!(mine["items"][0]["post"]["title"], "Hello Rust");
+    assert!(mine["items"][0]["post"].get("secret").is_none() && mine["items"][0]["post"].get("owner_id").is_none());
+    let theirs = call(&fx.client("2"), "comments_list", json!({ "include": ["post"] })).await;
+    assert_eq!(ids(&theirs), [5]);
+    let err = call_err(&c, "comments_get", json!({ "id": 5 })).await;
+    assert!(err.contains("no comments with `id` = 5"), "{err}");
+    // Bad includes.
+    for (args, want) in [
+        (json!({ "include": ["writer"] }), "cannot include \\\"writer\\\"; the relations are `author`, `comments`"),
+        (json!({ "include": "author" }), "`include` must be a list of relation names"),
+        (json!({ "include": [1] }), "cannot include 1"),
+    ] {
+        let err = call_err(&c, "posts_list", args.clone()).await;
+        assert!(err.contains(want), "{args}: {err}");
+    }
+    let err = call_err(&c, "posts_get", json!({ "id": 1, "include": ["owner"] })).await;
+    assert!(err.contains("cannot include"), "{err}");
+    let err = call_err(&c, "authors_list", json!({ "include": ["posts"] })).await;
+    assert!(err.contains("this model has no relations to include"), "{err}");
+    // The schemas show the relations.
+    let tools = serde_json::to_value(c.list_tools().await.unwrap()).unwrap();
+    let list = &tools[0];
+    assert_eq!(list["inputSchema"]["properties"]["include"]["items"]["enum"], json!(["author", "comments"]));
+    let about = list["inputSchema"]["properties"]["include"]["description"].as_str().unwrap();
+    assert!(
+        about
+            .contains("`author` (one authors row, or null), `comments` (a list of comments rows, at most 100 per row)"),
+        "{about}"
+    );
+    let row = &list["outputSchema"]["properties"]["items"]["items"]["properties"];
+    assert!(row["author"]["anyOf"][0]["properties"]["name"].is_object(), "{row}");
+    assert!(row["author"]["anyOf"][0]["properties"].get("email").is_none(), "{row}");
+    assert!(row["comments"]["items"]["properties"]["body"].is_object(), "{row}");
+    let doc = list["inputSchema"]["properties"]["filter"]["description"].as_str().unwrap();
+    assert!(doc.contains("- `author.name` (text)") && !doc.contains("email") && !doc.contains("flagged"), "{doc}");
+    assert!(tools[1]["inputSchema"]["properties"]["include"].is_object());
+}
+
+#[tokio::test]
+async fn lookup_stages_follow_declared_relations() {
+    for fx in fixtures() {
+        eprintln!("lookup_stages_follow_declared_relations on {}", fx.name);
+        let c = fx.client("1");
+        let q = |pipeline: Value| json!({ "collection": "posts", "pipeline": pipeline });
+        let got = call(
+            &c,
+            "query",
+            q(json!([
+                { "$match": { "id__lte": 3 } },
+                { "$lookup": { "from": "authors", "localField": "author_id", "foreignField": "id", "as": "writer" } },
+                { "$lookup": { "from": "comments", "localField": "id", "foreignField": "post_id", "as": "comments" } },
+                { "$project": { "title": 1, "writer": 1 } }
+            ])),
+        )
+        .await;
+        let items = got["items"].as_array().unwrap();
+        assert_eq!(items.len(), 3, "{got}");
+        assert_eq!(items[0]["title"], "Hello Rust");
+        assert_eq!(items[0]["writer"][0]["name"], "Ada");
+        assert!(items[0].get("author").is_none());
+        assert_eq!(items[0]["comments"].as_array().unwrap().len(), 2);
+        assert_eq!(items[2]["writer"], json!([]), "an out-of-scope author is absent");
+        assert!(items[0]["writer"][0].get("email").is_none());
+        // From comments back to their posts, with a limit.
+        let back = call(
+            &c,
+            "query",
+            json!({ "collection": "comments", "pipeline": [
+                { "$lookup": { "from": "posts", "localField": "post_id", "foreignField": "id", "as": "post" } },
+                { "$limit": 1 }
+            ] }),
+        )
+        .await;
+        assert_eq!(back["items"][0]["post"][0]["title"], "Hello Rust");
+        for (pipeline, want) in [
+            (
+                json!([{ "$lookup": { "from": "authors", "localField": "owner_id", "foreignField": "id", "as": "o" } }]),
+                r#"not a declared relation; the declared relations are {\"from\": \"authors\", \"localField\": \"author_id\", \"foreignField\": \"id\", \"as\": \"author\"}, {\"from\": \"comments\""#,
+            ),
+            (json!([{ "$lookup": { "from": "users" } }]), "`$lookup` needs `from`, `localField` and `foreignField`"),
+            (
+                json!([{ "$lookup": { "from": "authors", "localField": "author_id", "foreignField": "id", "as": "a", "pipeline": [] } }]),
+                "not `pipeline`",
+            ),
+            (
+                json!([{ "$lookup": { "from": "authors", "localField": "author_id", "foreignField": "id", "as": "$x" } }]),
+                "`$lookup.as` must be a field name",
+            ),
+        ] {
+            let err = call_err(&c, "query", q(pipeline.clone())).await;
+            assert!(err.contains(want), "{pipeline}: {err}");
+        }
+        let tools = serde_json::to_value(c.list_tools().await.unwrap()).unwrap();
+        let query = tools.as_array().unwrap().iter().find(|t| t["name"] == "query").unwrap();
+        assert!(query["description"].as_str().unwrap().contains("$lookup: {\"from\": \"authors\""), "{query}");
+    }
+}
+
+/// Counts the statements a connection runs (not the pool's health checks).
+#[derive(Clone, Debug, Default)]
+struct Statements(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl diesel::r2d2::CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Statements {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA case_sensitive_like = ON;")
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        let n = self.0.clone();
+        conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+            if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event
+                && query.to_string().contains("FROM")
+            {
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn include_runs_one_query_per_relation_per_page() {
+    let dir = std::env::temp_dir().join(unique());
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite");
+    let counter = Statements::default();
+    let pool = Pool::builder()
+        .max_size(1)
+        .connection_customizer(Box::new(counter.clone()))
+        .build(ConnectionManager::<SqliteConnection>::new(path.to_str().unwrap()))
+        .unwrap();
+    seed(&mut *pool.get().unwrap(), "INTEGER PRIMARY KEY NOT NULL", "TIMESTAMP", "");
+    let c = TestClient::modern(server(pool, Opts::default())).with_principal(Principal::new("1"));
+    let mut runs = Vec::new();
+    for limit in [1, 3, 5] {
+        let before = counter.0.load(std::sync::atomic::Ordering::SeqCst);
+        let page = call(&c, "posts_list", json!({ "limit": limit, "include": ["author", "comments"] })).await;
+        assert_eq!(page["returned"], limit);
+        runs.push(counter.0.load(std::sync::atomic::Ordering::SeqCst) - before);
+    }
+    // The page, then one query per relation, whatever the page size.
+    assert_eq!(runs, [3, 3, 3]);
+    let before = counter.0.load(std::sync::atomic::Ordering::SeqCst);
+    call(&c, "posts_list", json!({ "limit": 5 })).await;
+    assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst) - before, 1, "no include, no extra query");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn hooks_from_an_impl_block() {
+    for fx in fixtures() {
+        eprintln!("hooks_from_an_impl_block on {}", fx.name);
+        let opts = Opts { hooks: true, ..Opts::default() };
+        let c = fx.client_with("1", opts);
+        // The block's scope holds on every tool.
+        assert_eq!(call(&c, "posts_count", json!({})).await["count"], 8);
+        let err = call_err(&c, "posts_get", json!({ "id": 10 })).await;
+        assert!(err.contains("no posts with `id` = 10"), "{err}");
+        // Its write hook sets the owner and refuses the banned title.
+        let new = call(&c, "posts_create", json!({ "title": "Ruled", "views": 1, "published": false })).await;
+        assert_eq!(call(&c, "posts_count", json!({})).await["count"], 9);
+        let other = fx.client_with("2", opts);
+        let err = call_err(&other, "posts_get", json!({ "id": new["id"] })).await;
+        assert!(err.contains("no posts with"), "{err}");
+        let err = call_err(&c, "posts_patch", json!({ "id": 1, "title": "forbidden" })).await;
+        assert!(err.contains("that title is banned"), "{err}");
+        // And its `#[mcp_tool]` methods are tools.
+        let r = c.call_tool("banned_title", json!({})).await.unwrap();
+        assert_eq!(serde_json::to_value(&r.content).unwrap()[0]["text"], "forbidden");
+        let err = call_err(&TestClient::modern((fx.make)(opts)), "posts_count", json!({})).await;
+        assert!(err.contains("sign in first"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn relations_are_unknown_until_their_tools_are_given() {
+    let dir = std::env::temp_dir().join(unique());
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = mcp_diesel::sqlite_pool(dir.join("db.sqlite").to_str().unwrap(), 2).unwrap();
+    seed(&mut *pool.get().unwrap(), "INTEGER PRIMARY KEY NOT NULL", "TIMESTAMP", "");
+    // Posts without `.related(...)`: their relations do not exist for agents.
+    let posts = ModelTools::<Post, SqliteConnection>::new(pool.clone());
+    // Comments whose scope goes through a relation that was not set up: a server error,
+    // never rows from outside the intended scope.
+    let comments = ModelTools::<Comment, SqliteConnection>::new(pool).scope(|_| Ok(json!({ "post": {} })));
+    let server =
+        Server::builder().info(mcp_core::server_info!()).toolset(posts.clone()).toolset(comments).build().unwrap();
+    let c = TestClient::modern(server);
+    let err = call_err(&c, "posts_list", json!({ "filter": { "author.name": "Ada" } })).await;
+    assert!(err.contains("unknown field `author.name`"), "{err}");
+    let err = call_err(&c, "posts_list", json!({ "include": ["author"] })).await;
+    assert!(err.contains("this model has no relations to include"), "{err}");
+    let tools = serde_json::to_value(c.list_tools().await.unwrap()).unwrap();
+    assert!(tools[0]["inputSchema"]["properties"].get("include").is_none());
+    let err = call_err(&c, "comments_list", json!({})).await;
+    assert!(err.contains("server misconfigured: invalid scope: unknown field `post`"), "{err}");
+    assert!(err.contains("(relations not set up with `ModelTools::related`: `post`)"), "{err}");
+    // Naming tools of a model the relations do not reach is a setup mistake.
+    let authors = ModelTools::<Author, SqliteConnection>::new(mcp_diesel::sqlite_pool(":memory:", 1).unwrap());
+    let wrong = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| authors.clone().related(&posts)));
+    let message = wrong.err().and_then(|e| e.downcast_ref::<String>().cloned()).unwrap_or_default();
+    assert!(message.contains("authors declares no relation to posts"), "{message}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn has_many_includes_are_bounded() {
+    let dir = std::env::temp_dir().join(unique());
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = mcp_diesel::sqlite_pool(dir.join("db.sqlite").to_str().unwrap(), 2).unwrap();
+    seed(&mut *pool.get().unwrap(), "INTEGER PRIMARY KEY NOT NULL", "TIMESTAMP", "");
+    let add = |post: i32, first: i32, n: i32| {
+        let rows: Vec<String> =
+            (first..first + n).map(|id| format!("({id}, {post}, 'bot', 'comment {id}', FALSE)")).collect();
+        pool.get()
+            .unwrap()
+            .batch_execute(&format!(
+                "INSERT INTO comments (id, post_id, author_name, body, flagged) VALUES {}",
+                rows.join(", ")
+            ))
+            .unwrap();
+    };
+    let c = TestClient::modern(server(pool.clone(), Opts::default()));
+    // At most the related model's `max_limit` (100) per row, the first ones by key.
+    add(2, 100, 150);
+    let page = call(&c, "posts_list", json!({ "filter": { "id": 2 }, "include": ["comments"] })).await;
+    let list = page["items"][0]["comments"].as_array().unwrap();
+    assert_eq!(list.len(), 100);
+    assert_eq!((list[0]["id"].as_i64(), list[99]["id"].as_i64()), (Some(4), Some(198)));
+    // More than 1,000 related rows for one page: refused, with what to do.
+    add(3, 1000, 900);
+    let err = call_err(&c, "posts_list", json!({ "limit": 5, "include": ["comments"] })).await;
+    assert!(err.contains("more than 1000 related comments rows; ask for fewer rows (`limit`)"), "{err}");
+    let fine = call(&c, "posts_list", json!({ "filter": { "id": 3 }, "include": ["comments"] })).await;
+    assert_eq!(fine["items"][0]["comments"].as_array().unwrap().len(), 100);
+    let _ = std::fs::remove_dir_all(dir);
 }

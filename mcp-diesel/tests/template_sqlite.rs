@@ -31,6 +31,7 @@ struct Post {
 }
 
 impl ModelInfo for Post {
+    type Key = i32;
     const NAME: &'static str = "posts";
     const FIELDS: &'static [FieldInfo] = &[
         FieldInfo::new("id", Kind::Integer),
@@ -78,6 +79,7 @@ mcp_diesel::__mcp_if_sqlite! {
             sums = [3 : posts::views],
             ords = [1 : posts::title : notnull : String, 3 : posts::views : notnull : i64],
         },
+        relations = [],
     }
 }
 

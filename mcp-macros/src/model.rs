@@ -6,7 +6,8 @@
 use darling::util::{Flag, PathList, SpannedValue};
 use darling::{FromAttributes, FromMeta};
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, format_ident, quote};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Attribute, Fields, GenericArgument, Ident, ItemStruct, LitStr, Path, PathArguments, Type};
 
 use crate::util;
@@ -33,6 +34,89 @@ struct ModelArgs {
     /// The backends to generate queries for (every one `mcp-diesel` was built with, by
     /// default): for column types that exist on some backends only.
     backends: Option<PathList>,
+    /// Declared relations to other models: `author = belongs_to(Author, author_id)`,
+    /// `comments = has_many(Comment, comments::post_id)`.
+    relations: Option<Relations>,
+}
+
+/// `belongs_to` or `has_many`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RelKind {
+    BelongsTo,
+    HasMany,
+}
+
+/// One `name = belongs_to(Model, field)` / `name = has_many(Model, table::column)`.
+#[derive(Debug)]
+struct RelationArg {
+    name: Ident,
+    kind: RelKind,
+    /// The related model's type.
+    model: Path,
+    /// `belongs_to`: this model's field; `has_many`: the related table's column.
+    key: Path,
+}
+
+/// `relations(...)`.
+#[derive(Debug, Default)]
+struct Relations(Vec<RelationArg>);
+
+const RELATION_HELP: &str = "help: declare relations as `relations(author = belongs_to(Author, author_id), comments = has_many(Comment, comments::post_id))`";
+
+impl FromMeta for Relations {
+    fn from_list(items: &[darling::ast::NestedMeta]) -> darling::Result<Self> {
+        let mut errors = darling::Error::accumulator();
+        let mut out = Vec::new();
+        for item in items {
+            let parsed = (|| {
+                let bad = |span: &dyn ToTokens| {
+                    darling::Error::custom(format!(
+                        "expected `name = belongs_to(Model, field)` or `name = has_many(Model, table::column)`\n\n{RELATION_HELP}"
+                    ))
+                    .with_span(&span.to_token_stream())
+                };
+                let darling::ast::NestedMeta::Meta(syn::Meta::NameValue(nv)) = item else {
+                    return Err(bad(item));
+                };
+                let name = nv.path.get_ident().cloned().ok_or_else(|| bad(&nv.path))?;
+                let syn::Expr::Call(call) = &nv.value else { return Err(bad(&nv.value)) };
+                let syn::Expr::Path(func) = &*call.func else { return Err(bad(&call.func)) };
+                let kind = if func.path.is_ident("belongs_to") {
+                    RelKind::BelongsTo
+                } else if func.path.is_ident("has_many") {
+                    RelKind::HasMany
+                } else {
+                    return Err(darling::Error::custom(format!(
+                        "unknown relation kind `{}`; kinds: belongs_to, has_many",
+                        func.path.to_token_stream().to_string().replace(' ', "")
+                    ))
+                    .with_span(&func.path));
+                };
+                let args: Vec<&syn::Expr> = call.args.iter().collect();
+                let path_of = |e: &syn::Expr| match e {
+                    syn::Expr::Path(p) if p.qself.is_none() => Ok(p.path.clone()),
+                    other => Err(bad(other)),
+                };
+                match args.as_slice() {
+                    [model, key] => Ok(RelationArg { name, kind, model: path_of(model)?, key: path_of(key)? }),
+                    _ => Err(darling::Error::custom(format!(
+                        "`{}` takes the related model and the key: `{}`",
+                        func.path.to_token_stream(),
+                        if kind == RelKind::BelongsTo {
+                            "belongs_to(Author, author_id)"
+                        } else {
+                            "has_many(Comment, comments::post_id)"
+                        }
+                    ))
+                    .with_span(&func.path)),
+                }
+            })();
+            if let Some(r) = errors.handle(parsed) {
+                out.push(r);
+            }
+        }
+        errors.finish_with(Relations(out))
+    }
 }
 
 /// The backends: the name in `backends(...)`, the template's flavor, the feature gate
@@ -330,6 +414,76 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
         }
     }
 
+    // Relations.
+    let mut relations: Vec<(&RelationArg, usize)> = Vec::new();
+    for r in args.relations.iter().flat_map(|l| l.0.iter()) {
+        let name = unraw(&r.name);
+        if relations.iter().any(|(o, _)| unraw(&o.name) == name) {
+            errors.push(darling::Error::custom(format!("duplicate relation `{name}`")).with_span(&r.name));
+            continue;
+        }
+        if fields.iter().any(|f| f.name == name) || all_names.iter().any(|(n, _)| unraw(n) == name) {
+            errors.push(
+                darling::Error::custom(format!(
+                    "relation `{name}` has the name of a field; agents could not tell them apart\n\nhelp: name the relation after what it reaches, such as `author` for `author_id`"
+                ))
+                .with_span(&r.name),
+            );
+            continue;
+        }
+        match r.kind {
+            RelKind::BelongsTo => {
+                let Some(id) = r.key.get_ident() else {
+                    errors.push(
+                        darling::Error::custom(
+                            "`belongs_to` takes a field of this model holding the related row's key, such as `author_id`",
+                        )
+                        .with_span(&r.key),
+                    );
+                    continue;
+                };
+                match fields.iter().position(|f| f.ident == *id) {
+                    Some(i) if fields[i].hidden => errors.push(
+                        darling::Error::custom(format!(
+                            "`{id}` is `#[mcp(skip)]`; a relation through it would reveal it to agents"
+                        ))
+                        .with_span(id),
+                    ),
+                    Some(i) => relations.push((r, i)),
+                    None => errors.push(
+                        darling::Error::custom(format!(
+                            "no field `{id}` for the relation; fields: {}",
+                            fields
+                                .iter()
+                                .filter(|f| !f.hidden)
+                                .map(|f| f.ident.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                        .with_span(id),
+                    ),
+                }
+            }
+            RelKind::HasMany => {
+                if r.key.segments.len() < 2 {
+                    errors.push(
+                        darling::Error::custom(format!(
+                            "`has_many` takes the column of the related table that refers to this model\n\nhelp: name it with its table, such as `has_many({}, {}s::{})`",
+                            r.model.to_token_stream().to_string().replace(' ', ""),
+                            r.model.segments.last().map(|s| snake_case(&unraw(&s.ident))).unwrap_or_default(),
+                            r.key.to_token_stream()
+                        ))
+                        .with_span(&r.key),
+                    );
+                    continue;
+                }
+                if let Some(pk) = pk_index {
+                    relations.push((r, pk));
+                }
+            }
+        }
+    }
+
     // Backends.
     let mut backends: Vec<&str> = Vec::new();
     match &args.backends {
@@ -467,11 +621,81 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
         quote!(none)
     };
     let group_by_lits = group_by.iter().map(|i| proc_macro2::Literal::usize_unsuffixed(*i));
+    let relation_infos = relations.iter().map(|(r, local)| {
+        let (name, model) = (unraw(&r.name), &r.model);
+        let local_name = &fields[*local].name;
+        let many = r.kind == RelKind::HasMany;
+        let foreign = match r.kind {
+            RelKind::BelongsTo => quote! {
+                <#model as #krate::ModelInfo>::FIELDS[<#model as #krate::ModelInfo>::PRIMARY_KEY].name
+            },
+            RelKind::HasMany => {
+                let col = r.key.segments.last().map(|s| unraw(&s.ident)).unwrap_or_default();
+                quote!(#col)
+            }
+        };
+        quote! {
+            #krate::Relation {
+                name: #name,
+                model: <#model as #krate::ModelInfo>::NAME,
+                fields: <#model as #krate::ModelInfo>::FIELDS,
+                many: #many,
+                local: #local_name,
+                foreign: #foreign,
+                most: <#model as #krate::ModelInfo>::MAX_LIMIT,
+            }
+        }
+    });
+    // A `belongs_to` key has the related model's key type, checked by rustc at the user's
+    // token. (That the related type is a model is checked by `RELATIONS` above, at the
+    // model's name.)
+    let key_checks: Vec<TokenStream> = relations
+        .iter()
+        .filter(|(r, _)| r.kind == RelKind::BelongsTo)
+        .map(|(r, local)| {
+            let (model, inner) = (&r.model, &fields[*local].inner);
+            quote_spanned! {r.key.span()=>
+                #krate::__private::same_type(
+                    ::core::marker::PhantomData::<<#model as #krate::ModelInfo>::Key>,
+                    ::core::marker::PhantomData::<#inner>,
+                );
+            }
+        })
+        .collect();
+    let relation_checks = if key_checks.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            const _: () = {
+                #[allow(dead_code)]
+                fn __mcp_check_relations() {
+                    #(#key_checks)*
+                }
+            };
+        }
+    };
     let queries = BACKENDS.iter().filter(|b| backends.contains(&b.0)).map(|(flavor, gate, conn, backend)| {
         let flavor = Ident::new(flavor, Span::call_site());
         let gate = Ident::new(gate, Span::call_site());
         let conn = Ident::new(conn, Span::call_site());
         let backend: Path = syn::parse_str(backend).unwrap_or_else(|_| conn.clone().into());
+        let rels = relations.iter().enumerate().map(|(i, (r, local))| {
+            let i = proc_macro2::Literal::usize_unsuffixed(i);
+            let model = &r.model;
+            let f = &fields[*local];
+            let (ofield, ocol, onull, oty) = (&f.ident, &f.column, f.null_ident(), &f.inner);
+            let (shape, theirs) = match r.kind {
+                RelKind::BelongsTo => (
+                    quote!(belongs_to),
+                    quote!(<#model as #krate::ModelFilter<#krate::__private::diesel::#backend>>::key_column()),
+                ),
+                RelKind::HasMany => {
+                    let key = &r.key;
+                    (quote!(has_many), quote!(#key))
+                }
+            };
+            quote!(#i : #shape ( #model, ours = #ofield : #table::#ocol : #onull : #oty, theirs = #theirs ))
+        });
         quote! {
             #krate::#gate! {
                 #krate::__mcp_model_query! {
@@ -484,6 +708,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
                     fields = [#(#template_fields),*],
                     writes = #writes,
                     aggregate = #aggregate,
+                    relations = [#(#rels),*],
                 }
             }
         }
@@ -493,6 +718,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
         #item
 
         impl #krate::ModelInfo for #struct_ident {
+            type Key = #pk_ty;
             const NAME: &'static str = #name;
             const FIELDS: &'static [#krate::filter::FieldInfo] = &[#(#field_infos),*];
             const PRIMARY_KEY: usize = #pk_lit;
@@ -508,14 +734,111 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
             const DEFAULT_LIMIT: u32 = #default_limit;
             const MAX_LIMIT: u32 = #max_limit;
             const DESCRIPTION: &'static str = #description;
+            const RELATIONS: &'static [#krate::Relation] = &[#(#relation_infos),*];
 
             fn row_schema() -> #krate::__private::serde_json::Map<::std::string::String, #krate::__private::serde_json::Value> {
                 #krate::__private::row_schema::<Self>(<Self as #krate::ModelInfo>::HIDDEN)
             }
         }
 
+        #relation_checks
+
         #(#queries)*
     })
+}
+
+/// Take `model = Type` out of the arguments of `#[mcp_toolset]` on an impl block: such a
+/// block holds the model's hooks (`scope`, `write_scope`, `before_write`) next to its
+/// extra tools. Returns the other arguments and the model.
+pub(crate) fn take_model_arg(attr: TokenStream) -> darling::Result<(TokenStream, Option<Path>)> {
+    let nested = darling::ast::NestedMeta::parse_meta_list(attr)?;
+    let mut model = None;
+    let mut rest = Vec::new();
+    for n in nested {
+        match &n {
+            darling::ast::NestedMeta::Meta(syn::Meta::NameValue(nv)) if nv.path.is_ident("model") => match &nv.value {
+                syn::Expr::Path(p) if p.qself.is_none() => model = Some(p.path.clone()),
+                other => {
+                    return Err(darling::Error::custom("expected the model's type: `#[mcp_toolset(model = Post)]`")
+                        .with_span(other));
+                }
+            },
+            _ => rest.push(n),
+        }
+    }
+    Ok((quote!(#(#rest),*), model))
+}
+
+/// The hooks an `#[mcp_toolset(model = ...)]` impl block may define, by method name.
+const HOOKS: &[&str] = &["scope", "write_scope", "before_write"];
+
+/// `impl mcp_diesel::ModelHooks` for an `#[mcp_toolset(model = Model)]` impl block,
+/// delegating to the block's own `scope`, `write_scope` and `before_write` methods (rustc
+/// checks their signatures at the user's method).
+pub(crate) fn hooks_impl(model: &Path, imp: &syn::ItemImpl, core: &TokenStream) -> TokenStream {
+    let krate = runtime_crate(None);
+    let self_ty = &imp.self_ty;
+    let (impl_generics, _, where_clause) = imp.generics.split_for_impl();
+    let found: Vec<&syn::ImplItemFn> = imp
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            syn::ImplItem::Fn(f) if HOOKS.iter().any(|h| f.sig.ident == h) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let has = |name: &str| found.iter().find(|f| f.sig.ident == name);
+    let value = quote!(#krate::__private::serde_json::Value);
+    let mut items = Vec::new();
+    if let Some(f) = has("scope") {
+        let id = &f.sig.ident;
+        items.push(quote_spanned! {id.span()=>
+            const SCOPE: bool = true;
+            fn scope(&self, ctx: &#core::Context) -> ::core::result::Result<#value, #core::ToolError> {
+                let hook: fn(&Self, &#core::Context) -> ::core::result::Result<#value, #core::ToolError> = <#self_ty>::#id;
+                hook(self, ctx)
+            }
+        });
+    }
+    if let Some(f) = has("write_scope") {
+        let id = &f.sig.ident;
+        items.push(quote_spanned! {id.span()=>
+            const WRITE_SCOPE: bool = true;
+            fn write_scope(&self, ctx: &#core::Context) -> ::core::result::Result<#value, #core::ToolError> {
+                let hook: fn(&Self, &#core::Context) -> ::core::result::Result<#value, #core::ToolError> = <#self_ty>::#id;
+                hook(self, ctx)
+            }
+        });
+    }
+    if let Some(f) = has("before_write") {
+        let id = &f.sig.ident;
+        items.push(quote_spanned! {id.span()=>
+            const BEFORE_WRITE: bool = true;
+            #[allow(clippy::type_complexity)]
+            fn before_write(
+                &self,
+                ctx: &#core::Context,
+                action: #krate::WriteAction,
+                values: &mut #krate::__private::serde_json::Map<::std::string::String, #value>,
+            ) -> ::core::result::Result<(), #core::ToolError> {
+                let hook: fn(
+                    &Self,
+                    &#core::Context,
+                    #krate::WriteAction,
+                    &mut #krate::__private::serde_json::Map<::std::string::String, #value>,
+                ) -> ::core::result::Result<(), #core::ToolError> = <#self_ty>::#id;
+                hook(self, ctx, action, values)
+            }
+        });
+    }
+    let model_ty = quote_spanned! {model.span()=> #model};
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::ModelHooks for #self_ty #where_clause {
+            type Model = #model_ty;
+            #(#items)*
+        }
+    }
 }
 
 /// `crate = "..."`, else the name `mcp-diesel` has in the user's Cargo.toml.
@@ -767,6 +1090,24 @@ mod tests {
     }
 
     #[test]
+    fn hooks_expansion_snapshot() {
+        let (rest, model) = take_model_arg(quote!(model = Post, crate = "::mcp_core")).unwrap();
+        assert_eq!(rest.to_string(), quote!(crate = "::mcp_core").to_string());
+        let imp: syn::ItemImpl = syn::parse_quote! {
+            impl PostTools {
+                fn scope(&self, ctx: &Context) -> Result<Value, ToolError> { todo!() }
+                fn before_write(&self, ctx: &Context, action: WriteAction, values: &mut Map<String, Value>) -> Result<(), ToolError> { todo!() }
+                #[mcp_tool]
+                fn publish(&self, id: i32) -> String { todo!() }
+            }
+        };
+        let out = hooks_impl(&model.unwrap(), &imp, &quote!(::mcp_core));
+        let file: syn::File = syn::parse2(out).unwrap();
+        insta::assert_snapshot!(prettyplease::unparse(&file));
+        assert!(take_model_arg(quote!(model = "Post")).is_err());
+    }
+
+    #[test]
     fn model_expansion_snapshot() {
         let item: ItemStruct = syn::parse_quote! {
             /// Blog posts.
@@ -786,9 +1127,22 @@ mod tests {
                 pub blob: Vec<u8>,
                 #[mcp(kind = "enum")]
                 pub status: Status,
+                pub author_id: Option<i32>,
             }
         };
-        let out = expand(quote!(search(title, body), max_limit = 50, crate = "::mcp_diesel"), item).unwrap();
+        let out = expand(
+            quote!(
+                search(title, body),
+                max_limit = 50,
+                crate = "::mcp_diesel",
+                relations(
+                    author = belongs_to(Author, author_id),
+                    comments = has_many(Comment, schema::comments::post_id)
+                )
+            ),
+            item,
+        )
+        .unwrap();
         let file: syn::File = syn::parse2(out).unwrap();
         insta::assert_snapshot!(prettyplease::unparse(&file));
     }

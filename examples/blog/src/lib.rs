@@ -186,18 +186,26 @@ pub fn mcp_server(pool: SqlitePool, auth: &BlogAuth) -> Result<Server, BuildErro
             }
             Ok(())
         });
+    // Read-only comments, visible when their post is (the posts' scope, through the
+    // relation): comments on drafts stay with their author.
+    let comments = ModelTools::<crate::models::Comment, SqliteConnection>::new(pool.clone())
+        .scope(|_| Ok(json!({ "post": {} })))
+        .related(&posts);
+    let posts = posts.related(&authors).related(&comments);
     Server::builder()
         .info(server_info!())
         .title("Demo blog")
         .instructions(
             "A blog. Find posts with `posts_list` (filters, search, sorting), read one with `posts_get`, \
              write drafts with `posts_create`/`posts_patch`, publish with `publish_post`. Authors are in \
-             `authors_list`; `posts_per_author` reports who is read most.",
+             `authors_list`, comments in `comments_list`; `include: [\"author\", \"comments\"]` attaches \
+             them to posts. `posts_per_author` reports who is read most.",
         )
         .toolset(authors.clone())
         .toolset(posts.clone())
-        // One `query` tool with pipelines over both models, with the same scopes.
-        .toolset(QueryTool::new().collection(authors).collection(posts))
+        .toolset(comments.clone())
+        // One `query` tool with pipelines over the models, with the same scopes.
+        .toolset(QueryTool::new().collection(authors).collection(posts).collection(comments))
         .toolset(tools::BlogTools::new(pool.clone()))
         .toolset(api::tools(AppState { pool, auth: auth.auth.clone() }))
         .build()

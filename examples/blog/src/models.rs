@@ -36,7 +36,8 @@ pub struct Author {
     actions(list, get, count, create, update, patch, delete, aggregate),
     group_by(author_id, published),
     search(title, body),
-    max_limit = 50
+    max_limit = 50,
+    relations(author = belongs_to(Author, author_id), comments = has_many(Comment, comments::post_id))
 )]
 pub struct Post {
     /// The post's id.
@@ -62,10 +63,11 @@ pub struct Post {
     pub published_at: Option<NaiveDateTime>,
 }
 
-/// A reader's comment on a post.
+/// A reader's comment on a post; visible with its post.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = comments, check_for_backend(diesel::sqlite::Sqlite))]
 #[schemars(crate = "mcp_core::schemars")]
+#[mcp_toolset(search(body), max_limit = 50, relations(post = belongs_to(Post, post_id)))]
 pub struct Comment {
     /// The comment's id.
     pub id: i32,

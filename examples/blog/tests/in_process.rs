@@ -34,7 +34,7 @@ async fn tools_resources_and_prompts() {
     let b = blog();
     let alice = McpTestClient::new(b.router.clone()).bearer(ALICE);
     let tools = alice.list_tools().await.unwrap();
-    assert_eq!(tools.len(), 20);
+    assert_eq!(tools.len(), 23);
     let publish = tools.iter().find(|t| t.name == "publish_post").unwrap();
     assert_eq!(publish.annotations.as_ref().unwrap().idempotent_hint, Some(true));
 
@@ -88,4 +88,51 @@ async fn a_draft_is_private_until_published() {
     assert_eq!(deleted.is_error, Some(true), "bob cannot delete alice's post");
     let deleted = structured(&alice.call_tool("posts_delete", json!({ "id": id })).await.unwrap());
     assert_eq!(deleted["deleted"], true);
+}
+
+#[tokio::test]
+async fn comments_follow_their_post() {
+    let b = blog();
+    let alice = McpTestClient::new(b.router.clone()).bearer(ALICE);
+    let bob = McpTestClient::new(b.router.clone()).bearer(BOB);
+    // One of alice's drafts that has comments, with its author and comments attached.
+    let page = structured(
+        &alice
+            .call_tool(
+                "posts_list",
+                json!({ "filter": { "published": false, "comments": {}, "author.name": "alice" },
+                        "include": ["author", "comments"], "limit": 1 }),
+            )
+            .await
+            .unwrap(),
+    );
+    let draft = &page["items"][0];
+    let id = draft["id"].as_i64().expect("alice has a draft with comments");
+    assert_eq!(draft["author"]["name"], "alice");
+    assert!(draft["author"].get("email").is_none(), "hidden fields stay hidden: {draft}");
+    let comments = draft["comments"].as_array().unwrap();
+    assert!(!comments.is_empty() && comments.iter().all(|c| c["post_id"] == id), "{draft}");
+    let first = comments[0]["id"].clone();
+    // Alice sees them with `comments_list` too; bob sees none of them, nor the draft
+    // through them.
+    let mine = structured(&alice.call_tool("comments_list", json!({ "filter": { "post_id": id } })).await.unwrap());
+    assert_eq!(mine["returned"].as_u64(), Some(comments.len() as u64));
+    let theirs = structured(&bob.call_tool("comments_list", json!({ "filter": { "post_id": id } })).await.unwrap());
+    assert_eq!(theirs["returned"], 0);
+    let hidden = bob.call_tool("comments_get", json!({ "id": first, "include": ["post"] })).await.unwrap();
+    assert_eq!(hidden.is_error, Some(true));
+    let via = structured(
+        &bob.call_tool("comments_count", json!({ "filter": { "post.title": draft["title"] } })).await.unwrap(),
+    );
+    assert_eq!(via["count"], 0);
+    // A published post's comments are everyone's.
+    let public = structured(
+        &bob.call_tool(
+            "comments_list",
+            json!({ "filter": { "post.published": true }, "include": ["post"], "limit": 1 }),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(public["items"][0]["post"]["published"], true);
 }

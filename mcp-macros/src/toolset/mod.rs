@@ -23,6 +23,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> darling::Result<To
     if let Ok(s) = syn::parse2::<syn::ItemStruct>(item.clone()) {
         return crate::model::expand(attr, s);
     }
+    // `model = Post`: the block also holds the model's hooks (see `crate::model`).
+    let (attr, hooks_model) = crate::model::take_model_arg(attr)?;
     let nested = darling::ast::NestedMeta::parse_meta_list(attr)?;
     let args = ToolsetArgs::from_list(&nested)?;
     let mut imp: ItemImpl = match syn::parse2(item.clone()) {
@@ -66,7 +68,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> darling::Result<To
         Ok(()) => expand::expand(&model, &imp, &krate),
         Err(e) => e.write_errors(),
     };
-    Ok(quote!(#imp #generated))
+    let hooks = hooks_model.map(|m| crate::model::hooks_impl(&m, &imp, &krate));
+    Ok(quote!(#imp #generated #hooks))
 }
 
 #[cfg(test)]

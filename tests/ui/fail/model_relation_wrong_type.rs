@@ -1,0 +1,43 @@
+//! The key of a `belongs_to` has another type than the related model's key.
+use diesel::prelude::*;
+use mcp_core::mcp_toolset;
+use mcp_core::schemars::JsonSchema;
+use serde::Serialize;
+
+diesel::table! {
+    authors (id) {
+        id -> Integer,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    posts (id) {
+        id -> Integer,
+        title -> Text,
+        author_id -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(authors, posts);
+
+#[derive(Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = authors)]
+#[schemars(crate = "mcp_core::schemars")]
+#[mcp_toolset]
+struct Author {
+    id: i32,
+    name: String,
+}
+
+#[derive(Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = posts)]
+#[schemars(crate = "mcp_core::schemars")]
+#[mcp_toolset(relations(author = belongs_to(Author, author_id)))]
+struct Post {
+    id: i32,
+    title: String,
+    author_id: i64,
+}
+
+fn main() {}
