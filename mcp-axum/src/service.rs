@@ -464,7 +464,11 @@ fn check_tool_scopes(inner: &Inner, parts: &http::request::Parts, parsed: &Parse
         return None; // The application's permission hook: the dispatcher says why.
     }
     let mut scope = cfg.auth.required_scopes.clone();
-    scope.extend(denied.required_scopes().iter().cloned());
+    for s in denied.required_scopes() {
+        if !scope.contains(s) {
+            scope.push(s.clone());
+        }
+    }
     let id = Some(req.id.clone());
     let message = format!("Forbidden: {denied}");
     Some(match principal {
