@@ -382,6 +382,9 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
         if let Err(resp) = check_modern_headers(headers, &req, peeked.as_ref().unwrap_or(&Peek::default())) {
             return resp;
         }
+        if let Err(resp) = check_param_headers(&inner.server, headers, &req, peeked.as_ref()) {
+            return resp;
+        }
         let inbound = Inbound::new().extensions(extensions);
         return respond(&inner, Parsed::Single(Message::Request(req)), inbound, Era::Modern, None).await;
     }
@@ -445,6 +448,77 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
             resp
         }
     }
+}
+
+/// `Mcp-Param-{name}` headers of a 2026-07-28 `tools/call` against the arguments they
+/// mirror (`x-mcp-header`): a value in the body needs its header, a header needs its
+/// value, Base64 (`=?base64?…?=`) is decoded strictly, and the two must match
+/// (integers numerically). Anything else is 400 with -32020.
+fn check_param_headers(
+    server: &Server,
+    headers: &HeaderMap,
+    req: &mcp_core::protocol::Request,
+    peek: Option<&Peek>,
+) -> Result<(), Resp> {
+    if req.method != methods::TOOLS_CALL {
+        return Ok(());
+    }
+    let Some(name) = peek.and_then(|p| p.name.as_ref()).and_then(Value::as_str) else { return Ok(()) };
+    let params = server.tool_param_headers(name);
+    if params.is_empty() {
+        return Ok(());
+    }
+    #[derive(Deserialize)]
+    struct Args {
+        #[serde(default)]
+        arguments: Option<serde_json::Map<String, Value>>,
+    }
+    let raw = req.params.as_deref().map_or("{}", |p| p.get());
+    let arguments = serde_json::from_str::<Args>(raw).ok().and_then(|a| a.arguments).unwrap_or_default();
+    let id = Some(req.id.clone());
+    for p in params {
+        let header_name = format!("Mcp-Param-{}", p.name);
+        let mut values = headers.get_all(header_name.as_str()).iter();
+        let sent = values.next();
+        if values.next().is_some() {
+            return Err(mismatch(id, format!("Header mismatch: {header_name} was sent more than once")));
+        }
+        let body = p.value(&arguments);
+        let header = match sent {
+            None if body.is_none() => continue,
+            None => {
+                return Err(mismatch(
+                    id,
+                    format!("Header mismatch: the {header_name} header is required when the argument has a value"),
+                ));
+            }
+            Some(v) => match v.to_str().ok().and_then(decode_header_value) {
+                Some(h) => h,
+                None => {
+                    return Err(mismatch(
+                        id,
+                        format!("Header mismatch: the {header_name} header has invalid characters or invalid Base64"),
+                    ));
+                }
+            },
+        };
+        match body {
+            Some(b) if p.matches(&header, b) => {}
+            Some(b) => {
+                return Err(mismatch(
+                    id,
+                    format!("Header mismatch: {header_name} header value '{header}' does not match body value '{b}'"),
+                ));
+            }
+            None => {
+                return Err(mismatch(
+                    id,
+                    format!("Header mismatch: {header_name} was sent but the argument has no value"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A `tools/call` the caller's token lacks scopes for: `403` with `insufficient_scope`

@@ -98,6 +98,8 @@ pub struct ParamSpec {
     pub max_len: Option<u64>,
     /// `pattern`.
     pub pattern: Option<&'static str>,
+    /// `x-mcp-header`: the name of the `Mcp-Param-{name}` HTTP header mirroring the value.
+    pub header: Option<&'static str>,
 }
 
 /// Builds the input schema of a tool from its parameters.
@@ -149,6 +151,9 @@ impl InputSchema {
                         .push(format!("the pattern of `{}` is not a valid regular expression: {p}", spec.name));
                 }
                 m.insert("pattern".into(), Value::String(p.into()));
+            }
+            if let Some(h) = spec.header {
+                m.insert("x-mcp-header".into(), Value::String(h.into()));
             }
         }
         self.properties.insert(spec.name.into(), schema);

@@ -70,6 +70,17 @@ impl Everything {
         "This is a simple text response for testing."
     }
 
+    /// Answers for a region; the region is mirrored into the `Mcp-Param-Region` header
+    /// (`x-mcp-header`), so proxies can route on it.
+    #[mcp_tool]
+    fn test_regional(
+        &self,
+        #[mcp(header = "Region", desc = "Where to run")] region: String,
+        #[mcp(header = "Replicas", desc = "How many copies")] replicas: Option<i64>,
+    ) -> String {
+        format!("ran in {region} with {} replicas", replicas.unwrap_or(1))
+    }
+
     /// A tool that returns an image.
     #[mcp_tool]
     fn test_image_content(&self) -> Content {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub(crate) mod dispatch;
+pub mod param_headers;
 mod request_state;
 pub(crate) mod shape;
 mod toolset;
@@ -122,6 +123,8 @@ pub(crate) struct ToolEntry {
     pub(crate) wrap_output: bool,
     /// OAuth scopes a caller needs.
     pub(crate) scopes: Vec<String>,
+    /// Parameters mirrored into `Mcp-Param-*` headers.
+    pub(crate) headers: Vec<param_headers::ParamHeader>,
 }
 
 pub(crate) struct ResourceEntry {
@@ -249,6 +252,12 @@ impl Server {
             }
             None => Ok(()),
         }
+    }
+
+    /// The parameters of the tool `name` mirrored into `Mcp-Param-*` HTTP headers
+    /// (`x-mcp-header`; empty for an unknown tool). Transports check them against the body.
+    pub fn tool_param_headers(&self, name: &str) -> &[param_headers::ParamHeader] {
+        self.inner.tool_index.get(name).map_or(&[], |&i| &self.inner.tools[i].headers)
     }
 
     /// The scopes the tool `name` requires (empty for an unknown tool).
@@ -553,7 +562,11 @@ impl ServerBuilder {
                             errors.push(format!("tool `{}`: {e}", tool.name));
                         }
                     }
-                    tools.push(ToolEntry { tool, toolset: ts, index, wrap_output, scopes });
+                    let headers = param_headers::collect(&tool.input_schema).unwrap_or_else(|e| {
+                        errors.push(format!("tool `{}`: {e}", tool.name));
+                        Vec::new()
+                    });
+                    tools.push(ToolEntry { tool, toolset: ts, index, wrap_output, scopes, headers });
                 }
             }
             for (index, resource) in set.resources().into_iter().enumerate() {

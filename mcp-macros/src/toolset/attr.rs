@@ -81,6 +81,8 @@ pub(crate) struct ParamArgs {
     pub(crate) range: Option<SpannedValue<Range>>,
     pub(crate) length: Option<SpannedValue<Length>>,
     pub(crate) pattern: Option<SpannedValue<String>>,
+    /// `x-mcp-header`: mirror the argument into `Mcp-Param-{name}` over HTTP.
+    pub(crate) header: Option<SpannedValue<String>>,
     pub(crate) flatten: Flag,
     pub(crate) context: Flag,
     pub(crate) arg: Flag,

@@ -69,6 +69,19 @@ pub(crate) fn check(model: &mut Model, generics: &Generics, errors: &mut darling
                 }
             }
         }
+        let mut headers: HashMap<String, Span> = HashMap::new();
+        for p in &tool.method.params {
+            if let Some((h, span)) = &p.header
+                && headers.insert(h.to_ascii_lowercase(), *span).is_some()
+            {
+                errors.push(
+                    darling::Error::custom(format!(
+                        "duplicate header `Mcp-Param-{h}` (header names are compared case-insensitively)"
+                    ))
+                    .with_span(span),
+                );
+            }
+        }
         let mut arg_names: HashMap<&str, Span> = HashMap::new();
         for p in &tool.method.params {
             let is_argument = p.role != Role::Context && p.role != Role::Flatten && !p.name.is_empty();

@@ -52,6 +52,7 @@ fn spec(p: &TokenStream, param: &Param) -> TokenStream {
     let (min_len, max_len) = param.length.map_or((None, None), |l| (l.0, l.1));
     let (min, max, min_len, max_len) = (opt_f64(min), opt_f64(max), opt_u64(min_len), opt_u64(max_len));
     let pattern = opt_str(param.pattern.as_ref().map(|p| p.0.as_str()));
+    let header = opt_str(param.header.as_ref().map(|h| h.0.as_str()));
     quote!(#p::ParamSpec {
         name: #name,
         description: #desc,
@@ -61,6 +62,7 @@ fn spec(p: &TokenStream, param: &Param) -> TokenStream {
         min_len: #min_len,
         max_len: #max_len,
         pattern: #pattern,
+        header: #header,
     })
 }
 

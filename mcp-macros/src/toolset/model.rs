@@ -38,6 +38,8 @@ pub(crate) struct Param {
     pub(crate) range: Option<(Option<f64>, Option<f64>, Span)>,
     pub(crate) length: Option<(Option<u64>, Option<u64>, Span)>,
     pub(crate) pattern: Option<(String, Span)>,
+    /// `x-mcp-header` name.
+    pub(crate) header: Option<(String, Span)>,
     pub(crate) role: Role,
 }
 
@@ -437,6 +439,9 @@ fn param(pt: &syn::PatType, errors: &mut darling::error::Accumulator) -> Param {
         if args.range.is_some() || args.length.is_some() || args.pattern.is_some() {
             attrs_on_context.push("range/length/pattern");
         }
+        if args.header.is_some() {
+            attrs_on_context.push("header");
+        }
         if let Some(what) = attrs_on_context.first() {
             let kind = if role == Role::Context { "a context value" } else { "the argument struct" };
             errors.push(darling::Error::custom(format!("`{what}` does not apply to {kind}")).with_span(pt));
@@ -459,6 +464,21 @@ fn param(pt: &syn::PatType, errors: &mut darling::error::Accumulator) -> Param {
     {
         errors.push(e);
     }
+    if let Some(h) = &args.header {
+        let bad = h.chars().find(|c| !(c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(*c)));
+        if h.is_empty() || bad.is_some() {
+            let why = match bad {
+                Some(c) => format!("contains {c:?}"),
+                None => "is empty".to_owned(),
+            };
+            errors.push(
+                darling::Error::custom(format!(
+                    "the header name {why}; it becomes `Mcp-Param-<name>` and must be an HTTP token (letters, digits, `-` and ``!#$%&'*+.^_`|~``)\n\nhelp: #[mcp(header = \"Region\")]"
+                ))
+                .with_span(&h.span()),
+            );
+        }
+    }
     let description = args.description.or(args.desc);
     Param {
         optional: is_option(&ty) || args.default.is_some(),
@@ -470,6 +490,7 @@ fn param(pt: &syn::PatType, errors: &mut darling::error::Accumulator) -> Param {
         range: args.range.map(|r| (r.min.map(|n| n.0), r.max.map(|n| n.0), r.span())),
         length: args.length.map(|l| (l.min, l.max, l.span())),
         pattern: args.pattern.map(|p| ((*p).clone(), p.span())),
+        header: args.header.map(|h| ((*h).clone(), h.span())),
         role,
     }
 }
