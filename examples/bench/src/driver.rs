@@ -136,12 +136,37 @@ pub struct RunStats {
     pub elapsed: Duration,
     /// Latencies of the successful operations (empty if not recorded).
     pub latencies: Latencies,
+    /// CPU time the whole process (servers and driver) used during the measurement.
+    pub cpu: Option<Duration>,
 }
 
 impl RunStats {
     /// Successful operations per second.
     pub fn rate(&self) -> f64 {
         if self.elapsed.is_zero() { 0.0 } else { self.ok as f64 / self.elapsed.as_secs_f64() }
+    }
+
+    /// CPU time of the process per successful operation, in microseconds: unlike the
+    /// rate, hardly affected by other processes competing for the cores.
+    pub fn cpu_per_op(&self) -> Option<f64> {
+        self.cpu.filter(|_| self.ok > 0).map(|c| c.as_secs_f64() * 1e6 / self.ok as f64)
+    }
+
+    /// Add the measurement `other` (another slice of the same load) to this one.
+    pub fn merge(&mut self, other: RunStats) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        for s in other.error_samples {
+            if self.error_samples.len() < 5 {
+                self.error_samples.push(s);
+            }
+        }
+        self.elapsed += other.elapsed;
+        self.latencies = std::mem::take(&mut self.latencies).merged(other.latencies);
+        self.cpu = match (self.cpu, other.cpu) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
     }
 }
 
@@ -179,6 +204,12 @@ pub async fn run(addr: SocketAddr, workload: Arc<dyn Workload>, load: Load) -> R
         end: now + load.warmup + load.duration,
         max: load.max_requests.unwrap_or(u64::MAX),
     });
+    // The process's CPU time when the measurement starts (after the warm-up).
+    let start = shared.start;
+    let cpu_at_start = tokio::spawn(async move {
+        tokio::time::sleep_until(start.into()).await;
+        crate::stats::cpu_time()
+    });
     let mut tasks = Vec::new();
     for _ in 0..load.concurrency.max(1) {
         let shared = shared.clone();
@@ -211,6 +242,11 @@ pub async fn run(addr: SocketAddr, workload: Arc<dyn Workload>, load: Load) -> R
     }
     out.elapsed = last.saturating_duration_since(shared.start);
     out.latencies = Latencies::from_micros(all);
+    let cpu_end = crate::stats::cpu_time();
+    out.cpu = match (cpu_at_start.await.ok().flatten(), cpu_end) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
     out
 }
 

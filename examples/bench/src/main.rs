@@ -18,6 +18,8 @@ OPTIONS:
     --scenario NAMES         Only these scenarios, comma-separated (repeatable); see --list
     --concurrency N          Requests in flight, one connection each [default: 16]
     --duration SECS          Longest measurement per side, after the warm-up
+    --rounds N               Cut each measurement into N slices, ours and the limit taking
+                             turns, so background load hits both alike [default: 5, quick 3]
     --warmup SECS            Unmeasured time before each measurement
     --requests N             Stop each measurement after N requests
     --sessions N             Sessions of idle_legacy
@@ -28,7 +30,8 @@ OPTIONS:
     -h, --help               Print this help
 
 OUTPUT:
-    A table (requests, requests/s, p50/p99 latency, errors, RSS before/after) per scenario,
+    A table (requests, requests/s, p50/p99 latency, errors, RSS before/after, CPU time of
+    the whole process per request) per scenario,
     then one machine-readable line per scenario: `ratio <scenario> <ours/limit>`, or
     `handshakes_per_s initialize_legacy <n>`, `rss_per_session_bytes idle_legacy <n>`.
     Exit status 1 when any answer failed its check, 2 on bad arguments.
@@ -85,6 +88,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
             "--concurrency" => opts.concurrency = count(&flag, &value()?, 4096)? as usize,
             "--duration" => opts.duration = seconds(&flag, &value()?)?,
             "--warmup" => opts.warmup = seconds(&flag, &value()?)?,
+            "--rounds" => opts.rounds = count(&flag, &value()?, 1000)? as u32,
             "--requests" => opts.requests = Some(count(&flag, &value()?, u64::MAX / 4)?),
             "--sessions" => opts.sessions = count(&flag, &value()?, 10_000_000)?,
             "--idle-timeout" => opts.idle_timeout = seconds(&flag, &value()?)?,
@@ -120,13 +124,14 @@ fn main() -> ExitCode {
     };
     let build = if cfg!(debug_assertions) { "debug" } else { "release" };
     println!(
-        "mcp-bench: {} mode, {build} build, {} in flight, {} server thread(s), {} driver thread(s), {:.1} s warm-up + {:.1} s per side{}",
+        "mcp-bench: {} mode, {build} build, {} in flight, {} server thread(s), {} driver thread(s), {:.1} s warm-up + {:.1} s per side in {} rounds{}",
         if opts.quick { "quick" } else { "full" },
         opts.concurrency,
         opts.server_threads,
         opts.client_threads,
         opts.warmup.as_secs_f64(),
         opts.duration.as_secs_f64(),
+        opts.rounds,
         opts.requests.map_or_else(String::new, |n| format!(" (at most {n} requests)")),
     );
     if cfg!(debug_assertions) {

@@ -102,8 +102,10 @@ pub struct Options {
     pub concurrency: usize,
     /// Unmeasured time before each measurement.
     pub warmup: Duration,
-    /// Longest measurement per side.
+    /// Longest measurement per side, in all rounds together.
     pub duration: Duration,
+    /// Slices the measurement of each side is cut into, the sides taking turns.
+    pub rounds: u32,
     /// Most requests per measurement.
     pub requests: Option<u64>,
     /// Sessions of the idle scenario.
@@ -126,6 +128,7 @@ impl Options {
             concurrency: 16,
             warmup: if quick { Duration::from_millis(300) } else { Duration::from_secs(2) },
             duration: if quick { Duration::from_millis(1500) } else { Duration::from_secs(10) },
+            rounds: if quick { 3 } else { 5 },
             requests: None,
             sessions: if quick { 2_000 } else { 10_000 },
             idle_timeout: Duration::from_secs(1),
@@ -186,13 +189,53 @@ struct Env {
 }
 
 impl Env {
-    fn measure(&self, label: &'static str, app: Router, workload: Arc<dyn Workload>) -> Result<Side, String> {
-        let running = self.server.block_on(servers::start(app))?;
-        let rss_before = rss_bytes();
-        let stats = self.client.block_on(driver::run(running.addr, workload, self.load));
-        let rss_after = rss_bytes();
+    /// Start every app, warm each up, then measure them in alternating slices
+    /// (`--rounds`), so that a change of the machine's background load hits every side
+    /// alike.
+    fn measure(&self, sides: Vec<(&'static str, Router, Arc<dyn Workload>)>) -> Result<Vec<Side>, String> {
+        let mut running = Vec::new();
+        for (label, app, workload) in sides {
+            running.push((label, self.server.block_on(servers::start(app))?, workload));
+        }
+        let rounds = self.opts.rounds.max(1);
+        let mut out: Vec<Side> = Vec::new();
+        for (label, srv, workload) in &running {
+            let mut stats = RunStats::default();
+            if !self.load.warmup.is_zero() {
+                let warm = Load {
+                    warmup: Duration::ZERO,
+                    duration: self.load.warmup,
+                    max_requests: None,
+                    record: false,
+                    ..self.load
+                };
+                let w = self.client.block_on(driver::run(srv.addr, workload.clone(), warm));
+                stats.errors += w.errors;
+                stats.error_samples.extend(w.error_samples.into_iter().map(|e| format!("warm-up: {e}")));
+            }
+            out.push(Side { label, stats, rss_before: None, rss_after: None });
+        }
+        for round in 0..rounds {
+            for ((_, srv, workload), side) in running.iter().zip(out.iter_mut()) {
+                let max_requests = self
+                    .load
+                    .max_requests
+                    .map(|n| n / u64::from(rounds) + u64::from(u64::from(round) < n % u64::from(rounds)));
+                if max_requests == Some(0) {
+                    continue;
+                }
+                let slice =
+                    Load { warmup: Duration::ZERO, duration: self.load.duration / rounds, max_requests, ..self.load };
+                if side.rss_before.is_none() {
+                    side.rss_before = rss_bytes();
+                }
+                let stats = self.client.block_on(driver::run(srv.addr, workload.clone(), slice));
+                side.stats.merge(stats);
+                side.rss_after = rss_bytes();
+            }
+        }
         drop(running);
-        Ok(Side { label, stats, rss_before, rss_after })
+        Ok(out)
     }
 
     /// Start `app`, run `f` on the driver's runtime with its address, stop it.
@@ -290,13 +333,33 @@ fn pair(
     ours_rpc: Rpc,
     limit: impl Fn() -> Result<Router, String>,
     limit_rpc: Rpc,
+    extra: Option<(&'static str, Router, Rpc)>,
 ) -> Result<Outcome, String> {
     let (ours_rpc, limit_rpc) = (Arc::new(ours_rpc), Arc::new(limit_rpc));
     same_answers(env, scenario, (ours()?, &ours_rpc), (limit()?, &limit_rpc))?;
-    let o = env.measure("ours", ours()?, ours_rpc)?;
-    let l = env.measure("limit", limit()?, limit_rpc)?;
-    let ratio = if l.stats.rate() > 0.0 { o.stats.rate() / l.stats.rate() } else { 0.0 };
-    Ok(Outcome { scenario, sides: vec![o, l], key: ("ratio", ratio), notes: Vec::new() })
+    let mut sides: Vec<(&'static str, Router, Arc<dyn Workload>)> =
+        vec![("ours", ours()?, ours_rpc), ("limit", limit()?, limit_rpc)];
+    if let Some((label, app, rpc)) = extra {
+        sides.push((label, app, Arc::new(rpc)));
+    }
+    let sides = env.measure(sides)?;
+    let (o, l) = (&sides[0].stats, &sides[1].stats);
+    let ratio = if l.rate() > 0.0 { o.rate() / l.rate() } else { 0.0 };
+    let mut notes = Vec::new();
+    if let (Some(a), Some(b)) = (o.cpu_per_op(), l.cpu_per_op()) {
+        notes.push(format!(
+            "CPU per request (whole process, driver included): ours {a:.0} µs, limit {b:.0} µs; limit/ours {:.2}",
+            b / a
+        ));
+    }
+    if let Some(core) = sides.get(2) {
+        notes.push(format!(
+            "{}: our dispatcher (Server::handle_bytes) behind a bare axum handler, without mcp-axum: {:.2} of the limit",
+            core.label,
+            if l.rate() > 0.0 { core.stats.rate() / l.rate() } else { 0.0 }
+        ));
+    }
+    Ok(Outcome { scenario, sides, key: ("ratio", ratio), notes })
 }
 
 fn echo_rpc(era: Era, path: &'static str, handshake: bool) -> Rpc {
@@ -324,6 +387,10 @@ fn echo(env: &Env, era: Era) -> Result<Outcome, String> {
         echo_rpc(era, "/mcp", era == Era::Legacy),
         || Ok(servers::echo_limit_router(state.clone())),
         echo_rpc(era, "/mcp", false),
+        // Where the cost is: our dispatcher behind a bare handler.
+        (era == Era::Modern)
+            .then(|| servers::echo_core_router().map(|app| ("core", app, echo_rpc(era, "/mcp", false))))
+            .transpose()?,
     )
 }
 
@@ -380,6 +447,7 @@ fn tools_list(env: &Env) -> Result<Outcome, String> {
         list_rpc(Check::Exact(page.clone())),
         || Ok(servers::bytes_limit_router(page.clone())),
         list_rpc(Check::Exact(page.clone())),
+        None,
     )?;
     o.notes.push(format!("one page of {TOOLS} tools: {bytes} bytes"));
     Ok(o)
@@ -457,6 +525,7 @@ fn model(env: &Env, scenario: Scenario) -> Result<Outcome, String> {
         model_rpc(scenario, "/mcp"),
         || Ok(servers::model_limit_router(pool.clone(), state.clone())),
         model_rpc(scenario, limit_path),
+        None,
     );
     drop(pool);
     for suffix in ["", "-wal", "-shm"] {
@@ -468,8 +537,9 @@ fn model(env: &Env, scenario: Scenario) -> Result<Outcome, String> {
 }
 
 fn initialize(env: &Env) -> Result<Outcome, String> {
-    let side =
-        env.measure("ours", servers::echo_router(SessionLimits::default())?, Arc::new(Handshake { path: "/mcp" }))?;
+    let side = env
+        .measure(vec![("ours", servers::echo_router(SessionLimits::default())?, Arc::new(Handshake { path: "/mcp" }))])?
+        .remove(0);
     let rate = side.stats.rate();
     let total = side.stats.ok + side.stats.errors;
     let mut notes = vec!["each operation: initialize + notifications/initialized (two POSTs)".to_owned()];
@@ -568,6 +638,7 @@ fn idle(env: &Env) -> Result<Outcome, String> {
             error_samples: samples,
             elapsed: stats.elapsed + again.elapsed,
             latencies: Default::default(),
+            cpu: None,
         },
         rss_before: Some(rss0),
         rss_after: Some(rss3),
@@ -603,7 +674,7 @@ fn rss(b: Option<u64>) -> String {
 
 /// The table header of [`table_rows`].
 pub const TABLE_HEADER: &str =
-    "scenario           side     requests      req/s   p50 ms   p99 ms  errors   RSS before    RSS after";
+    "scenario           side     requests      req/s   p50 ms   p99 ms  errors   RSS before    RSS after  CPU µs/req";
 
 /// The table rows of one outcome, and its notes.
 pub fn table_rows(o: &Outcome) -> String {
@@ -612,7 +683,7 @@ pub fn table_rows(o: &Outcome) -> String {
         let st = &side.stats;
         let _ = writeln!(
             s,
-            "{:<18} {:<6} {:>10} {:>10.0} {:>8} {:>8} {:>7} {:>12} {:>12}",
+            "{:<18} {:<6} {:>10} {:>10.0} {:>8} {:>8} {:>7} {:>12} {:>12} {:>11}",
             o.scenario.name(),
             side.label,
             st.ok,
@@ -622,6 +693,7 @@ pub fn table_rows(o: &Outcome) -> String {
             st.errors,
             rss(side.rss_before),
             rss(side.rss_after),
+            st.cpu_per_op().map_or_else(|| "-".to_owned(), |c| format!("{c:.0}")),
         );
         for e in &st.error_samples {
             let _ = writeln!(s, "    error: {e}");

@@ -185,6 +185,25 @@ pub fn echo_limit_router(state: LimitState) -> Router {
     Router::new().route("/mcp", post(handle)).with_state(state)
 }
 
+/// Our dispatcher without our HTTP layer: a bare axum handler handing the body to
+/// [`Server::handle_bytes`] (no header checks, no per-request task, no SSE upgrade). Only
+/// for 2026-07-28 requests; it tells the cost of `mcp-core` from that of `mcp-axum`.
+pub fn core_router(server: Server) -> Router {
+    async fn handle(State(server): State<Server>, body: Bytes) -> Response {
+        match server.handle_bytes(&body, mcp_core::Inbound::new()).await {
+            Some(reply) => json_response(reply.to_vec()),
+            None => StatusCode::ACCEPTED.into_response(),
+        }
+    }
+    Router::new().route("/mcp", post(handle)).with_state(server)
+}
+
+/// Our echo server as [`core_router`] serves it.
+pub fn echo_core_router() -> Result<Router, String> {
+    let server = Server::builder().info(server_info!()).toolset(Echo).build().map_err(|e| e.to_string())?;
+    Ok(core_router(server))
+}
+
 // ------------------------------------------------------------------ tools/list
 
 /// 200 tools with realistic schemas (only listed, never called).

@@ -15,6 +15,12 @@ impl Latencies {
         Latencies { sorted: micros }
     }
 
+    /// These and `other`, sorted.
+    pub fn merged(mut self, other: Latencies) -> Latencies {
+        self.sorted.extend(other.sorted);
+        Latencies::from_micros(self.sorted)
+    }
+
     /// How many there are.
     pub fn len(&self) -> usize {
         self.sorted.len()
@@ -65,4 +71,28 @@ pub fn parse_vm_rss(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.trim_start_matches("VmRSS:").trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb * 1024)
+}
+
+/// CPU time (user + system) this process has used so far, from `/proc/self/stat`, at
+/// `USER_HZ` (100 ticks a second on Linux); `None` where there is no such file.
+pub fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    parse_cpu_ticks(&stat).map(|ticks| Duration::from_millis(ticks * 10))
+}
+
+/// `utime + stime` of a `/proc/<pid>/stat` line, in ticks.
+///
+/// ```
+/// let line = "42 (mcp bench) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0";
+/// assert_eq!(mcp_bench::stats::parse_cpu_ticks(line), Some(300));
+/// assert_eq!(mcp_bench::stats::parse_cpu_ticks("garbage"), None);
+/// ```
+pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    // The command name may contain spaces and parentheses: count fields after the last `)`.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    // After the name: state (field 3) ... utime is field 14, stime field 15.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
 }
