@@ -5,7 +5,7 @@
 //! without the framework, on the same machine, in the same process, under the same load.
 //!
 //! ```text
-//! cargo run --release -p mcp-bench              # full mode, about 3 minutes
+//! cargo run --release -p mcp-bench              # full mode, about 2.5 minutes
 //! cargo run --release -p mcp-bench -- --quick   # under a minute (CI runs this, debug build)
 //! cargo run --release -p mcp-bench -- --scenario echo_modern,model_get --concurrency 32
 //! cargo bench -p mcp-bench                      # criterion micro-benchmarks
@@ -19,7 +19,10 @@
 //! JSON-RPC error, no `isError`, the expected content (the echoed text, 20 sorted rows
 //! matching the filter, the requested row). Before measuring, ours and the limit are sent
 //! the same request and must answer the same result, so the limit really does the same
-//! work.
+//! work. After a warm-up, the sides take turns in `--rounds` slices, so that a change of
+//! the machine's background load hits them alike; `echo_modern` has a third side, `core`
+//! (our dispatcher, [`mcp_core::Server::handle_bytes`], behind a bare axum handler), which
+//! separates the cost of `mcp-core` from that of `mcp-axum`.
 //!
 //! | scenario | ours | limit (same run) |
 //! |---|---|---|
@@ -31,17 +34,18 @@
 //! | `initialize_legacy` | `initialize` + `notifications/initialized`, a new session each | - |
 //! | `idle_legacy` | RSS per idle session; RSS after eviction; a second wave | - |
 //!
-//! Per scenario it prints requests/s, p50/p99 latency, errors, RSS before and after, and
-//! ours/limit; the last lines are machine-readable, one per scenario:
+//! Per scenario it prints requests/s, p50/p99 latency, errors, RSS before and after, the
+//! process's CPU time per request (driver included; hardly affected by other processes)
+//! and ours/limit; the last lines are machine-readable, one per scenario:
 //!
 //! ```text
+//! rss_per_session_bytes idle_legacy 1806
 //! ratio echo_modern 0.93
 //! ratio echo_legacy 0.81
 //! ratio tools_list_200 0.97
 //! ratio model_list 0.95
 //! ratio model_get 0.90
-//! handshakes_per_s initialize_legacy 5400
-//! rss_per_session_bytes idle_legacy 1530
+//! handshakes_per_s initialize_legacy 2388
 //! ```
 //!
 //! The process exits with 1 when any answer failed its check (a wrong answer is a bug,
