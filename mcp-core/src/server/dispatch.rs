@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::request_state::request_digest;
+use super::request_state::RequestKey;
 use super::{
     CompletionTarget, Inbound, ListKind, Pages, ResourceTarget, Server, ServerEvent, ToolEntry, decode_cursor,
     encode_cursor, shape, toolset::BoxFuture,
@@ -424,7 +424,7 @@ impl Server {
         req: &Request,
         facts: Facts,
         inbound: &Inbound,
-        digest: &str,
+        key: &RequestKey,
         state: Option<&str>,
         responses: Option<InputResponses>,
     ) -> Result<(Context, Tracked), ErrorObject> {
@@ -435,7 +435,7 @@ impl Server {
                 answers = self
                     .inner
                     .signer
-                    .verify(s, digest, principal)
+                    .verify(s, &key.digest(), principal)
                     .map_err(|m| ErrorObject::invalid_params(format!("invalid `requestState`: {m}")))?;
             }
             answers.extend(responses.unwrap_or_default());
@@ -448,7 +448,7 @@ impl Server {
     fn input_required(
         &self,
         ctx: &Context,
-        digest: String,
+        key: &RequestKey,
         inbound: &Inbound,
     ) -> Result<Option<Arc<RawValue>>, ErrorObject> {
         let (pending, answers) = ctx.take_pending_input();
@@ -456,7 +456,7 @@ impl Server {
             return Ok(None);
         }
         let principal = inbound.extensions.get::<Principal>().map(|p| p.subject.as_str());
-        let state = self.inner.signer.issue(digest, principal, answers).map_err(ErrorObject::internal)?;
+        let state = self.inner.signer.issue(key.digest(), principal, answers).map_err(ErrorObject::internal)?;
         let r = InputRequiredResult {
             result_type: ResultType::InputRequired,
             input_requests: Some(pending),
@@ -480,13 +480,12 @@ impl Server {
             // here (stdio, or HTTP in compatibility mode) the agent reads why.
             return Ok(Some(self.finish(CallToolResult::error(format!("Forbidden: {denied}")), v, None)));
         }
-        let digest = request_digest(methods::TOOLS_CALL, &p.name, p.arguments.as_ref());
-        let (ctx, _tracked) =
-            self.prepare(req, facts, inbound, &digest, p.request_state.as_deref(), p.input_responses)?;
+        let key = RequestKey::new(methods::TOOLS_CALL, &p.name, p.arguments.as_ref());
+        let (ctx, _tracked) = self.prepare(req, facts, inbound, &key, p.request_state.as_deref(), p.input_responses)?;
         let toolset = &self.inner.toolsets[entry.toolset];
         let fut = toolset.call_tool(entry.index, p.arguments.unwrap_or_default(), &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
-        if let Some(r) = self.input_required(&ctx, digest, inbound)? {
+        if let Some(r) = self.input_required(&ctx, &key, inbound)? {
             return Ok(Some(r));
         }
         let mut result = match outcome {
@@ -521,12 +520,12 @@ impl Server {
             });
             found.ok_or_else(not_found)?
         };
-        let digest = request_digest(methods::RESOURCES_READ, &p.uri, None);
+        let key = RequestKey::new(methods::RESOURCES_READ, &p.uri, None);
         let (ctx, _tracked) =
-            self.prepare(req, facts, inbound, &digest, p.request_state.as_deref(), p.input_responses.clone())?;
+            self.prepare(req, facts, inbound, &key, p.request_state.as_deref(), p.input_responses.clone())?;
         let fut = self.inner.toolsets[toolset].read_resource(target, &p.uri, &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
-        if let Some(r) = self.input_required(&ctx, digest, inbound)? {
+        if let Some(r) = self.input_required(&ctx, &key, inbound)? {
             return Ok(Some(r));
         }
         match outcome {
@@ -561,12 +560,11 @@ impl Server {
             )));
         }
         let v = facts.version;
-        let digest = request_digest(methods::PROMPTS_GET, &p.name, Some(&args));
-        let (ctx, _tracked) =
-            self.prepare(req, facts, inbound, &digest, p.request_state.as_deref(), p.input_responses)?;
+        let key = RequestKey::new(methods::PROMPTS_GET, &p.name, Some(&args));
+        let (ctx, _tracked) = self.prepare(req, facts, inbound, &key, p.request_state.as_deref(), p.input_responses)?;
         let fut = self.inner.toolsets[entry.toolset].get_prompt(entry.index, args, &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
-        if let Some(r) = self.input_required(&ctx, digest, inbound)? {
+        if let Some(r) = self.input_required(&ctx, &key, inbound)? {
             return Ok(Some(r));
         }
         match outcome {
@@ -792,6 +790,11 @@ fn reject_null_input(req: &Request) -> Result<(), ErrorObject> {
         Box::<RawValue>::deserialize(d).map(Some)
     }
     let raw = req.params.as_deref().map_or("{}", RawValue::get);
+    // Without the key's name (which could only hide behind a `\u` escape) there is
+    // nothing to find: skip a third parse of every call's params.
+    if !raw.contains("inputResponses") && !raw.contains("\\u") {
+        return Ok(());
+    }
     match serde_json::from_str::<Probe>(raw) {
         Ok(Probe { input_responses: Some(r) }) if r.get() == "null" => {
             Err(ErrorObject::invalid_params("`inputResponses` must be an object, not null"))
@@ -857,4 +860,32 @@ fn modern_facts(v: ProtocolVersion, meta: &Map<String, Value>) -> Result<Facts, 
     )?;
     let progress_token = field::<ProgressToken>(meta, meta::PROGRESS_TOKEN, "a string or an integer")?;
     Ok(Facts { version: v, client_info, client_capabilities, log_level, progress_token })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(params: &str) -> Request {
+        serde_json::from_str(&format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{params}}}"#)).unwrap()
+    }
+
+    #[test]
+    fn null_input_responses_are_refused_even_when_escaped() {
+        assert!(reject_null_input(&request(r#"{"name":"x","inputResponses":null}"#)).is_err());
+        assert!(reject_null_input(&request(r#"{"name":"x","input\u0052esponses":null}"#)).is_err());
+        assert!(reject_null_input(&request(r#"{"name":"x","inputResponses":{}}"#)).is_ok());
+        assert!(reject_null_input(&request(r#"{"name":"x","arguments":{"a":null}}"#)).is_ok());
+        assert!(reject_null_input(&request(r#"{"name":"\u0078"}"#)).is_ok());
+    }
+
+    #[test]
+    fn the_request_key_is_canonical() {
+        let a: Map<String, Value> = serde_json::from_str(r#"{"b":1,"a":[2]}"#).unwrap();
+        let b: Map<String, Value> = serde_json::from_str(r#"{ "a": [2], "b": 1 }"#).unwrap();
+        let key = |m| RequestKey::new(methods::TOOLS_CALL, "t", Some(m)).digest();
+        assert_eq!(key(&a), key(&b));
+        assert_ne!(key(&a), RequestKey::new(methods::TOOLS_CALL, "u", Some(&a)).digest());
+        assert_ne!(key(&a), RequestKey::new(methods::TOOLS_CALL, "t", None).digest());
+    }
 }

@@ -1,0 +1,709 @@
+//! The scenarios, how they are run, and the report.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use mcp_axum::SessionLimits;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::runtime::Runtime;
+
+use crate::driver::{self, Client, Load, RunStats, Workload};
+use crate::servers::{self, LimitState};
+use crate::stats::rss_bytes;
+use crate::workload::{Check, Era, Handshake, Rpc, handshake};
+
+/// One scenario of the benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// `tools/call` of `echo`, stateless 2026-07-28, against a bare axum handler.
+    EchoModern,
+    /// `tools/call` of `echo` in a 2025-11-25 session, against the same bare handler.
+    EchoLegacy,
+    /// `tools/list` of 200 tools on one page, against a handler answering the same bytes.
+    ToolsList,
+    /// `posts_list` (20 rows, filter + order, 10,000-row SQLite table) against the
+    /// hand-written Diesel query on the same pool and executor.
+    ModelList,
+    /// `posts_get` by id against the hand-written Diesel query.
+    ModelGet,
+    /// Legacy handshakes (`initialize` + `notifications/initialized`), a new session
+    /// each time.
+    Initialize,
+    /// Resident memory per idle legacy session, and what returns after eviction.
+    IdleLegacy,
+}
+
+impl Scenario {
+    /// Every scenario, in the order they run: `idle_legacy` first, on a heap that no
+    /// other scenario has grown (memory they freed would be reused by its sessions and
+    /// hide their cost).
+    pub const ALL: [Scenario; 7] = [
+        Scenario::IdleLegacy,
+        Scenario::EchoModern,
+        Scenario::EchoLegacy,
+        Scenario::ToolsList,
+        Scenario::ModelList,
+        Scenario::ModelGet,
+        Scenario::Initialize,
+    ];
+
+    /// The name used on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::EchoModern => "echo_modern",
+            Scenario::EchoLegacy => "echo_legacy",
+            Scenario::ToolsList => "tools_list_200",
+            Scenario::ModelList => "model_list",
+            Scenario::ModelGet => "model_get",
+            Scenario::Initialize => "initialize_legacy",
+            Scenario::IdleLegacy => "idle_legacy",
+        }
+    }
+
+    /// What it measures, one line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scenario::EchoModern => "tools/call `echo`, stateless 2026-07-28 vs a bare axum handler",
+            Scenario::EchoLegacy => "tools/call `echo` in a 2025-11-25 session vs the same bare handler",
+            Scenario::ToolsList => "tools/list of 200 tools (one page) vs a handler answering the same bytes",
+            Scenario::ModelList => "posts_list, 20 of 10,000 SQLite rows, filter + order, vs hand-written Diesel",
+            Scenario::ModelGet => "posts_get by id vs hand-written Diesel",
+            Scenario::Initialize => "legacy handshakes (initialize + initialized), a new session each",
+            Scenario::IdleLegacy => "RSS per idle legacy session, and after eviction",
+        }
+    }
+
+    /// The scenario called `name`.
+    ///
+    /// ```
+    /// use mcp_bench::scenarios::Scenario;
+    /// assert_eq!(Scenario::parse("model_get"), Some(Scenario::ModelGet));
+    /// assert_eq!(Scenario::parse("nope"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// How to run the benchmark.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// Short runs (CI).
+    pub quick: bool,
+    /// Which scenarios.
+    pub scenarios: Vec<Scenario>,
+    /// Requests in flight.
+    pub concurrency: usize,
+    /// Unmeasured time before each measurement.
+    pub warmup: Duration,
+    /// Longest measurement per side, in all rounds together.
+    pub duration: Duration,
+    /// Slices the measurement of each side is cut into, the sides taking turns.
+    pub rounds: u32,
+    /// Most requests per measurement.
+    pub requests: Option<u64>,
+    /// Sessions of the idle scenario.
+    pub sessions: u64,
+    /// Idle timeout of the idle scenario's sessions.
+    pub idle_timeout: Duration,
+    /// Worker threads of the servers' runtime.
+    pub server_threads: usize,
+    /// Worker threads of the load driver's runtime.
+    pub client_threads: usize,
+}
+
+impl Options {
+    /// The defaults of the full mode (`quick: false`) or the quick one.
+    pub fn new(quick: bool) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Options {
+            quick,
+            scenarios: Scenario::ALL.to_vec(),
+            concurrency: 16,
+            warmup: if quick { Duration::from_millis(300) } else { Duration::from_secs(2) },
+            duration: if quick { Duration::from_millis(1500) } else { Duration::from_secs(10) },
+            rounds: if quick { 3 } else { 5 },
+            requests: None,
+            sessions: if quick { 2_000 } else { 10_000 },
+            idle_timeout: Duration::from_secs(1),
+            server_threads: cores,
+            client_threads: 1,
+        }
+    }
+}
+
+/// One side (ours or the limit) of a scenario.
+#[derive(Debug)]
+pub struct Side {
+    /// `ours` or `limit`.
+    pub label: &'static str,
+    /// The measurement.
+    pub stats: RunStats,
+    /// RSS when the server was up, before the load.
+    pub rss_before: Option<u64>,
+    /// RSS after the load.
+    pub rss_after: Option<u64>,
+}
+
+/// What one scenario found.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Which scenario.
+    pub scenario: Scenario,
+    /// The measured sides.
+    pub sides: Vec<Side>,
+    /// The machine-readable key number: (metric, value), e.g. (`ratio`, 0.93).
+    pub key: (&'static str, f64),
+    /// Findings in words.
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    /// Failed operations over all sides.
+    pub fn errors(&self) -> u64 {
+        self.sides.iter().map(|s| s.stats.errors).sum()
+    }
+
+    /// The machine-readable line, e.g. `ratio echo_modern 0.93`.
+    pub fn line(&self) -> String {
+        let (metric, v) = self.key;
+        if metric == "ratio" {
+            format!("{metric} {} {v:.2}", self.scenario.name())
+        } else {
+            format!("{metric} {} {v:.0}", self.scenario.name())
+        }
+    }
+}
+
+struct Env {
+    server: Runtime,
+    client: Runtime,
+    load: Load,
+    opts: Options,
+}
+
+impl Env {
+    /// Start every app, warm each up, then measure them in alternating slices
+    /// (`--rounds`), so that a change of the machine's background load hits every side
+    /// alike.
+    fn measure(&self, sides: Vec<(&'static str, Router, Arc<dyn Workload>)>) -> Result<Vec<Side>, String> {
+        let mut running = Vec::new();
+        for (label, app, workload) in sides {
+            running.push((label, self.server.block_on(servers::start(app))?, workload));
+        }
+        let rounds = self.opts.rounds.max(1);
+        let mut out: Vec<Side> = Vec::new();
+        for (label, srv, workload) in &running {
+            let mut stats = RunStats::default();
+            if !self.load.warmup.is_zero() {
+                let warm = Load {
+                    warmup: Duration::ZERO,
+                    duration: self.load.warmup,
+                    max_requests: None,
+                    record: false,
+                    ..self.load
+                };
+                let w = self.client.block_on(driver::run(srv.addr, workload.clone(), warm));
+                stats.errors += w.errors;
+                stats.error_samples.extend(w.error_samples.into_iter().map(|e| format!("warm-up: {e}")));
+            }
+            out.push(Side { label, stats, rss_before: None, rss_after: None });
+        }
+        for round in 0..rounds {
+            for ((_, srv, workload), side) in running.iter().zip(out.iter_mut()) {
+                let max_requests = self
+                    .load
+                    .max_requests
+                    .map(|n| n / u64::from(rounds) + u64::from(u64::from(round) < n % u64::from(rounds)));
+                if max_requests == Some(0) {
+                    continue;
+                }
+                let slice =
+                    Load { warmup: Duration::ZERO, duration: self.load.duration / rounds, max_requests, ..self.load };
+                if side.rss_before.is_none() {
+                    side.rss_before = rss_bytes();
+                }
+                let stats = self.client.block_on(driver::run(srv.addr, workload.clone(), slice));
+                side.stats.merge(stats);
+                side.rss_after = rss_bytes();
+            }
+        }
+        drop(running);
+        Ok(out)
+    }
+
+    /// Start `app`, run `f` on the driver's runtime with its address, stop it.
+    fn with_server<T>(&self, app: Router, f: impl AsyncFnOnce(SocketAddr) -> Result<T, String>) -> Result<T, String> {
+        let running = self.server.block_on(servers::start(app))?;
+        let out = self.client.block_on(f(running.addr));
+        drop(running);
+        out
+    }
+}
+
+/// Run the chosen scenarios; `progress` hears about each as it finishes.
+pub fn run(opts: &Options, mut progress: impl FnMut(&Outcome)) -> Result<Vec<Outcome>, String> {
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(opts.server_threads.max(1))
+        .thread_name("server")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("server runtime: {e}"))?;
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(opts.client_threads.max(1))
+        .thread_name("driver")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("driver runtime: {e}"))?;
+    let load = Load {
+        concurrency: opts.concurrency.max(1),
+        warmup: opts.warmup,
+        duration: opts.duration,
+        max_requests: opts.requests,
+        record: true,
+    };
+    let env = Env { server, client, load, opts: opts.clone() };
+    let mut out = Vec::new();
+    for &s in &opts.scenarios {
+        let outcome = match s {
+            Scenario::EchoModern => echo(&env, Era::Modern)?,
+            Scenario::EchoLegacy => echo(&env, Era::Legacy)?,
+            Scenario::ToolsList => tools_list(&env)?,
+            Scenario::ModelList => model(&env, Scenario::ModelList)?,
+            Scenario::ModelGet => model(&env, Scenario::ModelGet)?,
+            Scenario::Initialize => initialize(&env)?,
+            Scenario::IdleLegacy => idle(&env)?,
+        };
+        progress(&outcome);
+        out.push(outcome);
+    }
+    Ok(out)
+}
+
+/// A result with the text copy of structured content parsed, so results that differ only
+/// in key order compare equal.
+fn normalized(mut result: Value) -> Value {
+    if let Some(Value::Array(blocks)) = result.get_mut("content") {
+        for b in blocks {
+            if let Some(t) = b.get("text").and_then(Value::as_str)
+                && let Ok(v) = serde_json::from_str::<Value>(t)
+            {
+                b["text"] = v;
+            }
+        }
+    }
+    result
+}
+
+/// Check that the limit answers exactly what ours answers for the same request.
+fn same_answers(
+    env: &Env,
+    scenario: Scenario,
+    ours: (Router, &Arc<Rpc>),
+    limit: (Router, &Arc<Rpc>),
+) -> Result<(), String> {
+    let probe = |app: Router, rpc: Arc<Rpc>| {
+        env.with_server(app, async move |addr| {
+            let mut c = Client::connect(addr).await?;
+            rpc.setup(&mut c).await?;
+            rpc.call(&mut c, 1).await
+        })
+    };
+    let a = probe(ours.0, ours.1.clone()).map_err(|e| format!("{}: ours: {e}", scenario.name()))?;
+    let b = probe(limit.0, limit.1.clone()).map_err(|e| format!("{}: limit: {e}", scenario.name()))?;
+    if normalized(a.clone()) != normalized(b.clone()) {
+        return Err(format!(
+            "{}: the limit does not answer what ours answers:\n  ours:  {a}\n  limit: {b}",
+            scenario.name()
+        ));
+    }
+    Ok(())
+}
+
+fn pair(
+    env: &Env,
+    scenario: Scenario,
+    ours: impl Fn() -> Result<Router, String>,
+    ours_rpc: Rpc,
+    limit: impl Fn() -> Result<Router, String>,
+    limit_rpc: Rpc,
+    extra: Option<(&'static str, Router, Rpc)>,
+) -> Result<Outcome, String> {
+    let (ours_rpc, limit_rpc) = (Arc::new(ours_rpc), Arc::new(limit_rpc));
+    same_answers(env, scenario, (ours()?, &ours_rpc), (limit()?, &limit_rpc))?;
+    let mut sides: Vec<(&'static str, Router, Arc<dyn Workload>)> =
+        vec![("ours", ours()?, ours_rpc), ("limit", limit()?, limit_rpc)];
+    if let Some((label, app, rpc)) = extra {
+        sides.push((label, app, Arc::new(rpc)));
+    }
+    let sides = env.measure(sides)?;
+    let (o, l) = (&sides[0].stats, &sides[1].stats);
+    let ratio = if l.rate() > 0.0 { o.rate() / l.rate() } else { 0.0 };
+    let mut notes = Vec::new();
+    if let (Some(a), Some(b)) = (o.cpu_per_op(), l.cpu_per_op()) {
+        notes.push(format!(
+            "CPU per request (whole process, driver included): ours {a:.0} µs, limit {b:.0} µs; limit/ours {:.2}",
+            b / a
+        ));
+    }
+    if let Some(core) = sides.get(2) {
+        notes.push(format!(
+            "{}: our dispatcher (Server::handle_bytes) behind a bare axum handler, without mcp-axum: {:.2} of the limit",
+            core.label,
+            if l.rate() > 0.0 { core.stats.rate() / l.rate() } else { 0.0 }
+        ));
+    }
+    Ok(Outcome { scenario, sides, key: ("ratio", ratio), notes })
+}
+
+fn echo_rpc(era: Era, path: &'static str, handshake: bool) -> Rpc {
+    Rpc {
+        path,
+        era,
+        handshake,
+        method: "tools/call",
+        name: Some("echo"),
+        params: Box::new(|n| format!(r#""name":"echo","arguments":{{"message":"m{n}"}}"#)),
+        check: Check::Result(Box::new(|n, r| {
+            let text = r.pointer("/content/0/text").and_then(Value::as_str);
+            if text == Some(format!("m{n}").as_str()) { Ok(()) } else { Err(format!("echo answered {r}")) }
+        })),
+    }
+}
+
+fn echo(env: &Env, era: Era) -> Result<Outcome, String> {
+    let scenario = if era == Era::Modern { Scenario::EchoModern } else { Scenario::EchoLegacy };
+    let state = LimitState::new(&mcp_core::server_info!())?;
+    pair(
+        env,
+        scenario,
+        || servers::echo_router(SessionLimits::default()),
+        echo_rpc(era, "/mcp", era == Era::Legacy),
+        || Ok(servers::echo_limit_router(state.clone())),
+        echo_rpc(era, "/mcp", false),
+        // Where the cost is: our dispatcher behind a bare handler.
+        (era == Era::Modern)
+            .then(|| servers::echo_core_router().map(|app| ("core", app, echo_rpc(era, "/mcp", false))))
+            .transpose()?,
+    )
+}
+
+const TOOLS: usize = 200;
+
+fn list_rpc(check: Check) -> Rpc {
+    Rpc {
+        path: "/mcp",
+        era: Era::Modern,
+        handshake: false,
+        method: "tools/list",
+        name: None,
+        params: Box::new(|_| String::new()),
+        check,
+    }
+}
+
+/// The first check of `tools/list`: 200 tools on one page.
+fn list_check() -> Check {
+    Check::Result(Box::new(|_, r| {
+        let n = r.get("tools").and_then(Value::as_array).map_or(0, Vec::len);
+        if n == TOOLS && r.get("nextCursor").is_none() {
+            Ok(())
+        } else {
+            Err(format!("tools/list answered {n} tools (next cursor: {:?})", r.get("nextCursor")))
+        }
+    }))
+}
+
+/// The `result` of ours exactly as it was sent.
+fn raw_result(env: &Env, app: Router, rpc: Rpc) -> Result<Arc<RawValue>, String> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        result: Box<RawValue>,
+    }
+    env.with_server(app, async move |addr| {
+        let mut c = Client::connect(addr).await?;
+        let headers = rpc.headers(&c)?;
+        let answer = c.send(Method::POST, rpc.path, &headers, Bytes::from(rpc.body(1))).await?;
+        rpc.check.answer(&answer, 1)?;
+        let env: Envelope = serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
+        Ok(Arc::from(env.result))
+    })
+}
+
+fn tools_list(env: &Env) -> Result<Outcome, String> {
+    // The page as ours sends it; then every answer, ours and the limit's, must be exactly it.
+    let page = raw_result(env, servers::many_tools_router(TOOLS)?, list_rpc(list_check()))?;
+    let bytes = page.get().len();
+    let mut o = pair(
+        env,
+        Scenario::ToolsList,
+        || servers::many_tools_router(TOOLS),
+        list_rpc(Check::Exact(page.clone())),
+        || Ok(servers::bytes_limit_router(page.clone())),
+        list_rpc(Check::Exact(page.clone())),
+        None,
+    )?;
+    o.notes.push(format!("one page of {TOOLS} tools: {bytes} bytes"));
+    Ok(o)
+}
+
+fn model_rpc(scenario: Scenario, path: &'static str) -> Rpc {
+    if scenario == Scenario::ModelList {
+        Rpc {
+            path,
+            era: Era::Modern,
+            handshake: false,
+            method: "tools/call",
+            name: Some("posts_list"),
+            params: Box::new(|n| {
+                // The lower bound moves so the pages differ; every page is full.
+                let min = 40_000 + (n % 50) * 1000;
+                format!(
+                    r#""name":"posts_list","arguments":{{"filter":{{"published":true,"views__gte":{min}}},"order_by":["-views"],"limit":20}}"#
+                )
+            }),
+            check: Check::Result(Box::new(|n, r| {
+                let min = 40_000 + (n % 50) as i64 * 1000;
+                let items = r.pointer("/structuredContent/items").and_then(Value::as_array);
+                let ok = items.is_some_and(|items| {
+                    items.len() == 20
+                        && items.iter().all(|i| {
+                            i["published"] == Value::Bool(true) && i["views"].as_i64().is_some_and(|v| v >= min)
+                        })
+                        && items.windows(2).all(|w| w[0]["views"].as_i64() >= w[1]["views"].as_i64())
+                });
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!("posts_list answered {}", r.pointer("/structuredContent").unwrap_or(r)))
+                }
+            })),
+        }
+    } else {
+        Rpc {
+            path,
+            era: Era::Modern,
+            handshake: false,
+            method: "tools/call",
+            name: Some("posts_get"),
+            params: Box::new(|n| format!(r#""name":"posts_get","arguments":{{"id":{}}}"#, key_of(n))),
+            check: Check::Result(Box::new(|n, r| {
+                let id = r.pointer("/structuredContent/id").and_then(Value::as_i64);
+                let title = r.pointer("/structuredContent/title").and_then(Value::as_str);
+                let want = key_of(n);
+                if id == Some(want) && title == Some(format!("Post number {want}").as_str()) {
+                    Ok(())
+                } else {
+                    Err(format!("posts_get {want} answered {}", r.pointer("/structuredContent").unwrap_or(r)))
+                }
+            })),
+        }
+    }
+}
+
+/// The primary key request `n` asks for: spread over the whole table.
+fn key_of(n: u64) -> i64 {
+    (n.wrapping_mul(7919) % servers::ROWS as u64) as i64 + 1
+}
+
+fn model(env: &Env, scenario: Scenario) -> Result<Outcome, String> {
+    let path = std::env::temp_dir().join(format!("mcp-bench-{}.db", std::process::id()));
+    let path = path.to_str().ok_or("the temporary directory's path is not UTF-8")?.to_owned();
+    let pool = servers::database(&path, 8)?;
+    let state = LimitState::new(&mcp_core::server_info!())?;
+    let limit_path = if scenario == Scenario::ModelList { "/list" } else { "/get" };
+    let out = pair(
+        env,
+        scenario,
+        || servers::model_router(pool.clone()),
+        model_rpc(scenario, "/mcp"),
+        || Ok(servers::model_limit_router(pool.clone(), state.clone())),
+        model_rpc(scenario, limit_path),
+        None,
+    );
+    drop(pool);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+    }
+    let mut o = out?;
+    o.notes.push(format!("{} rows, pool of 8 connections, an index on (views DESC, id)", servers::ROWS));
+    Ok(o)
+}
+
+fn initialize(env: &Env) -> Result<Outcome, String> {
+    let side = env
+        .measure(vec![("ours", servers::echo_router(SessionLimits::default())?, Arc::new(Handshake { path: "/mcp" }))])?
+        .remove(0);
+    let rate = side.stats.rate();
+    let total = side.stats.ok + side.stats.errors;
+    let mut notes = vec!["each operation: initialize + notifications/initialized (two POSTs)".to_owned()];
+    let max = SessionLimits::default().max_sessions as u64;
+    if total > max {
+        notes.push(format!(
+            "{total} sessions opened: the store was full (max {max}) after the first {max}, so later handshakes also evicted"
+        ));
+    }
+    Ok(Outcome { scenario: Scenario::Initialize, sides: vec![side], key: ("handshakes_per_s", rate), notes })
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
+}
+
+fn idle(env: &Env) -> Result<Outcome, String> {
+    let n = env.opts.sessions.max(1);
+    let timeout = env.opts.idle_timeout;
+    // Room for the warm-up session and `n` more: the first session after them finds the
+    // store full and sweeps the expired ones.
+    let limits = SessionLimits { max_sessions: n as usize + 1, idle_timeout: timeout };
+    let app = servers::echo_router(limits)?;
+    let concurrency = env.load.concurrency;
+    let wave = Load {
+        concurrency,
+        warmup: Duration::ZERO,
+        duration: Duration::from_secs(3600),
+        max_requests: Some(n),
+        record: false,
+    };
+    let running = env.server.block_on(servers::start(app))?;
+    let addr = running.addr;
+    let result = env.client.block_on(async move {
+        let mut c = Client::connect(addr).await?;
+        let first = handshake(&mut c, "/mcp").await?;
+        let rss0 = rss_bytes().ok_or("no /proc/self/status: RSS cannot be measured here")?;
+        let workload: Arc<dyn Workload> = Arc::new(Handshake { path: "/mcp" });
+        let t = Instant::now();
+        let stats = driver::run(addr, workload.clone(), wave).await;
+        let created = t.elapsed();
+        let rss1 = rss_bytes().unwrap_or(0);
+        tokio::time::sleep(timeout + Duration::from_millis(500)).await;
+        // One more session: the store is full, so it evicts every expired one.
+        let mut c2 = Client::connect(addr).await?;
+        handshake(&mut c2, "/mcp").await?;
+        let evicted = gone(&mut c2, &first).await?;
+        let rss2 = rss_bytes().unwrap_or(0);
+        let again = driver::run(addr, workload, wave).await;
+        let rss3 = rss_bytes().unwrap_or(0);
+        Ok::<_, String>((stats, again, created, evicted, [rss0, rss1, rss2, rss3]))
+    });
+    drop(running);
+    let (stats, again, created, evicted, [rss0, rss1, rss2, rss3]) = result?;
+    let grown = rss1.saturating_sub(rss0);
+    let per_session = grown as f64 / n as f64;
+    let returned = rss1.saturating_sub(rss2);
+    let regrown = rss3.saturating_sub(rss2);
+    let mut notes = vec![
+        format!(
+            "{n} sessions opened in {:.1} s; RSS {} -> {} (+{}, {:.0} bytes each, {} per 10,000)",
+            created.as_secs_f64(),
+            mib(rss0),
+            mib(rss1),
+            mib(grown),
+            per_session,
+            mib((per_session * 10_000.0) as u64)
+        ),
+        format!(
+            "after {} idle and one more session: {} (evicted sessions answer 404: {}); returned to the OS: {} ({:.0}% of the growth)",
+            humantime(timeout),
+            mib(rss2),
+            if evicted { "yes" } else { "NO" },
+            mib(returned),
+            if grown > 0 { returned as f64 * 100.0 / grown as f64 } else { 0.0 }
+        ),
+        format!(
+            "a second wave of {n} sessions grew RSS by {} ({:.0}% of the first wave's growth: freed memory is reused)",
+            mib(regrown),
+            if grown > 0 { regrown as f64 * 100.0 / grown as f64 } else { 0.0 }
+        ),
+    ];
+    let mut errors = stats.errors + again.errors;
+    let mut samples = stats.error_samples.clone();
+    samples.extend(again.error_samples.iter().cloned());
+    if !evicted {
+        errors += 1;
+        samples.push("a session idle longer than the timeout still answered after the store was full".into());
+        notes.push("eviction did not happen".into());
+    }
+    let side = Side {
+        label: "ours",
+        stats: RunStats {
+            ok: stats.ok + again.ok,
+            errors,
+            error_samples: samples,
+            elapsed: stats.elapsed + again.elapsed,
+            latencies: Default::default(),
+            cpu: None,
+        },
+        rss_before: Some(rss0),
+        rss_after: Some(rss3),
+    };
+    Ok(Outcome {
+        scenario: Scenario::IdleLegacy,
+        sides: vec![side],
+        key: ("rss_per_session_bytes", per_session),
+        notes,
+    })
+}
+
+fn humantime(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// Whether session `id` is gone: a request on it answers 404.
+async fn gone(client: &mut Client, id: &str) -> Result<bool, String> {
+    let rpc = echo_rpc(Era::Legacy, "/mcp", false);
+    client.session = Some(id.to_owned());
+    let headers = rpc.headers(client)?;
+    let answer = client.send(Method::POST, "/mcp", &headers, Bytes::from(rpc.body(1))).await?;
+    Ok(answer.status == StatusCode::NOT_FOUND)
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or_else(|| "-".to_owned(), |d| format!("{:.2}", d.as_secs_f64() * 1000.0))
+}
+
+fn rss(b: Option<u64>) -> String {
+    b.map_or_else(|| "-".to_owned(), mib)
+}
+
+/// The table header of [`table_rows`].
+pub const TABLE_HEADER: &str =
+    "scenario           side     requests      req/s   p50 ms   p99 ms  errors   RSS before    RSS after  CPU µs/req";
+
+/// The table rows of one outcome, and its notes.
+pub fn table_rows(o: &Outcome) -> String {
+    let mut s = String::new();
+    for side in &o.sides {
+        let st = &side.stats;
+        let _ = writeln!(
+            s,
+            "{:<18} {:<6} {:>10} {:>10.0} {:>8} {:>8} {:>7} {:>12} {:>12} {:>11}",
+            o.scenario.name(),
+            side.label,
+            st.ok,
+            st.rate(),
+            ms(st.latencies.percentile(50.0)),
+            ms(st.latencies.percentile(99.0)),
+            st.errors,
+            rss(side.rss_before),
+            rss(side.rss_after),
+            st.cpu_per_op().map_or_else(|| "-".to_owned(), |c| format!("{c:.0}")),
+        );
+        for e in &st.error_samples {
+            let _ = writeln!(s, "    error: {e}");
+        }
+    }
+    if o.key.0 == "ratio" {
+        let _ = writeln!(s, "    ours/limit: {:.2}", o.key.1);
+    }
+    for n in &o.notes {
+        let _ = writeln!(s, "    {n}");
+    }
+    s
+}
