@@ -1457,6 +1457,30 @@ async fn django_mcp_server_pipeline_examples() {
             assert_eq!(got["items"], json!([{ "title": title, "writer": writer, "heading": title }]));
         }
 
+        // The same over a has-many relation (our addition): `_id` as the local key, and a
+        // looked-up field projects as the list of its values (flagged comments stay hidden).
+        let got = call(
+            &c,
+            "query",
+            q(json!([
+                { "$lookup": { "from": "comments", "localField": "_id", "foreignField": "post_id", "as": "c" } },
+                { "$match": { "c.author_name": "x" } },
+                { "$project": { "id": 1, "said": "$c.body" } }
+            ])),
+        )
+        .await;
+        assert_eq!(
+            got["items"],
+            json!([{ "id": 1, "said": ["Great post", "Rust rocks"] }, { "id": 2, "said": ["Nice sale"] }])
+        );
+        let err = call_err(
+            &c,
+            "query",
+            q(json!([{ "$lookup": { "from": "comments", "localField": "id", "foreignField": "_id", "as": "c" } }])),
+        )
+        .await;
+        assert!(err.contains("is not a declared relation"), "{err}");
+
         // test_fulltext_search_stage and test_fulltext_search_match_text_op: every word must
         // appear, in any case, in one of the search fields (title, body).
         let words = ["RUST", "hello"];
