@@ -229,6 +229,9 @@ fn lookup(i: usize, arg: &Value, relations: &[crate::Relation]) -> Result<(crate
         })?;
     let name = match spec.get("as") {
         None | Some(Value::Null) => rel.name.to_owned(),
+        Some(Value::String(s)) if relations.iter().any(|o| o.name == s && o.name != rel.name) => {
+            return Err(bad(format!("stage {i}: `$lookup.as` `{s}` is the name of another relation; choose another")));
+        }
         Some(Value::String(s)) if !s.is_empty() && !s.starts_with('$') && !s.contains('.') => s.clone(),
         Some(other) => return Err(bad(format!("stage {i}: `$lookup.as` must be a field name, not {other}"))),
     };

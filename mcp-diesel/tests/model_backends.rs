@@ -1557,6 +1557,10 @@ async fn django_mcp_server_pipeline_examples() {
             (json!([{ "$project": { "n": "$loc.name" } }]), "not the `as` name of a `$lookup`"),
             (json!([loc, { "$project": { "e": "$loc.email" } }]), "unknown field `email` of `loc`"),
             (json!([{ "$project": { "title": 0 } }]), "`$project` keeps a field with 1"),
+            (
+                json!([{ "$lookup": { "from": "authors", "localField": "author", "foreignField": "_id", "as": "comments" } }]),
+                "is the name of another relation",
+            ),
             // Their `$match` after `$limit` filters the window; we refuse it.
             (json!([{ "$limit": 2 }, { "$match": { "id": 1 } }]), "after `$skip`/`$limit` is not supported"),
         ] {
