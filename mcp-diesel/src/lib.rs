@@ -188,6 +188,14 @@ impl diesel::r2d2::CustomizeConnection<diesel::SqliteConnection, diesel::r2d2::E
 
 /// A pool of SQLite connections to the database file at `path`, each with WAL,
 /// `busy_timeout`, foreign keys and case-sensitive `LIKE` set.
+///
+/// SQLite has no statement timeout of its own, and Diesel exposes neither its progress
+/// handler nor `sqlite3_interrupt` (reaching them would take `unsafe`, which this crate
+/// forbids). So the limit is kept by the tools instead: a [`ModelTools`] tool waits at most
+/// [`STATEMENT_TIMEOUT`] (or its [`ModelTools::statement_timeout`]) and then answers with an
+/// error saying the query took too long. The statement itself runs on to its end on its
+/// blocking thread, and its connection — with its place in the tools' concurrency limit —
+/// goes back to the pool only then, so slow statements cannot pile up beyond the pool size.
 #[cfg(feature = "sqlite")]
 pub fn sqlite_pool(path: &str, size: u32) -> Result<SqlitePool, diesel::r2d2::PoolError> {
     diesel::r2d2::Pool::builder()
@@ -196,7 +204,9 @@ pub fn sqlite_pool(path: &str, size: u32) -> Result<SqlitePool, diesel::r2d2::Po
         .build(diesel::r2d2::ConnectionManager::new(path))
 }
 
-/// Longest a statement may run on pools made by [`postgres_pool`] and [`mysql_pool`].
+/// Longest a statement may run on pools made by [`postgres_pool`] and [`mysql_pool`] (the
+/// server cancels it), and how long [`ModelTools`] wait for any statement by default (on
+/// SQLite the only limit: see [`sqlite_pool`]).
 pub const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A pool of PostgreSQL connections.

@@ -3,6 +3,19 @@
 //! `$project`, `$group`, `$count`, and `$lookup` over declared relations), translated into
 //! the models' own list, count and aggregate queries — with their scopes, caps and byte
 //! budgets.
+//!
+//! Accepted as django-mcp-server accepts them: `{"$match": {"$text": {"$search": "words"}}}`
+//! and `{"$search": {"text": {"query": "words"}}}` (every word must appear in one of the
+//! search fields); `$lookup` with `_id`/`pk` for a key and the relation's name as
+//! `localField`; a `$lookup`'s `as` name in `$match` (`loc.name`, `{"loc": {...}}`) from
+//! anywhere in the pipeline; `$project` with `"_id": 0`, renames (`"heading": "$title"`)
+//! and looked-up fields (`"writer": "$loc.name"`: the value for a belongs-to, a list for a
+//! has-many, null when none); `$group` with `{"$count": 1}`.
+//!
+//! Refused, with an error saying so: `$match`, `$search`, `$sort`, `$group` or `$count`
+//! after `$skip`/`$limit`; anything after `$group`/`$count`; `$group` after `$project`; a `$lookup`
+//! through another one (`loc.city`: relations are followed one level deep); grouping by a
+//! looked-up field or by several fields; `{"$count": "$field"}`; `$search`'s `path`.
 
 use std::sync::Arc;
 
@@ -90,11 +103,73 @@ struct Plan {
     order_by: Option<Value>,
     skip: i64,
     limit: Option<i64>,
-    fields: Option<Value>,
+    /// `$project`: each output name and where its value comes from.
+    project: Option<Vec<(String, Proj)>>,
     group: Option<Map<String, Value>>,
     count: Option<String>,
     /// `$lookup`s: the relation, and the name its rows get.
     lookups: Vec<(crate::Relation, String)>,
+}
+
+/// Where a `$project`ed value comes from.
+enum Proj {
+    /// A field of the row (or a `$lookup`'s rows, by their `as` name).
+    Field(String),
+    /// `"$alias.field"`: a field of the rows a `$lookup` attached.
+    Looked(String, String),
+}
+
+/// `$search`'s argument: `"words"`, `{"text": "words"}` or `{"text": {"query": "words"}}`.
+fn search_text(i: usize, arg: &Value) -> Result<String, ToolError> {
+    let text = match arg {
+        Value::String(s) => Some(s.as_str()),
+        Value::Object(o) => match o.get("text") {
+            Some(Value::String(s)) if o.len() == 1 => Some(s.as_str()),
+            Some(Value::Object(t)) if o.len() == 1 => {
+                if t.contains_key("path") {
+                    return Err(bad(format!(
+                        "stage {i}: `$search` looks in all of the collection's search fields; `path` is not supported"
+                    )));
+                }
+                t.get("query").and_then(Value::as_str).filter(|_| t.len() == 1)
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    text.map(str::to_owned)
+        .ok_or_else(|| bad(format!("stage {i}: `$search` takes a string, or {{\"text\": {{\"query\": \"words\"}}}}")))
+}
+
+/// Add words to the search: every word of every `$search` must appear.
+fn add_search(p: &mut Plan, text: String) {
+    p.search = Some(match p.search.take() {
+        Some(Value::String(before)) => json!(format!("{before} {text}")),
+        _ => json!(text),
+    });
+}
+
+/// A `$match` with `$lookup` aliases (`writer.name`, `{"writer": {...}}`) renamed to the
+/// relations they stand for, at any depth of `$and`/`$or`/`$nor`/`$not`.
+fn unalias(filter: &Value, aliases: &[(String, &'static str)]) -> Value {
+    let Value::Object(m) = filter else { return filter.clone() };
+    let mut out = Map::new();
+    for (k, v) in m {
+        let v = match (k.as_str(), v) {
+            ("$and" | "$or" | "$nor", Value::Array(items)) => {
+                Value::Array(items.iter().map(|f| unalias(f, aliases)).collect())
+            }
+            ("$not", f) => unalias(f, aliases),
+            _ => v.clone(),
+        };
+        let (head, rest) = k.split_once('.').map_or((k.as_str(), None), |(h, r)| (h, Some(r)));
+        let key = match aliases.iter().find(|(a, _)| a == head) {
+            Some((_, rel)) => rest.map_or_else(|| (*rel).to_owned(), |r| format!("{rel}.{r}")),
+            None => k.clone(),
+        };
+        out.insert(key, v);
+    }
+    Value::Object(out)
 }
 
 /// A relation in `$lookup`'s words.
@@ -130,8 +205,23 @@ fn lookup(i: usize, arg: &Value, relations: &[crate::Relation]) -> Result<(crate
     let (Some(from), Some(local), Some(foreign)) = (text("from"), text("localField"), text("foreignField")) else {
         return Err(bad(format!("stage {i}: `$lookup` needs `from`, `localField` and `foreignField`; {}", declared())));
     };
-    let rel =
-        relations.iter().find(|r| r.model == from && r.local == local && r.foreign == foreign).ok_or_else(|| {
+    if local.contains('.') {
+        return Err(bad(format!(
+            "stage {i}: `$lookup` follows this collection's own relations, one level deep; `{local}` goes through another lookup; {}",
+            declared()
+        )));
+    }
+    // As in django-mcp-server, the key of either side may be called `_id` (or `pk`), and a
+    // belongs-to's local side may be named by the relation (`author` for `author_id`).
+    let is_key = |f: &str| f == "_id" || f == "pk";
+    let rel = relations
+        .iter()
+        .find(|r| {
+            r.model == from
+                && (r.local == local || (!r.many && local == r.name) || (r.many && is_key(local)))
+                && (r.foreign == foreign || (!r.many && is_key(foreign)))
+        })
+        .ok_or_else(|| {
             bad(format!(
                 "stage {i}: `$lookup` from `{from}` on `{local}` = `{foreign}` is not a declared relation; {}",
                 declared()
@@ -139,6 +229,9 @@ fn lookup(i: usize, arg: &Value, relations: &[crate::Relation]) -> Result<(crate
         })?;
     let name = match spec.get("as") {
         None | Some(Value::Null) => rel.name.to_owned(),
+        Some(Value::String(s)) if relations.iter().any(|o| o.name == s && o.name != rel.name) => {
+            return Err(bad(format!("stage {i}: `$lookup.as` `{s}` is the name of another relation; choose another")));
+        }
         Some(Value::String(s)) if !s.is_empty() && !s.starts_with('$') && !s.contains('.') => s.clone(),
         Some(other) => return Err(bad(format!("stage {i}: `$lookup.as` must be a field name, not {other}"))),
     };
@@ -164,14 +257,28 @@ fn plan(stages: &[Value], relations: &[crate::Relation]) -> Result<Plan, ToolErr
                 )));
             }
             "$match" => {
-                if !arg.is_object() {
+                let Some(m) = arg.as_object() else {
                     return Err(bad(format!("stage {i}: `$match` takes a filter object")));
+                };
+                let mut m = m.clone();
+                // `{"$text": {"$search": "words"}}` is a `$search`.
+                if let Some(t) = m.remove("$text") {
+                    let text = t
+                        .get("$search")
+                        .and_then(Value::as_str)
+                        .filter(|_| t.as_object().is_some_and(|o| o.len() == 1));
+                    let text =
+                        text.ok_or_else(|| bad(format!("stage {i}: `$text` takes {{\"$search\": \"words\"}}")))?;
+                    add_search(&mut p, text.to_owned());
+                    if m.is_empty() {
+                        continue;
+                    }
                 }
-                p.filter.push(arg.clone());
+                p.filter.push(Value::Object(m));
             }
             "$search" => {
-                let text = arg.as_str().or_else(|| arg.get("text").and_then(Value::as_str));
-                p.search = Some(json!(text.ok_or_else(|| bad(format!("stage {i}: `$search` takes a string")))?));
+                let text = search_text(i, arg)?;
+                add_search(&mut p, text);
             }
             "$sort" => {
                 // JSON objects do not keep their key order here, so several keys come as a
@@ -215,16 +322,42 @@ fn plan(stages: &[Value], relations: &[crate::Relation]) -> Result<Plan, ToolErr
                 p.limit = Some(p.limit.map_or(n, |l| l.min(n)));
             }
             "$project" => {
-                let spec =
-                    arg.as_object().ok_or_else(|| bad(format!("stage {i}: `$project` takes {{\"field\": 1, ...}}")))?;
-                if spec.values().any(|v| v.as_i64() != Some(1) && v.as_bool() != Some(true)) {
-                    return Err(bad(format!("stage {i}: `$project` lists the fields to keep, each with 1")));
+                let how = || {
+                    bad(format!(
+                        "stage {i}: `$project` keeps a field with 1, renames one with \"$field\" and takes a looked-up field with \"$alias.field\" (and `\"_id\": 0` changes nothing: rows have no `_id`)"
+                    ))
+                };
+                let spec = arg.as_object().ok_or_else(how)?;
+                let mut out = Vec::new();
+                for (k, v) in spec {
+                    let on = v.as_i64() == Some(1) || v.as_bool() == Some(true);
+                    let off = v.as_i64() == Some(0) || v.as_bool() == Some(false);
+                    match v {
+                        _ if on => out.push((k.clone(), Proj::Field(k.clone()))),
+                        _ if off && k == "_id" => {}
+                        Value::String(s) if s.len() > 1 && s.starts_with('$') => out.push((
+                            k.clone(),
+                            match s[1..].split_once('.') {
+                                Some((alias, f)) => Proj::Looked(alias.to_owned(), f.to_owned()),
+                                None => Proj::Field(s[1..].to_owned()),
+                            },
+                        )),
+                        _ => return Err(how()),
+                    }
                 }
-                p.fields = Some(Value::Array(spec.keys().map(|k| json!(k)).collect()));
+                if out.is_empty() {
+                    return Err(bad(format!("stage {i}: `$project` keeps no field")));
+                }
+                p.project = Some(out);
             }
             "$group" => {
                 if windowed {
                     return Err(bad(format!("stage {i}: `$group` after `$skip`/`$limit` is not supported")));
+                }
+                if p.project.is_some() {
+                    return Err(bad(format!(
+                        "stage {i}: `$group` cannot follow `$project`; `$group` names its own output"
+                    )));
                 }
                 p.group =
                     Some(arg.as_object().cloned().ok_or_else(|| bad(format!("stage {i}: `$group` takes an object")))?);
@@ -249,6 +382,23 @@ fn plan(stages: &[Value], relations: &[crate::Relation]) -> Result<Plan, ToolErr
             }
         }
     }
+    // `$lookup` aliases may be used anywhere in the pipeline, as in django-mcp-server.
+    let aliases: Vec<(String, &'static str)> =
+        p.lookups.iter().filter(|(r, n)| r.name != n).map(|(r, n)| (n.clone(), r.name)).collect();
+    p.filter = p.filter.iter().map(|f| unalias(f, &aliases)).collect();
+    for (_, src) in p.project.iter().flatten() {
+        let Proj::Looked(alias, f) = src else { continue };
+        let Some((rel, _)) = p.lookups.iter().find(|(_, n)| n == alias) else {
+            return Err(bad(format!("`$project`: `${alias}` is not the `as` name of a `$lookup` stage")));
+        };
+        let visible = || rel.fields.iter().filter(|x| !x.hidden);
+        if !visible().any(|x| x.name == f) {
+            return Err(bad(format!(
+                "`$project`: unknown field `{f}` of `{alias}`; the fields are {}",
+                visible().map(|x| format!("`{}`", x.name)).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
     Ok(p)
 }
 
@@ -263,8 +413,15 @@ struct GroupArgs {
 fn group_args(spec: &Map<String, Value>) -> Result<GroupArgs, ToolError> {
     let group = match spec.get("_id") {
         None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.starts_with('$') && s.contains('.') => {
+            return Err(bad(format!(
+                "`$group._id` groups by one of the collection's own fields; grouping by a looked-up field ({s}) is not supported"
+            )));
+        }
         Some(Value::String(s)) if s.starts_with('$') => Some(s[1..].to_owned()),
-        Some(other) => return Err(bad(format!("`$group._id` is null or \"$field\", not {other}"))),
+        Some(other) => {
+            return Err(bad(format!("`$group._id` is null or \"$field\" (one field), not {other}")));
+        }
     };
     let mut metrics = Vec::new();
     for (out, acc) in spec.iter().filter(|(k, _)| *k != "_id") {
@@ -275,7 +432,13 @@ fn group_args(spec: &Map<String, Value>) -> Result<GroupArgs, ToolError> {
             .ok_or_else(|| bad(format!("`$group.{out}` takes one accumulator such as {{\"$sum\": 1}}")))?;
         let metric = match (op.as_str(), arg) {
             ("$sum", Value::Number(n)) if n.as_i64() == Some(1) => "count".to_owned(),
-            ("$count", _) => "count".to_owned(),
+            ("$count", Value::Object(o)) if o.is_empty() => "count".to_owned(),
+            ("$count", Value::Number(n)) if n.as_i64() == Some(1) => "count".to_owned(),
+            ("$count", _) => {
+                return Err(bad(format!(
+                    "`$group.{out}`: `$count` counts rows ({{\"$count\": 1}}); counting the values of a field is not supported"
+                )));
+            }
             ("$sum" | "$avg" | "$min" | "$max", Value::String(f)) if f.starts_with('$') => {
                 format!("{}:{}", &op[1..], &f[1..])
             }
@@ -365,10 +528,20 @@ impl QueryTool {
         if let Some(o) = p.order_by {
             query.insert("order_by".into(), o);
         }
-        if let Some(Value::Array(f)) = p.fields {
+        if let Some(project) = &p.project {
             // Looked-up rows are kept; `fields` names the collection's own fields.
-            let own: Vec<Value> = f.into_iter().filter(|k| !p.lookups.iter().any(|(_, n)| k == n.as_str())).collect();
-            query.insert("fields".into(), Value::Array(own));
+            let mut own: Vec<Value> = Vec::new();
+            for (_, src) in project {
+                if let Proj::Field(f) = src
+                    && !p.lookups.iter().any(|(_, n)| n == f)
+                    && !own.contains(&json!(f))
+                {
+                    own.push(json!(f));
+                }
+            }
+            if !own.is_empty() {
+                query.insert("fields".into(), Value::Array(own));
+            }
         }
         if !p.lookups.is_empty() {
             let mut names: Vec<&str> = p.lookups.iter().map(|(r, _)| r.name).collect();
@@ -390,25 +563,50 @@ impl QueryTool {
             None => {}
         }
         let mut out = c.list(query, ctx).await?;
-        if p.lookups.is_empty() {
+        let reshaped =
+            p.project.as_ref().is_some_and(|pr| pr.iter().any(|(k, src)| !matches!(src, Proj::Field(f) if f == k)));
+        if p.lookups.is_empty() && !reshaped {
             return Ok(out);
         }
+        let Some(Value::Array(items)) = out.structured_content.as_mut().and_then(|v| v.get_mut("items")) else {
+            return Ok(out);
+        };
         // As `$lookup` gives them: a list of related rows under the `as` name.
-        if let Some(Value::Array(items)) = out.structured_content.as_mut().and_then(|v| v.get_mut("items")) {
-            for item in items.iter_mut().filter_map(Value::as_object_mut) {
-                let found: Vec<Option<Value>> = p.lookups.iter().map(|(r, _)| item.get(r.name).cloned()).collect();
-                for (r, _) in &p.lookups {
-                    item.remove(r.name);
-                }
-                for ((r, name), v) in p.lookups.iter().zip(found) {
-                    let v = match v {
-                        Some(Value::Array(a)) => Value::Array(a),
-                        Some(Value::Null) | None => Value::Array(Vec::new()),
-                        Some(one) if !r.many => Value::Array(vec![one]),
-                        Some(other) => other,
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            let found: Vec<Option<Value>> = p.lookups.iter().map(|(r, _)| item.get(r.name).cloned()).collect();
+            for (r, _) in &p.lookups {
+                item.remove(r.name);
+            }
+            for ((r, name), v) in p.lookups.iter().zip(found) {
+                let v = match v {
+                    Some(Value::Array(a)) => Value::Array(a),
+                    Some(Value::Null) | None => Value::Array(Vec::new()),
+                    Some(one) if !r.many => Value::Array(vec![one]),
+                    Some(other) => other,
+                };
+                item.insert(name.clone(), v);
+            }
+            // Renamed and looked-up fields, in the `$project`'s names.
+            if let Some(project) = p.project.as_ref().filter(|_| reshaped) {
+                let mut row = Map::new();
+                for (k, src) in project {
+                    let v = match src {
+                        Proj::Field(f) => item.get(f).cloned().unwrap_or(Value::Null),
+                        Proj::Looked(alias, f) => {
+                            let found =
+                                item.get(alias).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+                            let many = p.lookups.iter().any(|(r, n)| n == alias && r.many);
+                            let values = found.iter().map(|r| r.get(f).cloned().unwrap_or(Value::Null));
+                            if many {
+                                Value::Array(values.collect())
+                            } else {
+                                values.into_iter().next().unwrap_or(Value::Null)
+                            }
+                        }
                     };
-                    item.insert(name.clone(), v);
+                    row.insert(k.clone(), v);
                 }
+                *item = row;
             }
         }
         Ok(CallToolResult::structured(out.structured_content.unwrap_or_default()))
@@ -435,9 +633,11 @@ impl Toolset for QueryTool {
             Tool::new("query")
             .title("Query a collection")
             .description(format!(
-                "Run a pipeline of stages over one collection: `$match` (a filter, as in the `_list` tools), \
-                 `$search` (text), `$sort` ({{\"field\": 1 | -1}}, or a list of those for several keys), `$skip`, `$limit`, `$project` ({{\"field\": 1}}), \
-                 `$lookup` ({{\"from\", \"localField\", \"foreignField\", \"as\"}}: the rows of a declared relation, as a list), \
+                "Run a pipeline of stages over one collection: `$match` (a filter, as in the `_list` tools; `{{\"$text\": {{\"$search\": \"words\"}}}}` searches), \
+                 `$search` (\"words\" or {{\"text\": {{\"query\": \"words\"}}}}: every word must appear), `$sort` ({{\"field\": 1 | -1}}, or a list of those for several keys), `$skip`, `$limit`, \
+                 `$project` ({{\"field\": 1, \"name\": \"$field\", \"name\": \"$alias.field\"}}), \
+                 `$lookup` ({{\"from\", \"localField\", \"foreignField\", \"as\"}}: the rows of a declared relation, as a list; `_id` names a key; \
+                 `alias.field` then works in `$match`), \
                  then optionally `$group` ({{\"_id\": \"$field\" | null, \"n\": {{\"$sum\": 1}}, \"total\": {{\"$sum\": \"$views\"}}}}) \
                  or `$count` (\"name\"). `$match`, `$search` and `$sort` come before `$skip`/`$limit`.\n\nCollections and fields:\n{}",
                 about.join("\n")

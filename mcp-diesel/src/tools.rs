@@ -103,6 +103,8 @@ pub struct ModelTools<M, C: R2D2Connection + 'static> {
     related: Vec<Related>,
     caps: Caps,
     budget: usize,
+    /// How long a tool waits for its statement (see [`ModelTools::statement_timeout`]).
+    wait: Duration,
     actions: Vec<Action>,
     /// OAuth scopes per action.
     scopes: Vec<(Action, String)>,
@@ -121,6 +123,7 @@ impl<M, C: R2D2Connection + 'static> Clone for ModelTools<M, C> {
             related: self.related.clone(),
             caps: self.caps,
             budget: self.budget,
+            wait: self.wait,
             actions: self.actions.clone(),
             scopes: self.scopes.clone(),
             _model: PhantomData,
@@ -237,6 +240,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             related: Vec::new(),
             caps: Caps::default(),
             budget: 32 * 1024,
+            wait: crate::STATEMENT_TIMEOUT,
             actions,
             scopes: Vec::new(),
             _model: PhantomData,
@@ -359,6 +363,15 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     /// says so (`truncated`, `has_more`, `next_cursor`).
     pub fn byte_budget(mut self, bytes: usize) -> Self {
         self.budget = bytes.max(256);
+        self
+    }
+
+    /// How long a tool waits for its database work (default [`crate::STATEMENT_TIMEOUT`]).
+    /// Past it the tool answers with an error; on SQLite, which cannot interrupt a
+    /// statement, the statement runs on to its end while its connection and its share of
+    /// the pool stay taken (see [`crate::sqlite_pool`]).
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        self.wait = timeout;
         self
     }
 
@@ -518,16 +531,24 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         &self,
         f: impl FnOnce(&mut C) -> Result<R, QueryError> + Send + 'static,
     ) -> Result<R, ToolError> {
-        let _permit = self.permits.acquire().await.map_err(|_| ToolError::internal("the pool is closed"))?;
+        let permit =
+            self.permits.clone().acquire_owned().await.map_err(|_| ToolError::internal("the pool is closed"))?;
         let pool = self.pool.clone();
-        let joined = tokio::task::spawn_blocking(move || {
+        let work = tokio::task::spawn_blocking(move || {
+            // Held until the statement ends, even when the caller stopped waiting.
+            let _permit = permit;
             let mut conn = pool.get_timeout(Duration::from_secs(10)).map_err(|e| {
                 log_failure(&e);
                 ToolError::internal("the database is busy; try again")
             })?;
             f(&mut conn).map_err(query_error::<M>)
-        })
-        .await;
+        });
+        let joined = tokio::time::timeout(self.wait, work).await.map_err(|_| {
+            ToolError::internal(format!(
+                "the query took longer than the {} ms statement timeout and was abandoned; narrow the filter or ask for fewer rows",
+                self.wait.as_millis()
+            ))
+        })?;
         joined.map_err(|_| ToolError::internal("internal error: the query failed unexpectedly"))?
     }
 }

@@ -1338,3 +1338,234 @@ async fn has_many_includes_are_bounded() {
     assert_eq!(fine["items"][0]["comments"].as_array().unwrap().len(), 100);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// (id, title, body, views, published, author name if in scope).
+type PostRow = (i64, String, Option<String>, i64, bool, Option<&'static str>);
+
+/// Owner 1's posts as the seed writes them, kept here by hand so that expected results are
+/// computed without our code.
+fn owner_one_posts() -> Vec<PostRow> {
+    (1..=8)
+        .map(|id: i64| {
+            let title = match id {
+                1 => "Hello Rust".to_owned(),
+                2 => "50% off_sale!".to_owned(),
+                3 => "hello world".to_owned(),
+                _ => format!("Post {id}"),
+            };
+            let body = (id % 4 != 0).then(|| format!("body of post {id}, about Rust"));
+            // Authors 1, 2, 3 in turn; Carol (3) is out of the authors' scope.
+            let author = [Some("Ada"), Some("Brian"), None][((id - 1) % 3) as usize];
+            (id, title, body, (id * 37) % 11, id % 2 == 1, author)
+        })
+        .collect()
+}
+
+fn as_f64(v: &Value) -> f64 {
+    v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// The pipeline examples of django-mcp-server's own tests (its bird counter: birds with a
+/// species and a count, at a location in a city), replayed on our posts (title, views) and
+/// their authors; each case names the example it mirrors.
+#[tokio::test]
+async fn django_mcp_server_pipeline_examples() {
+    let rows = owner_one_posts();
+    let expect = |keep: &dyn Fn(&PostRow) -> bool| rows.iter().filter(|r| keep(r)).map(|r| r.0).collect::<Vec<i64>>();
+    for fx in fixtures() {
+        eprintln!("django_mcp_server_pipeline_examples on {}", fx.name);
+        let c = fx.client("1");
+        let q = |pipeline: Value| json!({ "collection": "posts", "pipeline": pipeline });
+        let count = async |pipeline: Value| {
+            let mut p = pipeline.as_array().unwrap().clone();
+            p.push(json!({ "$count": "n" }));
+            call(&c, "query", q(Value::Array(p))).await["items"][0]["n"].as_i64().unwrap()
+        };
+
+        // test_query, an empty pipeline: every row (here, a first page of the default size).
+        let all = call(&c, "query", q(json!([]))).await;
+        assert_eq!(ids(&all), expect(&|_| true)[..3]);
+        assert_eq!(all["has_more"], true);
+        assert_eq!(count(json!([])).await, 8);
+
+        // test_query: `$regex` alone, with `$gte`, and in an `$or` with `$lt`.
+        let regex_cases = [
+            (json!({ "title": { "$regex": ".*l.*" } }), expect(&|r| r.1.contains('l'))),
+            (
+                json!({ "title": { "$regex": ".*l.*" }, "views": { "$gte": 5 } }),
+                expect(&|r| r.1.contains('l') && r.3 >= 5),
+            ),
+            (
+                json!({ "$or": [{ "title": { "$regex": ".*l.*" } }, { "views": { "$lt": 3 } }] }),
+                expect(&|r| r.1.contains('l') || r.3 < 3),
+            ),
+        ];
+        for (m, want) in regex_cases {
+            let pipeline = json!([{ "$match": m }, { "$sort": { "id": 1 } }, { "$limit": 5 }]);
+            if fx.name == "SQLite" {
+                // Our documented difference: SQLite has no regular expressions.
+                let err = call_err(&c, "query", q(pipeline)).await;
+                assert!(err.contains("no regular expressions"), "{err}");
+                continue;
+            }
+            assert!(!want.is_empty() && want.len() <= 5);
+            assert_eq!(ids(&call(&c, "query", q(pipeline.clone())).await), want, "{m}");
+            assert_eq!(count(json!([{ "$match": m }])).await, want.len() as i64, "{m}");
+        }
+
+        // test_query_with_lookup: `$lookup` named the Django way (the relation as
+        // `localField`, `_id` as `foreignField`), then `$match` through its alias in an `$or`.
+        let loc =
+            json!({ "$lookup": { "from": "authors", "localField": "author", "foreignField": "_id", "as": "loc" } });
+        let want = expect(&|r| r.3 < 3 || r.5 == Some("Ada"));
+        let got = call(
+            &c,
+            "query",
+            q(json!([loc, { "$match": { "$or": [{ "views": { "$lt": 3 } }, { "loc.name": "Ada" }] } }, { "$limit": 5 }])),
+        )
+        .await;
+        assert_eq!(ids(&got), want);
+        assert!(got["items"].as_array().unwrap().iter().all(|i| i["loc"].is_array()), "{got}");
+        // The alias works in the nested form and under `$not` too, and before its `$lookup`.
+        let got =
+            call(&c, "query", q(json!([{ "$match": { "loc": { "name": "Brian" } } }, loc, { "$limit": 5 }]))).await;
+        assert_eq!(ids(&got), expect(&|r| r.5 == Some("Brian")));
+        let not_ada = json!([loc, { "$match": { "$not": { "loc.name": "Ada" } } }]);
+        assert_eq!(count(not_ada).await, expect(&|r| r.5 != Some("Ada")).len() as i64);
+        // test_query_with_lookup, second part: a lookup chained through another one
+        // (`loc.city`) is our documented difference: relations are followed one level deep.
+        let chained = json!({ "collection": "comments", "pipeline": [
+            { "$lookup": { "from": "posts", "localField": "post", "foreignField": "_id", "as": "p" } },
+            { "$lookup": { "from": "authors", "localField": "p.author_id", "foreignField": "_id", "as": "a" } },
+        ] });
+        let err = call_err(&c, "query", chained).await;
+        assert!(err.contains("one level deep"), "{err}");
+
+        // test_projection: `"_id": 0`, a kept field and a field of a looked-up row.
+        for (title, writer) in [("Post 5", json!("Brian")), ("hello world", Value::Null)] {
+            let got = call(
+                &c,
+                "query",
+                q(json!([
+                    loc,
+                    { "$match": { "title": title } },
+                    { "$project": { "_id": 0, "title": 1, "writer": "$loc.name", "heading": "$title" } }
+                ])),
+            )
+            .await;
+            // An out-of-scope author projects as null, like a missing one.
+            assert_eq!(got["items"], json!([{ "title": title, "writer": writer, "heading": title }]));
+        }
+
+        // The same over a has-many relation (our addition): `_id` as the local key, and a
+        // looked-up field projects as the list of its values (flagged comments stay hidden).
+        let got = call(
+            &c,
+            "query",
+            q(json!([
+                { "$lookup": { "from": "comments", "localField": "_id", "foreignField": "post_id", "as": "c" } },
+                { "$match": { "c.author_name": "x" } },
+                { "$project": { "id": 1, "said": "$c.body" } }
+            ])),
+        )
+        .await;
+        assert_eq!(
+            got["items"],
+            json!([{ "id": 1, "said": ["Great post", "Rust rocks"] }, { "id": 2, "said": ["Nice sale"] }])
+        );
+        let err = call_err(
+            &c,
+            "query",
+            q(json!([{ "$lookup": { "from": "comments", "localField": "id", "foreignField": "_id", "as": "c" } }])),
+        )
+        .await;
+        assert!(err.contains("is not a declared relation"), "{err}");
+
+        // test_fulltext_search_stage and test_fulltext_search_match_text_op: every word must
+        // appear, in any case, in one of the search fields (title, body).
+        let words = ["RUST", "hello"];
+        let want = expect(&|r| {
+            words.iter().all(|w| {
+                let w = w.to_lowercase();
+                r.1.to_lowercase().contains(&w) || r.2.as_deref().is_some_and(|b| b.to_lowercase().contains(&w))
+            })
+        });
+        assert_eq!(want.len(), 2);
+        let stage = call(&c, "query", q(json!([{ "$search": { "text": { "query": "RUST hello" } } }]))).await;
+        assert_eq!(ids(&stage), want);
+        let text_op = call(&c, "query", q(json!([{ "$match": { "$text": { "$search": "RUST hello" } } }]))).await;
+        assert_eq!(ids(&text_op), want);
+        let with_more = call(
+            &c,
+            "query",
+            q(json!([{ "$match": { "$text": { "$search": "hello" }, "views": { "$gt": 1 } } }, { "$search": "rust" }])),
+        )
+        .await;
+        assert_eq!(ids(&with_more), expect(&|r| want.contains(&r.0) && r.3 > 1));
+
+        // test_group_aggregations with `_id: null`: one group of all rows.
+        let views: Vec<i64> = rows.iter().map(|r| r.3).collect();
+        let got = call(
+            &c,
+            "query",
+            q(json!([loc, { "$group": {
+                "_id": null, "total": { "$sum": "$views" }, "average": { "$avg": "$views" },
+                "max_count": { "$max": "$views" }, "min_count": { "$min": "$views" }, "count": { "$count": 1 }
+            } }])),
+        )
+        .await;
+        let g = &got["items"][0];
+        assert_eq!(got["returned"], 1, "{got}");
+        assert_eq!(as_f64(&g["total"]), views.iter().sum::<i64>() as f64);
+        assert!((as_f64(&g["average"]) - views.iter().sum::<i64>() as f64 / views.len() as f64).abs() < 1e-9, "{g}");
+        assert_eq!(as_f64(&g["max_count"]), *views.iter().max().unwrap() as f64);
+        assert_eq!(as_f64(&g["min_count"]), *views.iter().min().unwrap() as f64);
+        assert_eq!(g["count"], views.len());
+        // test_group_aggregations by a key: by one of the model's own fields here.
+        let got = call(
+            &c,
+            "query",
+            q(json!([{ "$group": {
+                "_id": "$published", "total": { "$sum": "$views" }, "max_count": { "$max": "$views" }, "n": { "$count": {} }
+            } }])),
+        )
+        .await;
+        for g in got["items"].as_array().unwrap() {
+            let p = g["_id"].as_bool().unwrap();
+            let mine: Vec<i64> = rows.iter().filter(|r| r.4 == p).map(|r| r.3).collect();
+            assert_eq!(as_f64(&g["total"]), mine.iter().sum::<i64>() as f64, "{g}");
+            assert_eq!(as_f64(&g["max_count"]), *mine.iter().max().unwrap() as f64, "{g}");
+            assert_eq!(g["n"], mine.len(), "{g}");
+        }
+        assert_eq!(got["returned"], 2);
+
+        // Our documented differences, each with the error an agent gets.
+        for (pipeline, want) in [
+            // test_group_aggregations by `$city.country`: no grouping by a looked-up field.
+            (json!([loc, { "$group": { "_id": "$loc.name" } }]), "grouping by a looked-up field"),
+            // test_group_multi_aggregations: `_id` as an object of several keys.
+            (json!([{ "$group": { "_id": { "p": "$published", "b": "$body" } } }]), "(one field)"),
+            // Their rules: `$group` ends the pipeline and does not follow `$project`.
+            (json!([{ "$group": { "_id": null } }, { "$limit": 1 }]), "which end the pipeline"),
+            (json!([{ "$project": { "views": 1 } }, { "$group": { "_id": null } }]), "cannot follow `$project`"),
+            // `$count` of a field's values.
+            (json!([{ "$group": { "_id": null, "n": { "$count": "$body" } } }]), "counting the values of a field"),
+            // `$search` limited to some fields.
+            (json!([{ "$search": { "text": { "query": "rust", "path": "title" } } }]), "`path` is not supported"),
+            (json!([{ "$match": { "$text": "rust" } }]), "`$text` takes"),
+            // Projecting from a `$lookup` that is not there, or a hidden related field.
+            (json!([{ "$project": { "n": "$loc.name" } }]), "not the `as` name of a `$lookup`"),
+            (json!([loc, { "$project": { "e": "$loc.email" } }]), "unknown field `email` of `loc`"),
+            (json!([{ "$project": { "title": 0 } }]), "`$project` keeps a field with 1"),
+            (
+                json!([{ "$lookup": { "from": "authors", "localField": "author", "foreignField": "_id", "as": "comments" } }]),
+                "is the name of another relation",
+            ),
+            // Their `$match` after `$limit` filters the window; we refuse it.
+            (json!([{ "$limit": 2 }, { "$match": { "id": 1 } }]), "after `$skip`/`$limit` is not supported"),
+        ] {
+            let err = call_err(&c, "query", q(pipeline.clone())).await;
+            assert!(err.contains(want), "{pipeline}: {err}");
+        }
+    }
+}
