@@ -1,7 +1,7 @@
 //! Legacy (2025) sessions: where their state is kept ([`SessionStore`]), and the live
 //! sessions of this process (request bookkeeping, the GET stream and its replay buffer).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -72,22 +72,37 @@ impl Default for SessionLimits {
 /// A bounded map with idle expiry, shared by the memory store and the live registry.
 #[derive(Debug)]
 struct Bounded<V> {
-    map: HashMap<String, (V, Instant)>,
+    /// Value, last use and its position in `order`.
+    map: HashMap<String, (V, Instant, u64)>,
+    /// Ids by last use, oldest first: expiry and eviction pop from the front, so a full
+    /// store costs O(log n) per new session instead of a scan of every entry.
+    order: BTreeMap<u64, String>,
+    next: u64,
     limits: SessionLimits,
 }
 
 impl<V: Clone> Bounded<V> {
     fn new(limits: SessionLimits) -> Self {
-        Bounded { map: HashMap::new(), limits }
+        Bounded { map: HashMap::new(), order: BTreeMap::new(), next: 0, limits }
+    }
+
+    fn stamp(&mut self) -> u64 {
+        self.next += 1;
+        self.next
     }
 
     fn get(&mut self, id: &str, now: Instant) -> Option<V> {
-        let (v, last) = self.map.get_mut(id)?;
+        let (_, last, _) = self.map.get(id)?;
         if now.duration_since(*last) > self.limits.idle_timeout {
-            self.map.remove(id);
+            self.remove(id);
             return None;
         }
+        let seq = self.stamp();
+        let (v, last, old) = self.map.get_mut(id)?;
+        self.order.remove(old);
         *last = now;
+        *old = seq;
+        self.order.insert(seq, id.to_owned());
         Some(v.clone())
     }
 
@@ -95,28 +110,44 @@ impl<V: Clone> Bounded<V> {
     /// Returns what was evicted.
     fn insert(&mut self, id: String, v: V, now: Instant) -> Vec<V> {
         let mut evicted = Vec::new();
-        if !self.map.contains_key(&id) && self.map.len() >= self.limits.max_sessions {
+        if let Some((_, _, old)) = self.map.remove(&id) {
+            self.order.remove(&old);
+        } else if self.map.len() >= self.limits.max_sessions {
             evicted.extend(self.sweep(now));
             while self.map.len() >= self.limits.max_sessions.max(1) {
-                let Some(oldest) = self.map.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| k.clone()) else { break };
-                if let Some((v, _)) = self.map.remove(&oldest) {
+                let Some((_, oldest)) = self.order.pop_first() else { break };
+                if let Some((v, _, _)) = self.map.remove(&oldest) {
                     evicted.push(v);
                 }
             }
         }
-        self.map.insert(id, (v, now));
+        let seq = self.stamp();
+        self.order.insert(seq, id.clone());
+        self.map.insert(id, (v, now, seq));
         evicted
     }
 
     fn remove(&mut self, id: &str) -> Option<V> {
-        self.map.remove(id).map(|(v, _)| v)
+        let (v, _, seq) = self.map.remove(id)?;
+        self.order.remove(&seq);
+        Some(v)
     }
 
+    /// Drop the sessions idle for longer than the timeout: the front of `order`.
     fn sweep(&mut self, now: Instant) -> Vec<V> {
         let timeout = self.limits.idle_timeout;
-        let expired: Vec<String> =
-            self.map.iter().filter(|(_, (_, t))| now.duration_since(*t) > timeout).map(|(k, _)| k.clone()).collect();
-        expired.into_iter().filter_map(|k| self.map.remove(&k).map(|(v, _)| v)).collect()
+        let mut out = Vec::new();
+        while let Some((_, id)) = self.order.first_key_value() {
+            let expired = self.map.get(id).is_none_or(|(_, t, _)| now.duration_since(*t) > timeout);
+            if !expired {
+                break;
+            }
+            let (_, id) = self.order.pop_first().unwrap_or_default();
+            if let Some((v, _, _)) = self.map.remove(&id) {
+                out.push(v);
+            }
+        }
+        out
     }
 
     fn len(&self) -> usize {
@@ -344,6 +375,28 @@ mod tests {
         // Expired entries are gone on access.
         assert_eq!(b.get("b", t0 + Duration::from_secs(20)), None);
         assert_eq!(b.get("c", t0 + Duration::from_secs(3)), Some(3));
+    }
+
+    #[test]
+    fn bounded_is_least_recently_used_and_sweeps_from_the_front() {
+        let limits = SessionLimits { max_sessions: 3, idle_timeout: Duration::from_secs(10) };
+        let mut b = Bounded::new(limits);
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        b.insert("a".into(), 1, at(0));
+        b.insert("b".into(), 2, at(1));
+        b.insert("c".into(), 3, at(2));
+        // Using "a" makes "b" the longest idle; saving "c" again keeps one entry.
+        assert_eq!(b.get("a", at(3)), Some(1));
+        assert!(b.insert("c".into(), 30, at(4)).is_empty());
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.insert("d".into(), 4, at(5)), vec![2]);
+        assert_eq!(b.order.len(), b.map.len());
+        // At 13.5 s "a" (used at 3 s) has expired, "c" (4 s) and "d" (5 s) have not.
+        assert_eq!(b.sweep(at(13) + Duration::from_millis(500)), vec![1]);
+        assert_eq!(b.remove("c"), Some(30));
+        assert_eq!(b.sweep(at(16)), vec![4]);
+        assert!(b.map.is_empty() && b.order.is_empty());
     }
 
     #[tokio::test]
