@@ -202,12 +202,14 @@ pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Body>) -> Resp {
             }
             Err(AuthError::Missing) => {
                 let message = "Unauthorized: send `Authorization: Bearer <access token>`".to_owned();
-                return inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, None, required, None, message);
+                let scope = cfg.auth.challenge_scopes();
+                return inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, None, scope, None, message);
             }
             Err(AuthError::Invalid(why)) => {
                 let message = format!("Unauthorized: {why}");
                 let error = Some(("invalid_token", why.as_str()));
-                return inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, None, required, error, message);
+                let scope = cfg.auth.challenge_scopes();
+                return inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, None, scope, error, message);
             }
         }
     }

@@ -39,12 +39,13 @@ async fn metadata_and_challenges_are_exact() {
         assert_eq!(resp.text().await.unwrap(), expected);
     }
 
-    // RFC 6750 §3.1: no credentials, no error code.
+    // RFC 6750 §3.1: no credentials, no error code; the scope to start with is
+    // `scopes_supported` (no required scopes are configured).
     let a = app.call(None, "whoami", json!({})).await;
     assert_eq!(a.status, 401);
     assert_eq!(
         a.challenge(),
-        r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp""#
+        r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp", scope="posts:read""#
     );
     assert_eq!(a.body["error"]["message"], "Unauthorized: send `Authorization: Bearer <access token>`");
 
@@ -53,7 +54,7 @@ async fn metadata_and_challenges_are_exact() {
     assert_eq!(a.status, 401);
     assert_eq!(
         a.challenge(),
-        r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="the access token is not recognised""#
+        r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp", scope="posts:read", error="invalid_token", error_description="the access token is not recognised""#
     );
 
     // Lacking a tool's scopes: 403 insufficient_scope naming every scope the call needs.

@@ -131,7 +131,12 @@ async fn oauth_mode_end_to_end() {
     // No token: 401 pointing at the metadata.
     let (status, challenge, _) = call(&http, &url, None, "tools/list", json!({})).await;
     assert_eq!(status, 401);
-    assert_eq!(challenge, format!(r#"Bearer resource_metadata="{base}/.well-known/oauth-protected-resource/mcp""#));
+    assert_eq!(
+        challenge,
+        format!(
+            r#"Bearer resource_metadata="{base}/.well-known/oauth-protected-resource/mcp", scope="posts:read posts:write""#
+        )
+    );
     // A token for another resource: 401 invalid_token.
     let wrong = token(&key, &issuer, "https://elsewhere.example/mcp", "carol", "posts:read");
     let (status, challenge, _) = call(&http, &url, Some(&wrong), "tools/list", json!({})).await;

@@ -181,7 +181,7 @@ impl Auth {
     }
 
     /// Scopes every request needs (`403` with `insufficient_scope` without them); they are
-    /// also the `scope` of `401` challenges.
+    /// also the `scope` of `401` challenges (else [`Auth::scopes_supported`] is).
     pub fn required_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
         self.required_scopes.extend(scopes.into_iter().map(Into::into));
         self
@@ -234,6 +234,15 @@ impl Auth {
             Some(_) => Err(AuthError::Invalid("the access token is not recognised".into())),
             None if self.allow_anonymous => Ok(None),
             None => Err(AuthError::Missing),
+        }
+    }
+
+    /// The `scope` of a `401` challenge: what a client should ask for to start with — the
+    /// required scopes, else the configured `scopes_supported`.
+    pub(crate) fn challenge_scopes(&self) -> &[String] {
+        match &self.scopes_supported {
+            Some(s) if self.required_scopes.is_empty() => s,
+            _ => &self.required_scopes,
         }
     }
 
