@@ -37,8 +37,14 @@ impl Drop for TempDir {
 #[allow(dead_code)] // Not every test file serves the app.
 pub(crate) fn app(prefix: &str) -> (axum::Router, TempDir) {
     let dir = TempDir::new(prefix);
-    let pool = blog::open_database(dir.db().to_str().unwrap()).unwrap();
-    let users = blog::users(&pool, &[("alice".into(), ALICE.into()), ("bob".into(), BOB.into())]).unwrap();
+    let db = blog::open_database(dir.db().to_str().unwrap()).unwrap();
+    (app_on(db), dir)
+}
+
+/// The blog app on `db`, with alice and bob signed up.
+#[allow(dead_code)] // Not every test file serves the app.
+pub(crate) fn app_on(db: blog::Database) -> axum::Router {
+    let users = blog::users(&db, &[("alice".into(), ALICE.into()), ("bob".into(), BOB.into())]).unwrap();
     let auth = blog::BlogAuth::tokens(&users);
-    (blog::app(blog::mcp_server(pool.clone(), &auth).unwrap(), pool, auth, |r| r), dir)
+    blog::app(blog::mcp_server(db.clone(), &auth).unwrap(), db, auth, |r| r)
 }
