@@ -1,6 +1,7 @@
 //! The demo blog on PostgreSQL (`--features postgres`): a fresh database per test, created
 //! and dropped through `MCP_TEST_POSTGRES_URL`; the app served on 127.0.0.1 and driven over
-//! real HTTP by alice and bob. Skipped, saying so, when the variable is not set.
+//! real HTTP by alice and bob. Skipped, saying so, when the variable is not set. (With both,
+//! the other behaviour suites run on PostgreSQL too: see `common::app`.)
 
 #[cfg(not(feature = "postgres"))]
 #[test]
@@ -13,56 +14,10 @@ mod common;
 
 #[cfg(feature = "postgres")]
 mod pg {
-    use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
     use serde_json::{Value, json};
 
-    use crate::common::{ALICE, BOB};
-
-    /// A database of its own for one test (a fresh name: the blog creates it), dropped with
-    /// its connections at the end.
-    struct TestDatabase {
-        admin_url: String,
-        name: String,
-        url: String,
-    }
-
-    impl TestDatabase {
-        /// `None` (and a note) when `MCP_TEST_POSTGRES_URL` is not set; a failure instead when
-        /// `MCP_TEST_REQUIRE_ALL_BACKENDS` is.
-        fn create(test: &str) -> Option<Self> {
-            let Ok(admin_url) = std::env::var("MCP_TEST_POSTGRES_URL") else {
-                assert!(
-                    std::env::var_os("MCP_TEST_REQUIRE_ALL_BACKENDS").is_none(),
-                    "MCP_TEST_REQUIRE_ALL_BACKENDS is set but MCP_TEST_POSTGRES_URL is not"
-                );
-                eprintln!("skipped {test}: set MCP_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test)");
-                return None;
-            };
-            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-            let name = format!("blog_test_{}_{nanos}", std::process::id());
-            PgConnection::establish(&admin_url).expect("MCP_TEST_POSTGRES_URL should accept connections");
-            let (without_query, query) = match admin_url.split_once('?') {
-                Some((u, q)) => (u, format!("?{q}")),
-                None => (admin_url.as_str(), String::new()),
-            };
-            let (server, _) = without_query.rsplit_once('/').expect("a URL with a database name");
-            let url = format!("{server}/{name}{query}");
-            Some(TestDatabase { admin_url, name, url })
-        }
-
-        fn conn(&self) -> PgConnection {
-            PgConnection::establish(&self.url).unwrap()
-        }
-    }
-
-    impl Drop for TestDatabase {
-        fn drop(&mut self) {
-            if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-            }
-        }
-    }
+    use crate::common::{ALICE, BOB, TestDatabase};
 
     fn count(conn: &mut PgConnection, table: &str) -> i64 {
         #[derive(QueryableByName)]
