@@ -1,7 +1,7 @@
 //! # blog
 //!
-//! The demo application: a blog on embedded SQLite (or PostgreSQL) with an ordinary JSON API of its own,
-//! and MCP at `/mcp` for agents. Its Diesel models become tools through
+//! The demo application: a blog on embedded SQLite (or PostgreSQL) with an ordinary JSON
+//! API of its own, and MCP at `/mcp` for agents. Its Diesel models become tools through
 //! `#[mcp_toolset]` (authors read-only; posts with every write, each user seeing published
 //! posts and their own drafts and changing only their own), beside hand-written tools
 //! (an action in one transaction with an audit row, a report, a slow tool with progress),
