@@ -20,14 +20,20 @@ use diesel::prelude::*;
 use mcp_axum::RouteTools;
 use mcp_core::mcp_tool;
 use mcp_core::schemars::JsonSchema;
-use mcp_diesel::SqlitePool;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::AppState;
 use crate::models::Post;
 use crate::schema::posts;
+use crate::{AppState, Database};
 use mcp_axum::auth::AuthError;
+
+/// Run a query on the blocking pool; not found is 404, anything else 500 (logged, not shown).
+macro_rules! db {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        query_result(blocking!($db, |$conn| -> QueryResult<_> { $body }))
+    };
+}
 
 /// The routes of the JSON API.
 pub(crate) fn routes() -> Router<AppState> {
@@ -127,7 +133,7 @@ pub(crate) async fn list_posts(
 ) -> Result<Json<Vec<Post>>, ApiError> {
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let offset = q.offset.unwrap_or(0).max(0);
-    let posts = db(state.pool, move |conn| {
+    let posts = db!(state.db, |conn| {
         let mut query = posts::table.filter(posts::published.eq(true)).into_boxed();
         if let Some(a) = q.author_id {
             query = query.filter(posts::author_id.eq(a));
@@ -138,8 +144,7 @@ pub(crate) async fn list_posts(
             .offset(offset)
             .select(Post::as_select())
             .load(conn)
-    })
-    .await?;
+    })?;
     Ok(Json(posts))
 }
 
@@ -150,7 +155,7 @@ pub(crate) async fn get_post(
     user: Option<AuthUser>,
     Path(id): Path<i32>,
 ) -> Result<Json<Post>, ApiError> {
-    let post = find(&state.pool, id).await?;
+    let post = find(&state.db, id).await?;
     let mine = user.is_some_and(|AuthUser(u)| u.author_id == post.author_id);
     if post.published || mine { Ok(Json(post)) } else { Err(no_such_post()) }
 }
@@ -204,13 +209,12 @@ pub(crate) async fn create_post(
     Json(new): Json<NewPost>,
 ) -> Result<(StatusCode, Json<Post>), ApiError> {
     validate(Some(&new.title), Some(&new.body))?;
-    let post = db(state.pool, move |conn| {
+    let post = db!(state.db, |conn| {
         diesel::insert_into(posts::table)
             .values((posts::author_id.eq(user.author_id), posts::title.eq(new.title.trim()), posts::body.eq(new.body)))
             .returning(Post::as_returning())
             .get_result(conn)
-    })
-    .await?;
+    })?;
     Ok((StatusCode::CREATED, Json(post)))
 }
 
@@ -222,7 +226,7 @@ pub(crate) async fn update_post(
     Path(id): Path<i32>,
     Json(changes): Json<PostChanges>,
 ) -> Result<Json<Post>, ApiError> {
-    let post = find(&state.pool, id).await?;
+    let post = find(&state.db, id).await?;
     if post.author_id != user.author_id {
         return Err(if post.published {
             ApiError::new(StatusCode::FORBIDDEN, "only the author may change this post")
@@ -231,7 +235,7 @@ pub(crate) async fn update_post(
         });
     }
     validate(changes.title.as_deref(), changes.body.as_deref())?;
-    let post = db(state.pool, move |conn| {
+    let post = db!(state.db, |conn| {
         let target = posts::table.find(id);
         if let Some(t) = &changes.title {
             diesel::update(target).set(posts::title.eq(t.trim())).execute(conn)?;
@@ -240,8 +244,7 @@ pub(crate) async fn update_post(
             diesel::update(target).set(posts::body.eq(b)).execute(conn)?;
         }
         target.select(Post::as_select()).first(conn)
-    })
-    .await?;
+    })?;
     Ok(Json(post))
 }
 
@@ -249,25 +252,22 @@ fn no_such_post() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such post")
 }
 
-async fn find(pool: &SqlitePool, id: i32) -> Result<Post, ApiError> {
-    db(pool.clone(), move |conn| posts::table.find(id).select(Post::as_select()).first(conn)).await
+async fn find(db: &Database, id: i32) -> Result<Post, ApiError> {
+    db!(db, |conn| posts::table.find(id).select(Post::as_select()).first(conn))
 }
 
-/// Run a query on the blocking pool; not found is 404, anything else 500 (logged, not shown).
-async fn db<T: Send + 'static>(
-    pool: SqlitePool,
-    f: impl FnOnce(&mut SqliteConnection) -> QueryResult<T> + Send + 'static,
+/// What [`db!`] answers: not found is 404, anything else 500 (logged, not shown).
+fn query_result<T>(
+    result: Result<Result<QueryResult<T>, diesel::r2d2::PoolError>, tokio::task::JoinError>,
 ) -> Result<T, ApiError> {
-    let result = tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get().map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy"))?;
-        f(&mut conn).map_err(|e| match e {
-            diesel::result::Error::NotFound => no_such_post(),
-            other => {
-                eprintln!("blog: database error: {other}");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error")
-            }
-        })
-    })
-    .await;
-    result.unwrap_or_else(|_| Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error")))
+    match result {
+        Ok(Ok(Ok(value))) => Ok(value),
+        Ok(Ok(Err(diesel::result::Error::NotFound))) => Err(no_such_post()),
+        Ok(Ok(Err(other))) => {
+            eprintln!("blog: database error: {other}");
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error"))
+        }
+        Ok(Err(_)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy")),
+        Err(_) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error")),
+    }
 }

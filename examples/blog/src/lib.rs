@@ -1,7 +1,7 @@
 //! # blog
 //!
-//! The demo application: a blog on embedded SQLite with an ordinary JSON API of its own,
-//! and MCP at `/mcp` for agents. Its Diesel models become tools through
+//! The demo application: a blog on embedded SQLite (or PostgreSQL) with an ordinary JSON
+//! API of its own, and MCP at `/mcp` for agents. Its Diesel models become tools through
 //! `#[mcp_toolset]` (authors read-only; posts with every write, each user seeing published
 //! posts and their own drafts and changing only their own), beside hand-written tools
 //! (an action in one transaction with an audit row, a report, a slow tool with progress),
@@ -10,15 +10,52 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! let pool = blog::open_database("blog.db")?;
-//! let users = blog::demo_users(&pool)?;
+//! // An SQLite file, or a `postgres://` URL with the `postgres` feature.
+//! let db = blog::open_database("blog.db")?;
+//! let users = blog::demo_users(&db)?;
 //! let auth = blog::BlogAuth::tokens(&users);
-//! let app = blog::app(blog::mcp_server(pool.clone(), &auth)?, pool, auth, |mcp| mcp);
+//! let app = blog::app(blog::mcp_server(db.clone(), &auth)?, db, auth, |mcp| mcp);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! mcp_axum::serve(listener, app).await?;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ## Feature flags
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `postgres` | `--database-url postgres://...`: the same app on PostgreSQL (needs libpq) |
+
+/// Evaluate `$body` with `$conn` bound to a pooled connection of `$db`'s backend: the body
+/// is compiled once per backend, so hand-written Diesel code serves both. `Err` when the
+/// pool has no connection to give.
+macro_rules! with_conn {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        with_conn!($db, |$conn| -> _ { $body })
+    };
+    ($db:expr, |$conn:ident| -> $ret:ty $body:block) => {
+        match $db {
+            $crate::Database::Sqlite(pool) => pool.get().map(|mut pooled| -> $ret {
+                let $conn: &mut ::diesel::SqliteConnection = &mut pooled;
+                $body
+            }),
+            #[cfg(feature = "postgres")]
+            $crate::Database::Postgres(pool) => pool.get().map(|mut pooled| -> $ret {
+                let $conn: &mut ::diesel::PgConnection = &mut pooled;
+                $body
+            }),
+        }
+    };
+}
+
+/// [`with_conn!`] on the blocking thread pool: `Err` if the task failed, else its result.
+macro_rules! blocking {
+    ($db:expr, |$conn:ident| -> $ret:ty $body:block) => {{
+        let db: $crate::Database = ::core::clone::Clone::clone(&$db);
+        ::tokio::task::spawn_blocking(move || with_conn!(&db, |$conn| -> $ret $body)).await
+    }};
+}
 
 mod api;
 pub mod models;
@@ -31,24 +68,114 @@ use axum::routing::get;
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use mcp_axum::auth::{Auth, BearerTokens, JwtAuthenticator};
-use mcp_core::{BuildError, Principal, Server, server_info};
-use mcp_diesel::{ModelTools, QueryTool, SqlitePool, WriteAction};
+use mcp_core::{BuildError, Principal, Server, ServerBuilder, server_info};
+use mcp_diesel::{ModelQuery, ModelTools, QueryTool, SqlitePool, WriteAction};
 use serde_json::json;
 
-use crate::models::{Author, Post};
+use crate::models::{Author, Comment, Post};
 use crate::schema::authors;
 
-/// The migrations in `examples/blog/migrations`, compiled into the binary.
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+/// The SQLite migrations in `examples/blog/migrations/sqlite`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
-/// Open (or create) the SQLite database at `path`, run pending migrations and write the
-/// demo data on first start.
-pub fn open_database(path: &str) -> Result<SqlitePool, Box<dyn std::error::Error + Send + Sync>> {
-    let pool = mcp_diesel::sqlite_pool(path, 8)?;
-    let mut conn = pool.get()?;
-    conn.run_pending_migrations(MIGRATIONS)?;
-    seed::seed_if_empty(&mut conn)?;
-    Ok(pool)
+/// The PostgreSQL migrations in `examples/blog/migrations/postgres` (the same tables and
+/// columns), compiled into the binary.
+#[cfg(feature = "postgres")]
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// The blog's database: a pool of SQLite connections, or of PostgreSQL connections with the
+/// `postgres` feature. Cloning is cheap (the pool is shared).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Database {
+    /// An SQLite file.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL database.
+    #[cfg(feature = "postgres")]
+    Postgres(mcp_diesel::PgPool),
+}
+
+/// Connections per pool.
+const POOL_SIZE: u32 = 8;
+
+/// Whether `url` names a PostgreSQL database rather than an SQLite file.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Open the database at `url`, run pending migrations and write the demo data on first
+/// start. `url` is an SQLite file path (created if missing; a `sqlite://` prefix is
+/// allowed) or, with the `postgres` feature, a `postgres://` URL (the database is created if
+/// the server does not have it yet).
+pub fn open_database(url: &str) -> Result<Database, Box<dyn std::error::Error + Send + Sync>> {
+    if is_postgres_url(url) {
+        return open_postgres(url);
+    }
+    if let Some((scheme, _)) = url.split_once("://").filter(|(s, _)| *s != "sqlite") {
+        return Err(format!(
+            "`{scheme}://` databases are not supported: give an SQLite file path or a postgres:// URL"
+        )
+        .into());
+    }
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    if path.is_empty() {
+        return Err("the database path is empty".into());
+    }
+    let pool = mcp_diesel::sqlite_pool(path, POOL_SIZE)?;
+    pool.get()?.run_pending_migrations(MIGRATIONS)?;
+    let db = Database::Sqlite(pool);
+    seed::seed_if_empty(&db)?;
+    Ok(db)
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(url: &str) -> Result<Database, Box<dyn std::error::Error + Send + Sync>> {
+    use diesel::connection::SimpleConnection;
+    // Fail fast with the driver's own message (bad host, password) rather than after the
+    // pool's connection timeout; a database that does not exist yet is created.
+    let mut conn = match PgConnection::establish(url) {
+        Err(diesel::ConnectionError::BadConnection(e)) if e.contains("does not exist") && e.contains("database") => {
+            create_postgres_database(url)?;
+            PgConnection::establish(url)?
+        }
+        other => other?,
+    };
+    conn.run_pending_migrations(POSTGRES_MIGRATIONS)?;
+    let db = Database::Postgres(mcp_diesel::postgres_pool(url, POOL_SIZE)?);
+    if seed::seed_if_empty(&db)? {
+        // The demo data is written with explicit ids: move each id sequence past them.
+        conn.batch_execute(
+            "SELECT setval(pg_get_serial_sequence('authors', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM authors; \
+         SELECT setval(pg_get_serial_sequence('posts', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM posts; \
+         SELECT setval(pg_get_serial_sequence('comments', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM comments;",
+        )?;
+    }
+    Ok(db)
+}
+
+/// Create the database `url` names, through the server's `postgres` database.
+#[cfg(feature = "postgres")]
+fn create_postgres_database(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use diesel::connection::SimpleConnection;
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (server, name) = base
+        .rsplit_once('/')
+        .filter(|(server, name)| server.contains("://") && !server.ends_with('/') && !name.is_empty())
+        .ok_or("the PostgreSQL URL names no database")?;
+    let maintenance = match query {
+        Some(q) => format!("{server}/postgres?{q}"),
+        None => format!("{server}/postgres"),
+    };
+    let mut admin = PgConnection::establish(&maintenance)?;
+    admin.batch_execute(&format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")))?;
+    Ok(())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_url: &str) -> Result<Database, Box<dyn std::error::Error + Send + Sync>> {
+    Err("this blog was built without PostgreSQL support: build it with `--features postgres` \
+         (cargo run -p blog --features postgres -- --database-url postgres://...)"
+        .into())
 }
 
 /// A user of the API: a bearer token and the author it acts as.
@@ -70,20 +197,15 @@ pub fn random_token() -> String {
 }
 
 /// `alice` and `bob` with fresh random tokens.
-pub fn demo_users(pool: &SqlitePool) -> Result<Vec<User>, Box<dyn std::error::Error + Send + Sync>> {
-    users(pool, &[("alice".into(), random_token()), ("bob".into(), random_token())])
+pub fn demo_users(db: &Database) -> Result<Vec<User>, Box<dyn std::error::Error + Send + Sync>> {
+    users(db, &[("alice".into(), random_token()), ("bob".into(), random_token())])
 }
 
 /// Users from `NAME:TOKEN` pairs; authors that do not exist yet are created.
-pub fn users(
-    pool: &SqlitePool,
-    pairs: &[(String, String)],
-) -> Result<Vec<User>, Box<dyn std::error::Error + Send + Sync>> {
+pub fn users(db: &Database, pairs: &[(String, String)]) -> Result<Vec<User>, Box<dyn std::error::Error + Send + Sync>> {
     pairs
         .iter()
-        .map(|(name, token)| {
-            Ok(User { name: name.clone(), token: token.clone(), author_id: author_named(pool, name)? })
-        })
+        .map(|(name, token)| Ok(User { name: name.clone(), token: token.clone(), author_id: author_named(db, name)? }))
         .collect()
 }
 
@@ -100,17 +222,19 @@ pub fn principal(user: &User) -> Principal {
 }
 
 /// The id of the author called `name`, created on first sight.
-pub fn author_named(pool: &SqlitePool, name: &str) -> Result<i32, Box<dyn std::error::Error + Send + Sync>> {
-    let mut conn = pool.get()?;
-    let existing: Option<i32> =
-        authors::table.filter(authors::name.eq(name)).select(authors::id).first(&mut conn).optional()?;
-    Ok(match existing {
-        Some(id) => id,
-        None => diesel::insert_into(authors::table)
-            .values((authors::name.eq(name), authors::email.eq(format!("{name}@example.com"))))
-            .returning(authors::id)
-            .get_result(&mut conn)?,
-    })
+pub fn author_named(db: &Database, name: &str) -> Result<i32, Box<dyn std::error::Error + Send + Sync>> {
+    let id = with_conn!(db, |conn| {
+        let existing: Option<i32> =
+            authors::table.filter(authors::name.eq(name)).select(authors::id).first(conn).optional()?;
+        match existing {
+            Some(id) => Ok(id),
+            None => diesel::insert_into(authors::table)
+                .values((authors::name.eq(name), authors::email.eq(format!("{name}@example.com"))))
+                .returning(authors::id)
+                .get_result(conn),
+        }
+    })?;
+    Ok(id?)
 }
 
 /// How requests are authenticated: the same [`Auth`] guards MCP and the REST writes.
@@ -135,7 +259,7 @@ impl BlogAuth {
     /// metadata and JWKS) issued for `resource` (this server's MCP URL). The token's
     /// `preferred_username` (else `sub`) names the author, created on first sight.
     pub async fn oauth(
-        pool: SqlitePool,
+        db: Database,
         issuer: &str,
         resource: &str,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
@@ -143,7 +267,7 @@ impl BlogAuth {
             .await?
             .map_principal(move |mut p| {
                 let name = p.claims.get("preferred_username").and_then(|v| v.as_str()).unwrap_or(&p.subject).to_owned();
-                let id = author_named(&pool, &name).map_err(|e| format!("no author for `{name}`: {e}"))?;
+                let id = author_named(&db, &name).map_err(|e| format!("no author for `{name}`: {e}"))?;
                 p.claims.insert("author_id".into(), json!(id));
                 Ok(p)
             })
@@ -167,9 +291,36 @@ impl BlogAuth {
 
 /// The MCP server: the model tools, the blog's own tools, and its JSON API's handlers as
 /// tools (called with the agent's token, checked by `auth` like any REST request).
-pub fn mcp_server(pool: SqlitePool, auth: &BlogAuth) -> Result<Server, BuildError> {
-    let authors = ModelTools::<Author, SqliteConnection>::new(pool.clone());
-    let posts = ModelTools::<Post, SqliteConnection>::new(pool.clone())
+pub fn mcp_server(db: Database, auth: &BlogAuth) -> Result<Server, BuildError> {
+    let builder = Server::builder().info(server_info!()).title("Demo blog").instructions(
+        "A blog. Find posts with `posts_list` (filters, search, sorting), read one with `posts_get`, \
+             write drafts with `posts_create`/`posts_patch`, publish with `publish_post`. Authors are in \
+             `authors_list`, comments in `comments_list`; `include: [\"author\", \"comments\"]` attaches \
+             them to posts. `posts_per_author` reports who is read most.",
+    );
+    // The model tools run on the backend's own connection type.
+    let builder = match &db {
+        Database::Sqlite(pool) => model_tools(builder, pool.clone()),
+        #[cfg(feature = "postgres")]
+        Database::Postgres(pool) => model_tools(builder, pool.clone()),
+    };
+    builder
+        .toolset(tools::BlogTools::new(db.clone()))
+        .toolset(api::tools(AppState { db, auth: auth.auth.clone() }))
+        .build()
+}
+
+/// The model tools of authors, posts and comments over `pool`, with their scopes and
+/// relations, and one `query` tool over them.
+fn model_tools<C>(builder: ServerBuilder, pool: diesel::r2d2::Pool<diesel::r2d2::ConnectionManager<C>>) -> ServerBuilder
+where
+    C: diesel::r2d2::R2D2Connection + 'static,
+    Author: ModelQuery<C>,
+    Post: ModelQuery<C>,
+    Comment: ModelQuery<C>,
+{
+    let authors = ModelTools::<Author, C>::new(pool.clone());
+    let posts = ModelTools::<Post, C>::new(pool.clone())
         // Reading needs no scope beyond signing in; every write needs `posts:write`.
         .write_scopes([WRITE])
         .scope(|ctx| {
@@ -188,60 +339,47 @@ pub fn mcp_server(pool: SqlitePool, auth: &BlogAuth) -> Result<Server, BuildErro
         });
     // Read-only comments, visible when their post is (the posts' scope, through the
     // relation): comments on drafts stay with their author.
-    let comments = ModelTools::<crate::models::Comment, SqliteConnection>::new(pool.clone())
-        .scope(|_| Ok(json!({ "post": {} })))
-        .related(&posts);
+    let comments = ModelTools::<Comment, C>::new(pool).scope(|_| Ok(json!({ "post": {} }))).related(&posts);
     let posts = posts.related(&authors).related(&comments);
-    Server::builder()
-        .info(server_info!())
-        .title("Demo blog")
-        .instructions(
-            "A blog. Find posts with `posts_list` (filters, search, sorting), read one with `posts_get`, \
-             write drafts with `posts_create`/`posts_patch`, publish with `publish_post`. Authors are in \
-             `authors_list`, comments in `comments_list`; `include: [\"author\", \"comments\"]` attaches \
-             them to posts. `posts_per_author` reports who is read most.",
-        )
+    builder
         .toolset(authors.clone())
         .toolset(posts.clone())
         .toolset(comments.clone())
         // One `query` tool with pipelines over the models, with the same scopes.
         .toolset(QueryTool::new().collection(authors).collection(posts).collection(comments))
-        .toolset(tools::BlogTools::new(pool.clone()))
-        .toolset(api::tools(AppState { pool, auth: auth.auth.clone() }))
-        .build()
 }
 
 #[derive(Clone)]
 struct AppState {
-    pool: SqlitePool,
+    db: Database,
     auth: Auth,
 }
 
 /// The whole app with bearer tokens for `users`: the JSON API, `/health`, and MCP at
 /// `/mcp`.
-pub fn router(server: Server, pool: SqlitePool, users: Vec<User>) -> Router {
-    app(server, pool, BlogAuth::tokens(&users), |r| r)
+pub fn router(server: Server, db: Database, users: Vec<User>) -> Router {
+    app(server, db, BlogAuth::tokens(&users), |r| r)
 }
 
 /// [`router`] with the MCP endpoint configured by `configure` (public URL, Origin policy).
 pub fn mcp_router(
     server: Server,
-    pool: SqlitePool,
+    db: Database,
     users: Vec<User>,
     configure: impl FnOnce(mcp_axum::McpRouter) -> mcp_axum::McpRouter,
 ) -> Router {
-    app(server, pool, BlogAuth::tokens(&users), configure)
+    app(server, db, BlogAuth::tokens(&users), configure)
 }
 
 /// The whole app with any [`BlogAuth`]: MCP at `/mcp` (with its protected-resource
 /// metadata under `/.well-known/`), the JSON API and `/health`.
 pub fn app(
     server: Server,
-    pool: SqlitePool,
+    db: Database,
     auth: BlogAuth,
     configure: impl FnOnce(mcp_axum::McpRouter) -> mcp_axum::McpRouter,
 ) -> Router {
-    let state = AppState { pool, auth: auth.auth.clone() };
+    let state = AppState { db, auth: auth.auth.clone() };
     let mcp = configure(mcp_axum::McpRouter::new(server).path("/mcp").auth(auth.auth)).into_router();
     Router::new().route("/health", get(|| async { "ok" })).merge(api::routes()).with_state(state).merge(mcp)
 }

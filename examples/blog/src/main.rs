@@ -1,16 +1,18 @@
-//! `cargo run -p blog`: the demo blog on embedded SQLite, MCP at `/mcp`.
+//! `cargo run -p blog`: the demo blog on embedded SQLite (or PostgreSQL), MCP at `/mcp`.
 
 use std::process::ExitCode;
 
 const HELP: &str = "\
-The demo blog: an Axum app on embedded SQLite with MCP at /mcp.
+The demo blog: an Axum app on embedded SQLite (or PostgreSQL) with MCP at /mcp.
 
 USAGE:
     blog [OPTIONS]
 
 OPTIONS:
     --bind ADDR            Address to listen on [default: 127.0.0.1:8000]
-    --database-url PATH    SQLite database file, created and seeded on first start [default: blog.db]
+    --database-url URL     An SQLite database file, or a postgres://USER@HOST:PORT/NAME URL when built
+                           with `--features postgres`. The database, its tables and the demo data are
+                           created on first start [default: blog.db]
     --user NAME:TOKEN      A user and their bearer token (repeatable); an unknown NAME becomes a new
                            author. Without it, demo users alice and bob get random tokens, printed below.
     --oauth-issuer URL     OAuth mode: accept JWT access tokens of this authorization server (its
@@ -99,17 +101,17 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let path = args.database.strip_prefix("sqlite://").unwrap_or(&args.database).to_owned();
-    let pool = blog::open_database(&path)?;
+    let path = redact(&args.database);
+    let db = blog::open_database(&args.database).map_err(|e| format!("--database-url {path}: {e}"))?;
     if args.list_tools {
-        let server = blog::mcp_server(pool, &blog::BlogAuth::tokens(&[]))?;
+        let server = blog::mcp_server(db, &blog::BlogAuth::tokens(&[]))?;
         let tools: Vec<_> = server.tools().into_iter().cloned().collect();
         println!("{}", serde_json::to_string_pretty(&tools)?);
         return Ok(());
     }
-    let users = if args.users.is_empty() { blog::demo_users(&pool)? } else { blog::users(&pool, &args.users)? };
+    let users = if args.users.is_empty() { blog::demo_users(&db)? } else { blog::users(&db, &args.users)? };
     if args.stdio {
-        let server = blog::mcp_server(pool.clone(), &blog::BlogAuth::tokens(&users))?;
+        let server = blog::mcp_server(db.clone(), &blog::BlogAuth::tokens(&users))?;
         let me = &users[0];
         eprintln!("blog: MCP over stdio as `{}`, {} tools, database {path}", me.name, server.tools().len());
         let mut ext = mcp_core::Extensions::default();
@@ -122,12 +124,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     let base = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let url = format!("{base}/mcp");
     let auth = match &args.oauth_issuer {
-        Some(issuer) => blog::BlogAuth::oauth(pool.clone(), issuer, &url)
+        Some(issuer) => blog::BlogAuth::oauth(db.clone(), issuer, &url)
             .await
             .map_err(|e| format!("--oauth-issuer {issuer}: {e}"))?,
         None => blog::BlogAuth::tokens(&users),
     };
-    let server = blog::mcp_server(pool.clone(), &auth)?;
+    let server = blog::mcp_server(db.clone(), &auth)?;
     eprintln!("blog: MCP at {url} ({} tools), JSON API at {base}/api/posts, database {path}", server.tools().len());
     eprintln!("blog: auth: {}", auth.describe());
     let origin_policy = match &args.public_url {
@@ -149,10 +151,24 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         serde_json::to_string_pretty(&serde_json::json!({ "mcpServers": { "blog": config } }))?
     );
     let public_url = args.public_url.clone();
-    let app = blog::app(server, pool, auth, move |r| match &public_url {
+    let app = blog::app(server, db, auth, move |r| match &public_url {
         Some(p) => r.public_url(p),
         None => r,
     });
     mcp_axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// `url` without the password, for the log.
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) => {
+                let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
+                format!("{scheme}://{user}@{host}")
+            }
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }

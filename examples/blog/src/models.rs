@@ -10,7 +10,9 @@ use crate::schema::{authors, comments, posts};
 
 /// People who write on the blog.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, JsonSchema)]
-#[diesel(table_name = authors, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = authors)]
+#[cfg_attr(not(feature = "postgres"), diesel(check_for_backend(diesel::sqlite::Sqlite)))]
+#[cfg_attr(feature = "postgres", diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg)))]
 #[schemars(crate = "mcp_core::schemars")]
 #[mcp_toolset(search(name, bio))]
 pub struct Author {
@@ -30,7 +32,9 @@ pub struct Author {
 /// Blog posts: everyone reads published ones; authors also see, change and delete their own
 /// drafts and posts.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, JsonSchema)]
-#[diesel(table_name = posts, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = posts)]
+#[cfg_attr(not(feature = "postgres"), diesel(check_for_backend(diesel::sqlite::Sqlite)))]
+#[cfg_attr(feature = "postgres", diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg)))]
 #[schemars(crate = "mcp_core::schemars")]
 #[mcp_toolset(
     actions(list, get, count, create, update, patch, delete, aggregate),
@@ -65,7 +69,9 @@ pub struct Post {
 
 /// A reader's comment on a post; visible with its post.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
-#[diesel(table_name = comments, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = comments)]
+#[cfg_attr(not(feature = "postgres"), diesel(check_for_backend(diesel::sqlite::Sqlite)))]
+#[cfg_attr(feature = "postgres", diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg)))]
 #[schemars(crate = "mcp_core::schemars")]
 #[mcp_toolset(search(body), max_limit = 50, relations(post = belongs_to(Post, post_id)))]
 pub struct Comment {

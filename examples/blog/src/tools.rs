@@ -5,9 +5,9 @@ use chrono::Utc;
 use diesel::prelude::*;
 use mcp_core::prelude::*;
 use mcp_core::schemars::JsonSchema;
-use mcp_diesel::SqlitePool;
 use serde::Serialize;
 
+use crate::Database;
 use crate::models::{Comment, Post};
 use crate::schema::{audit_log, authors, comments, posts};
 
@@ -28,7 +28,7 @@ fn user_name(ctx: &Context) -> String {
 /// The blog's custom tools.
 #[derive(Clone)]
 pub struct BlogTools {
-    pool: SqlitePool,
+    db: Database,
 }
 
 /// Posts and readers of one author.
@@ -54,24 +54,22 @@ pub struct WordCount {
 }
 
 impl BlogTools {
-    /// The tools over `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
-        BlogTools { pool }
+    /// The tools over `db`.
+    pub fn new(db: Database) -> Self {
+        BlogTools { db }
     }
+}
 
-    /// Run `f` on a pooled connection on the blocking thread pool.
-    async fn db<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut SqliteConnection) -> Result<R, ToolError> + Send + 'static,
-    ) -> Result<R, ToolError> {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|_| ToolError::internal("the database is busy; try again"))?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|_| ToolError::internal("the query failed unexpectedly"))?
-    }
+/// Run `$body` (a `Result<_, ToolError>`) with `$conn` bound to a pooled connection, on the
+/// blocking thread pool.
+macro_rules! run {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match blocking!($db, |$conn| -> Result<_, ToolError> { $body }) {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(ToolError::internal("the database is busy; try again")),
+            Err(_) => Err(ToolError::internal("the query failed unexpectedly")),
+        }
+    };
 }
 
 fn db_error(e: diesel::result::Error) -> ToolError {
@@ -80,15 +78,18 @@ fn db_error(e: diesel::result::Error) -> ToolError {
 }
 
 /// A post the caller may read (published, or their own), if it exists.
-fn readable(conn: &mut SqliteConnection, id: i32, me: Option<i32>) -> Result<Post, ToolError> {
-    posts::table
-        .filter(posts::id.eq(id))
-        .filter(posts::published.eq(true).or(posts::author_id.nullable().eq(me)))
-        .select(Post::as_select())
-        .first(conn)
-        .optional()
-        .map_err(db_error)?
-        .ok_or_else(|| ToolError::not_found(format!("no post with id {id}")))
+macro_rules! readable {
+    ($conn:expr, $id:expr, $me:expr) => {{
+        let (id, me): (i32, Option<i32>) = ($id, $me);
+        posts::table
+            .filter(posts::id.eq(id))
+            .filter(posts::published.eq(true).or(posts::author_id.nullable().eq(me)))
+            .select(Post::as_select())
+            .first::<Post>($conn)
+            .optional()
+            .map_err(db_error)?
+            .ok_or_else(|| ToolError::not_found(format!("no post with id {id}")))
+    }};
 }
 
 #[mcp_toolset]
@@ -99,7 +100,7 @@ impl BlogTools {
     async fn publish_post(&self, ctx: &Context, #[mcp(desc = "The draft's id")] id: i32) -> Result<Post, ToolError> {
         let me = author_id(ctx)?;
         let actor = user_name(ctx);
-        self.db(move |conn| {
+        run!(self.db, |conn| {
             conn.transaction(|conn| {
                 let now = Utc::now().naive_utc();
                 let changed = diesel::update(posts::table.filter(posts::id.eq(id)).filter(posts::author_id.eq(me)))
@@ -120,7 +121,6 @@ impl BlogTools {
             .map_err(db_error)?
             .ok_or_else(|| ToolError::not_found(format!("no post of yours with id {id}")))
         })
-        .await
     }
 
     /// Published posts and their views per author, most read first.
@@ -130,7 +130,7 @@ impl BlogTools {
         #[mcp(desc = "How many authors (default 10)", range(min = 1, max = 100))] top: Option<u32>,
     ) -> Result<Vec<AuthorStats>, ToolError> {
         let top = top.unwrap_or(10) as usize;
-        self.db(move |conn| {
+        run!(self.db, |conn| {
             // SQLite's SUM of a BIGINT is typed NUMERIC; add the views up here instead.
             let rows: Vec<(String, i64)> = posts::table
                 .inner_join(authors::table)
@@ -152,7 +152,6 @@ impl BlogTools {
             stats.truncate(top);
             Ok(stats)
         })
-        .await
     }
 
     /// The comments on a post you can read, oldest first.
@@ -165,8 +164,8 @@ impl BlogTools {
     ) -> Result<Vec<Comment>, ToolError> {
         let me = author_id(ctx).ok();
         let limit = i64::from(limit.unwrap_or(20));
-        self.db(move |conn| {
-            readable(conn, post_id, me)?;
+        run!(self.db, |conn| {
+            readable!(conn, post_id, me)?;
             comments::table
                 .filter(comments::post_id.eq(post_id))
                 .order((comments::created_at, comments::id))
@@ -175,32 +174,27 @@ impl BlogTools {
                 .load(conn)
                 .map_err(db_error)
         })
-        .await
     }
 
     /// Count the words of every post you can read. Slow on purpose: it reports progress.
     #[mcp_tool(read_only, title = "Word count")]
     async fn word_count(&self, ctx: &Context, progress: Progress) -> Result<WordCount, ToolError> {
         let me = author_id(ctx).ok();
-        let ids: Vec<i32> = self
-            .db(move |conn| {
-                posts::table
-                    .filter(posts::published.eq(true).or(posts::author_id.nullable().eq(me)))
-                    .order(posts::id)
-                    .select(posts::id)
-                    .load(conn)
-                    .map_err(db_error)
-            })
-            .await?;
+        let ids: Vec<i32> = run!(self.db, |conn| {
+            posts::table
+                .filter(posts::published.eq(true).or(posts::author_id.nullable().eq(me)))
+                .order(posts::id)
+                .select(posts::id)
+                .load(conn)
+                .map_err(db_error)
+        })?;
         let total = ids.len();
         let mut words = 0;
         for (n, chunk) in ids.chunks(200).enumerate() {
             let chunk = chunk.to_vec();
-            let bodies: Vec<String> = self
-                .db(move |conn| {
-                    posts::table.filter(posts::id.eq_any(chunk)).select(posts::body).load(conn).map_err(db_error)
-                })
-                .await?;
+            let bodies: Vec<String> = run!(self.db, |conn| {
+                posts::table.filter(posts::id.eq_any(chunk)).select(posts::body).load(conn).map_err(db_error)
+            })?;
             words += bodies.iter().map(|b| b.split_whitespace().count()).sum::<usize>();
             let done = ((n + 1) * 200).min(total);
             progress.report(done as f64, Some(total as f64), format!("{done} of {total} posts")).await;
@@ -213,7 +207,7 @@ impl BlogTools {
     #[mcp_resource(uri_template = "blog://posts/{id}", mime_type = "application/json")]
     async fn post(&self, ctx: &Context, id: i32) -> Result<String, ToolError> {
         let me = author_id(ctx).ok();
-        let post = self.db(move |conn| readable(conn, id, me)).await?;
+        let post: Post = run!(self.db, |conn| readable!(conn, id, me))?;
         serde_json::to_string(&post).map_err(|e| ToolError::internal(e.to_string()))
     }
 
@@ -221,7 +215,7 @@ impl BlogTools {
     #[mcp_prompt(title = "Review a post")]
     async fn review_post(&self, ctx: &Context, #[mcp(desc = "The post's id")] id: i32) -> Result<String, ToolError> {
         let me = author_id(ctx).ok();
-        let post = self.db(move |conn| readable(conn, id, me)).await?;
+        let post: Post = run!(self.db, |conn| readable!(conn, id, me))?;
         Ok(format!(
             "You are an editor. Review this blog post: point out unclear sentences, missing context and a better \
              title if there is one.\n\n# {}\n\n{}",

@@ -73,3 +73,28 @@ fn stdio_answers_a_client() {
     child.kill().ok();
     child.wait().unwrap();
 }
+
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn a_postgres_url_needs_the_postgres_feature() {
+    let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args(["--list-tools", "--database-url", "postgres://postgres@127.0.0.1:5432/blog_demo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("built without PostgreSQL support") && err.contains("--features postgres"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn other_database_urls_are_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args(["--list-tools", "--database-url", "mysql://root:secret@127.0.0.1:3306/blog"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`mysql://` databases are not supported"), "{err}");
+    assert!(!err.contains("secret"), "the password stays out of the log: {err}");
+}

@@ -3,13 +3,13 @@
 
 mod common;
 
-use common::{ALICE, BOB, TempDir};
+use common::{ALICE, BOB, Fixture};
 use serde_json::{Value, json};
 
 struct App {
     base: String,
     http: reqwest::Client,
-    _dir: TempDir,
+    _dir: Fixture,
 }
 
 async fn start() -> App {

@@ -3,13 +3,13 @@
 
 mod common;
 
-use common::{ALICE, BOB, TempDir};
+use common::{ALICE, BOB, Fixture};
 use mcp_axum::testing::{McpTestClient, McpTestError};
 use serde_json::{Value, json};
 
 struct Blog {
     router: axum::Router,
-    _dir: TempDir,
+    _dir: Fixture,
 }
 
 fn blog() -> Blog {
