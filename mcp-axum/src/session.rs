@@ -1,7 +1,7 @@
 //! Legacy (2025) sessions: where their state is kept ([`SessionStore`]), and the live
 //! sessions of this process (request bookkeeping, the GET stream and its replay buffer).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -72,37 +72,45 @@ impl Default for SessionLimits {
 /// A bounded map with idle expiry, shared by the memory store and the live registry.
 #[derive(Debug)]
 struct Bounded<V> {
-    /// Value, last use and its position in `order`.
-    map: HashMap<String, (V, Instant, u64)>,
-    /// Ids by last use, oldest first: expiry and eviction pop from the front, so a full
-    /// store costs O(log n) per new session instead of a scan of every entry.
-    order: BTreeMap<u64, String>,
+    /// Value, last use and the stamp of its newest entry in `queue`.
+    map: HashMap<Arc<str>, (V, Instant, u64)>,
+    /// Ids by last use, oldest first; an entry whose stamp is no longer its id's is
+    /// stale and skipped. Expiry and eviction pop from the front, so a full store costs
+    /// O(1) amortized per new session instead of a scan of every entry, for about 24
+    /// bytes per session.
+    queue: VecDeque<(u64, Arc<str>)>,
     next: u64,
     limits: SessionLimits,
 }
 
 impl<V: Clone> Bounded<V> {
     fn new(limits: SessionLimits) -> Self {
-        Bounded { map: HashMap::new(), order: BTreeMap::new(), next: 0, limits }
+        Bounded { map: HashMap::new(), queue: VecDeque::new(), next: 0, limits }
     }
 
-    fn stamp(&mut self) -> u64 {
+    /// Record a use of `key` now.
+    fn touch(&mut self, key: Arc<str>) -> u64 {
         self.next += 1;
+        self.queue.push_back((self.next, key));
+        // Drop stale entries once they outnumber the live ones.
+        if self.queue.len() > 2 * self.map.len() + 16 {
+            let map = &self.map;
+            self.queue.retain(|(seq, k)| map.get(k).is_some_and(|e| e.2 == *seq));
+        }
         self.next
     }
 
     fn get(&mut self, id: &str, now: Instant) -> Option<V> {
-        let (_, last, _) = self.map.get(id)?;
+        let (key, (_, last, _)) = self.map.get_key_value(id)?;
         if now.duration_since(*last) > self.limits.idle_timeout {
             self.remove(id);
             return None;
         }
-        let seq = self.stamp();
-        let (v, last, old) = self.map.get_mut(id)?;
-        self.order.remove(old);
+        let key = key.clone();
+        let seq = self.touch(key);
+        let (v, last, stamp) = self.map.get_mut(id)?;
         *last = now;
-        *old = seq;
-        self.order.insert(seq, id.to_owned());
+        *stamp = seq;
         Some(v.clone())
     }
 
@@ -110,41 +118,60 @@ impl<V: Clone> Bounded<V> {
     /// Returns what was evicted.
     fn insert(&mut self, id: String, v: V, now: Instant) -> Vec<V> {
         let mut evicted = Vec::new();
-        if let Some((_, _, old)) = self.map.remove(&id) {
-            self.order.remove(&old);
-        } else if self.map.len() >= self.limits.max_sessions {
-            evicted.extend(self.sweep(now));
-            while self.map.len() >= self.limits.max_sessions.max(1) {
-                let Some((_, oldest)) = self.order.pop_first() else { break };
-                if let Some((v, _, _)) = self.map.remove(&oldest) {
-                    evicted.push(v);
+        let key: Arc<str> = match self.map.get_key_value(id.as_str()) {
+            Some((k, _)) => k.clone(),
+            None => {
+                if self.map.len() >= self.limits.max_sessions {
+                    evicted.extend(self.sweep(now));
+                    while self.map.len() >= self.limits.max_sessions.max(1) {
+                        match self.pop_oldest() {
+                            Some(v) => evicted.push(v),
+                            None => break,
+                        }
+                    }
                 }
+                Arc::from(id)
             }
+        };
+        self.map.insert(key.clone(), (v, now, 0));
+        let seq = self.touch(key.clone());
+        if let Some(e) = self.map.get_mut(&key) {
+            e.2 = seq;
         }
-        let seq = self.stamp();
-        self.order.insert(seq, id.clone());
-        self.map.insert(id, (v, now, seq));
         evicted
     }
 
     fn remove(&mut self, id: &str) -> Option<V> {
-        let (v, _, seq) = self.map.remove(id)?;
-        self.order.remove(&seq);
-        Some(v)
+        self.map.remove(id).map(|(v, _, _)| v)
     }
 
-    /// Drop the sessions idle for longer than the timeout: the front of `order`.
+    /// The front of the queue that is still current, removed.
+    fn pop_oldest(&mut self) -> Option<V> {
+        while let Some((seq, k)) = self.queue.pop_front() {
+            if self.map.get(&k).is_some_and(|e| e.2 == seq) {
+                return self.remove(&k);
+            }
+        }
+        None
+    }
+
+    /// Drop the sessions idle for longer than the timeout: the front of the queue.
     fn sweep(&mut self, now: Instant) -> Vec<V> {
         let timeout = self.limits.idle_timeout;
         let mut out = Vec::new();
-        while let Some((_, id)) = self.order.first_key_value() {
-            let expired = self.map.get(id).is_none_or(|(_, t, _)| now.duration_since(*t) > timeout);
-            if !expired {
-                break;
-            }
-            let (_, id) = self.order.pop_first().unwrap_or_default();
-            if let Some((v, _, _)) = self.map.remove(&id) {
-                out.push(v);
+        while let Some((seq, k)) = self.queue.front() {
+            match self.map.get(k) {
+                Some(e) if e.2 == *seq => {
+                    if now.duration_since(e.1) <= timeout {
+                        break;
+                    }
+                    let k = k.clone();
+                    self.queue.pop_front();
+                    out.extend(self.remove(&k));
+                }
+                _ => {
+                    self.queue.pop_front();
+                }
             }
         }
         out
@@ -391,12 +418,18 @@ mod tests {
         assert!(b.insert("c".into(), 30, at(4)).is_empty());
         assert_eq!(b.len(), 3);
         assert_eq!(b.insert("d".into(), 4, at(5)), vec![2]);
-        assert_eq!(b.order.len(), b.map.len());
+        assert!(b.queue.len() <= 2 * b.map.len() + 16);
         // At 13.5 s "a" (used at 3 s) has expired, "c" (4 s) and "d" (5 s) have not.
         assert_eq!(b.sweep(at(13) + Duration::from_millis(500)), vec![1]);
         assert_eq!(b.remove("c"), Some(30));
         assert_eq!(b.sweep(at(16)), vec![4]);
-        assert!(b.map.is_empty() && b.order.is_empty());
+        assert!(b.map.is_empty() && b.queue.is_empty());
+        // Many uses of one session do not grow the queue without bound.
+        b.insert("e".into(), 5, at(20));
+        for i in 0..1000 {
+            assert_eq!(b.get("e", at(20) + Duration::from_millis(i)), Some(5));
+        }
+        assert!(b.queue.len() <= 2 * b.map.len() + 17, "{}", b.queue.len());
     }
 
     #[tokio::test]
