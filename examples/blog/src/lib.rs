@@ -72,7 +72,7 @@ use mcp_core::{BuildError, Principal, Server, ServerBuilder, server_info};
 use mcp_diesel::{ModelQuery, ModelTools, QueryTool, SqlitePool, WriteAction};
 use serde_json::json;
 
-use crate::models::{Author, Comment, Post};
+use crate::models::{Author, Comment, Post, PostTag, Tag};
 use crate::schema::authors;
 
 /// The SQLite migrations in `examples/blog/migrations/sqlite`, compiled into the binary.
@@ -147,7 +147,9 @@ fn open_postgres(url: &str) -> Result<Database, Box<dyn std::error::Error + Send
         conn.batch_execute(
             "SELECT setval(pg_get_serial_sequence('authors', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM authors; \
          SELECT setval(pg_get_serial_sequence('posts', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM posts; \
-         SELECT setval(pg_get_serial_sequence('comments', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM comments;",
+         SELECT setval(pg_get_serial_sequence('comments', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM comments; \
+         SELECT setval(pg_get_serial_sequence('tags', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM tags; \
+         SELECT setval(pg_get_serial_sequence('post_tags', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM post_tags;",
         )?;
     }
     Ok(db)
@@ -318,6 +320,8 @@ where
     Author: ModelQuery<C>,
     Post: ModelQuery<C>,
     Comment: ModelQuery<C>,
+    Tag: ModelQuery<C>,
+    PostTag: ModelQuery<C>,
 {
     let authors = ModelTools::<Author, C>::new(pool.clone());
     let posts = ModelTools::<Post, C>::new(pool.clone())
@@ -339,14 +343,28 @@ where
         });
     // Read-only comments, visible when their post is (the posts' scope, through the
     // relation): comments on drafts stay with their author.
-    let comments = ModelTools::<Comment, C>::new(pool).scope(|_| Ok(json!({ "post": {} }))).related(&posts);
-    let posts = posts.related(&authors).related(&comments);
+    let comments = ModelTools::<Comment, C>::new(pool.clone()).scope(|_| Ok(json!({ "post": {} }))).related(&posts);
+    // Tags are public; which post has which tag is visible with the post, like comments.
+    let tags = ModelTools::<Tag, C>::new(pool.clone());
+    let post_tags =
+        ModelTools::<PostTag, C>::new(pool).scope(|_| Ok(json!({ "post": {} }))).related(&posts).related(&tags);
+    let tags = tags.related(&post_tags);
+    let posts = posts.related(&authors).related(&comments).related(&post_tags);
     builder
         .toolset(authors.clone())
         .toolset(posts.clone())
         .toolset(comments.clone())
+        .toolset(tags.clone())
+        .toolset(post_tags.clone())
         // One `query` tool with pipelines over the models, with the same scopes.
-        .toolset(QueryTool::new().collection(authors).collection(posts).collection(comments))
+        .toolset(
+            QueryTool::new()
+                .collection(authors)
+                .collection(posts)
+                .collection(comments)
+                .collection(tags)
+                .collection(post_tags),
+        )
 }
 
 #[derive(Clone)]

@@ -6,7 +6,7 @@ use mcp_core::mcp_toolset;
 use mcp_core::schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::schema::{authors, comments, posts};
+use crate::schema::{authors, comments, post_tags, posts, tags};
 
 /// People who write on the blog.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, JsonSchema)]
@@ -41,7 +41,11 @@ pub struct Author {
     group_by(author_id, published),
     search(title, body),
     max_limit = 50,
-    relations(author = belongs_to(Author, author_id), comments = has_many(Comment, comments::post_id))
+    relations(
+        author = belongs_to(Author, author_id),
+        comments = has_many(Comment, comments::post_id),
+        tags = has_many(PostTag, post_tags::post_id)
+    )
 )]
 pub struct Post {
     /// The post's id.
@@ -85,4 +89,34 @@ pub struct Comment {
     pub body: String,
     /// When.
     pub created_at: NaiveDateTime,
+}
+
+/// A topic posts are filed under.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = tags)]
+#[cfg_attr(not(feature = "postgres"), diesel(check_for_backend(diesel::sqlite::Sqlite)))]
+#[cfg_attr(feature = "postgres", diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg)))]
+#[schemars(crate = "mcp_core::schemars")]
+#[mcp_toolset(search(name), relations(posts = has_many(PostTag, post_tags::tag_id)))]
+pub struct Tag {
+    /// The tag's id.
+    pub id: i32,
+    /// Its name, unique.
+    pub name: String,
+}
+
+/// A post filed under a tag; visible with its post.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = post_tags)]
+#[cfg_attr(not(feature = "postgres"), diesel(check_for_backend(diesel::sqlite::Sqlite)))]
+#[cfg_attr(feature = "postgres", diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg)))]
+#[schemars(crate = "mcp_core::schemars")]
+#[mcp_toolset(max_limit = 100, relations(post = belongs_to(Post, post_id), tag = belongs_to(Tag, tag_id)))]
+pub struct PostTag {
+    /// The link's id.
+    pub id: i32,
+    /// The post.
+    pub post_id: i32,
+    /// The tag.
+    pub tag_id: i32,
 }

@@ -48,6 +48,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Topics posts are filed under.
+    tags (id) {
+        id -> Integer,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    /// Which post has which tag.
+    post_tags (id) {
+        id -> Integer,
+        post_id -> Integer,
+        tag_id -> Integer,
+    }
+}
+
 diesel::joinable!(posts -> authors (author_id));
 diesel::joinable!(comments -> posts (post_id));
-diesel::allow_tables_to_appear_in_same_query!(authors, posts, comments, audit_log);
+diesel::joinable!(post_tags -> posts (post_id));
+diesel::joinable!(post_tags -> tags (tag_id));
+diesel::allow_tables_to_appear_in_same_query!(authors, posts, comments, audit_log, tags, post_tags);

@@ -1,12 +1,12 @@
 //! Realistic demo data, written on first start: 20 authors (the first two are the demo
-//! users alice and bob), 1,200 posts and 3,000 comments. Deterministic, so the tests can
-//! rely on it.
+//! users alice and bob), 1,200 posts, 3,000 comments, 15 tags and about 2,400 post tags.
+//! Deterministic, so the tests can rely on it.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::Database;
-use crate::schema::{authors, comments, posts};
+use crate::schema::{authors, comments, post_tags, posts, tags};
 
 const NAMES: &[&str] = &[
     "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia",
@@ -113,6 +113,34 @@ pub fn seed_if_empty(db: &Database) -> Result<bool, Box<dyn std::error::Error + 
             }
             for chunk in notes.chunks(300) {
                 diesel::insert_into(comments::table).values(chunk).execute(conn)?;
+            }
+
+            // One tag per topic; each post filed under one to three of them.
+            let names: Vec<_> = TOPICS
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (tags::id.eq(i as i32 + 1), tags::name.eq(t.to_lowercase())))
+                .collect();
+            diesel::insert_into(tags::table).values(&names).execute(conn)?;
+            let mut links = Vec::new();
+            for post in 1..=POSTS {
+                let mut chosen: Vec<i32> = Vec::new();
+                for _ in 0..=rng.next(3) {
+                    let tag = rng.next(TOPICS.len()) as i32 + 1;
+                    if !chosen.contains(&tag) {
+                        chosen.push(tag);
+                    }
+                }
+                for tag in chosen {
+                    links.push((
+                        post_tags::id.eq(links.len() as i32 + 1),
+                        post_tags::post_id.eq(post),
+                        post_tags::tag_id.eq(tag),
+                    ));
+                }
+            }
+            for chunk in links.chunks(300) {
+                diesel::insert_into(post_tags::table).values(chunk).execute(conn)?;
             }
             Ok(true)
         })

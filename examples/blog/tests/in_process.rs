@@ -34,7 +34,7 @@ async fn tools_resources_and_prompts() {
     let b = blog();
     let alice = McpTestClient::new(b.router.clone()).bearer(ALICE);
     let tools = alice.list_tools().await.unwrap();
-    assert_eq!(tools.len(), 23);
+    assert_eq!(tools.len(), 29);
     let publish = tools.iter().find(|t| t.name == "publish_post").unwrap();
     assert_eq!(publish.annotations.as_ref().unwrap().idempotent_hint, Some(true));
 
@@ -135,4 +135,51 @@ async fn comments_follow_their_post() {
         .unwrap(),
     );
     assert_eq!(public["items"][0]["post"]["published"], true);
+}
+
+#[tokio::test]
+async fn tags_file_posts_and_follow_their_scope() {
+    let b = blog();
+    let alice = McpTestClient::new(b.router.clone()).bearer(ALICE);
+    let bob = McpTestClient::new(b.router.clone()).bearer(BOB);
+    let tags = structured(&alice.call_tool("tags_list", json!({ "search": "rust" })).await.unwrap());
+    assert_eq!(tags["items"][0]["name"], "rust", "{tags}");
+    let rust = tags["items"][0]["id"].clone();
+
+    // Posts filed under `rust`, through the relation, with their tags attached.
+    let page = structured(
+        &bob.call_tool(
+            "posts_list",
+            json!({ "filter": { "tags.tag_id": rust, "published": true }, "include": ["tags"], "limit": 5 }),
+        )
+        .await
+        .unwrap(),
+    );
+    let items = page["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "{page}");
+    for p in items {
+        assert!(p["tags"].as_array().unwrap().iter().any(|t| t["tag_id"] == rust), "{p}");
+    }
+    // Counting links by tag name goes through the tag relation.
+    let by_name =
+        structured(&bob.call_tool("post_tags_count", json!({ "filter": { "tag.name": "rust" } })).await.unwrap());
+    let by_id = structured(&bob.call_tool("post_tags_count", json!({ "filter": { "tag_id": rust } })).await.unwrap());
+    assert_eq!(by_name["count"], by_id["count"]);
+    assert!(by_name["count"].as_i64().unwrap() > 0);
+
+    // The tags of alice's drafts are hers: bob counts fewer links than she does.
+    let drafts = json!({ "filter": { "post.published": false } });
+    let hers = structured(&alice.call_tool("post_tags_count", drafts.clone()).await.unwrap());
+    let his = structured(&bob.call_tool("post_tags_count", drafts).await.unwrap());
+    let alice_id =
+        structured(&alice.call_tool("authors_list", json!({ "filter": { "name": "alice" } })).await.unwrap())["items"]
+            [0]["id"]
+            .clone();
+    let alice_drafts = json!({ "filter": { "post.published": false, "post.author_id": alice_id } });
+    let seen_by_bob = structured(&bob.call_tool("post_tags_count", alice_drafts.clone()).await.unwrap());
+    assert_eq!(seen_by_bob["count"], 0);
+    assert!(
+        structured(&alice.call_tool("post_tags_count", alice_drafts).await.unwrap())["count"].as_i64().unwrap() > 0
+    );
+    assert_ne!(hers["count"], his["count"]);
 }

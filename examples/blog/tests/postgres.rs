@@ -109,11 +109,13 @@ mod pg {
         assert_eq!(count(&mut conn, "posts"), i64::from(blog::seed::POSTS));
         assert_eq!(count(&mut conn, "comments"), i64::from(blog::seed::COMMENTS));
         assert_eq!(count(&mut conn, "audit_log"), 0);
-        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 1);
+        assert_eq!(count(&mut conn, "tags"), 15);
+        assert!(count(&mut conn, "post_tags") >= i64::from(blog::seed::POSTS));
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 2);
 
         let app = serve(db).await;
         let tools = app.mcp(ALICE, "tools/list", json!({})).await;
-        assert_eq!(tools["result"]["tools"].as_array().map(Vec::len), Some(23), "{tools}");
+        assert_eq!(tools["result"]["tools"].as_array().map(Vec::len), Some(29), "{tools}");
 
         // Searching is case-insensitive here too; the report and the slow tool work.
         let page = app.ok(ALICE, "posts_list", json!({ "search": "rust", "order_by": ["-views"], "limit": 5 })).await;
