@@ -241,10 +241,11 @@ async fn jwt_access_tokens() {
     assert_eq!(resp.status(), 401);
 }
 
-#[tokio::test]
-async fn unknown_kids_do_not_hammer_the_authorization_server() {
+/// An authorization server with one RSA key, and a server accepting its tokens with the
+/// default settings.
+async fn jwt_app(kid: &str) -> (Issuer, Key, common::App) {
     let idp = issuer().await;
-    let rsa = rsa_key("k1");
+    let rsa = rsa_key(kid);
     idp.jwks.lock().unwrap().push(rsa.jwk.clone());
     let iss = idp.url.clone();
     let app = start(|r, base| {
@@ -252,7 +253,13 @@ async fn unknown_kids_do_not_hammer_the_authorization_server() {
         r.auth(Auth::new().authenticator(jwt))
     })
     .await;
-    let aud = format!("{}/mcp", app.base);
+    (idp, rsa, app)
+}
+
+#[tokio::test]
+async fn unknown_kids_do_not_hammer_the_authorization_server() {
+    let (idp, rsa, app) = jwt_app("k1").await;
+    let (iss, aud) = (idp.url.clone(), format!("{}/mcp", app.base));
     assert_eq!(app.call(Some(&sign(&rsa, &claims(&iss, &aud, ""))), "whoami", json!({})).await.status, 200);
     let junk = ec_key("junk");
     for _ in 0..5 {
@@ -308,16 +315,8 @@ async fn introspection() {
 
 #[tokio::test]
 async fn two_users_cannot_reach_each_others_sessions() {
-    let idp = issuer().await;
-    let rsa = rsa_key("k");
-    idp.jwks.lock().unwrap().push(rsa.jwk.clone());
-    let iss = idp.url.clone();
-    let app = start(|r, base| {
-        let jwt = JwtAuthenticator::builder(&iss, format!("{iss}/jwks"), format!("{base}/mcp")).build().unwrap();
-        r.auth(Auth::new().authenticator(jwt))
-    })
-    .await;
-    let aud = format!("{}/mcp", app.base);
+    let (idp, rsa, app) = jwt_app("k").await;
+    let (iss, aud) = (idp.url.clone(), format!("{}/mcp", app.base));
     let alice = sign(&rsa, &claims(&iss, &aud, "posts:read"));
     let mut bob_claims = claims(&iss, &aud, "posts:read");
     bob_claims["sub"] = json!("bob");

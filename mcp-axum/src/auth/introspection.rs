@@ -164,11 +164,6 @@ fn to_verdict(answer: Result<Principal, String>) -> Verdict {
 
 impl Authenticator for Introspection {
     fn authenticate<'a>(&'a self, _request: &'a Parts, token: Option<&'a str>) -> BoxFuture<'a, Verdict> {
-        Box::pin(async move {
-            match token {
-                Some(t) => self.check(t).await,
-                None => Verdict::Pass,
-            }
-        })
+        super::with_token(token, |t| self.check(t))
     }
 }

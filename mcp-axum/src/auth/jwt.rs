@@ -362,12 +362,7 @@ impl JwtBuilder {
 
 impl Authenticator for JwtAuthenticator {
     fn authenticate<'a>(&'a self, _request: &'a Parts, token: Option<&'a str>) -> BoxFuture<'a, Verdict> {
-        Box::pin(async move {
-            match token {
-                Some(t) => self.check(t).await,
-                None => Verdict::Pass,
-            }
-        })
+        super::with_token(token, |t| self.check(t))
     }
 }
 

@@ -54,6 +54,18 @@ impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
     }
 }
 
+/// For authenticators that only look at the token: `Pass` without one, else `check`.
+#[cfg(feature = "oauth")]
+fn with_token<'a, F>(token: Option<&'a str>, check: impl FnOnce(&'a str) -> F) -> BoxFuture<'a, Verdict>
+where
+    F: std::future::Future<Output = Verdict> + Send + 'a,
+{
+    match token {
+        Some(t) => Box::pin(check(t)),
+        None => Box::pin(std::future::ready(Verdict::Pass)),
+    }
+}
+
 /// Static bearer tokens or API keys, each acting as a fixed [`Principal`].
 ///
 /// Tokens are kept as SHA-256 digests and every one is compared in constant time, so
