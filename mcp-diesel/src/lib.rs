@@ -150,12 +150,20 @@
 //! | `uuid` | no | `uuid::Uuid` columns (Diesel's and schemars' support) |
 
 pub mod aggregate;
+pub mod exec;
 pub mod filter;
 mod model;
 mod query;
 mod template;
 mod tools;
 
+#[cfg(all(feature = "diesel-async", feature = "mysql"))]
+pub use crate::exec::async_mysql_pool;
+#[cfg(all(feature = "diesel-async", feature = "postgres"))]
+pub use crate::exec::async_postgres_pool;
+#[cfg(feature = "diesel-async")]
+pub use crate::exec::{Async, AsyncModelQuery, AsyncPool};
+pub use crate::exec::{Executor, ModelExec};
 pub use crate::model::{
     Actions, ListQuery, ModelFilter, ModelInfo, ModelQuery, QueryError, Relation, decode, decode_list, decode_write,
     like_pattern,
@@ -259,6 +267,8 @@ pub fn mysql_pool(url: &str, size: u32) -> Result<MysqlPool, diesel::r2d2::PoolE
 #[doc(hidden)]
 pub mod __private {
     pub use diesel;
+    #[cfg(feature = "diesel-async")]
+    pub use diesel_async;
     pub use serde_json;
 
     use serde_json::{Map, Value};
