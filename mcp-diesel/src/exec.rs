@@ -310,6 +310,17 @@ mod nonblocking {
         }
     }
 
+    /// A connection from the pool of `db`, waiting at most as long as the sync pools do.
+    macro_rules! pooled {
+        ($db:expr) => {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), $db.pool.get()).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => return Err(pool_error(e)),
+                Err(_) => return Err(pool_error("timed out waiting for a connection")),
+            }
+        };
+    }
+
     /// The model's queries on diesel-async connections `$conn`.
     macro_rules! async_exec {
         ($conn:ty) => {
@@ -332,7 +343,7 @@ mod nonblocking {
                     includes: Vec<(usize, Filter)>,
                 ) -> BoxFuture<'_, Result<Page<Self>, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = db.pool.get().await.map_err(pool_error)?;
+                        let mut conn = pooled!(db);
                         let conn = &mut *conn;
                         let run = async {
                             let rows = M::list(conn, &query, &scope).await?;
@@ -358,7 +369,7 @@ mod nonblocking {
                     includes: Vec<(usize, Filter)>,
                 ) -> BoxFuture<'_, Result<Found<Self>, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = db.pool.get().await.map_err(pool_error)?;
+                        let mut conn = pooled!(db);
                         let conn = &mut *conn;
                         let run = async {
                             let Some(row) = M::get(conn, &key, &scope).await? else { return Ok(None) };
@@ -379,7 +390,7 @@ mod nonblocking {
                     scope: Filter,
                 ) -> BoxFuture<'_, Result<i64, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = db.pool.get().await.map_err(pool_error)?;
+                        let mut conn = pooled!(db);
                         M::count(&mut conn, &filter, &scope).await.map_err(crate::tools::query_error::<M>)
                     })
                 }
@@ -390,7 +401,7 @@ mod nonblocking {
                     scope: Filter,
                 ) -> BoxFuture<'_, Result<Self, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = db.pool.get().await.map_err(pool_error)?;
+                        let mut conn = pooled!(db);
                         M::create(&mut conn, &values, &scope).await.map_err(crate::tools::query_error::<M>)
                     })
                 }
@@ -402,7 +413,7 @@ mod nonblocking {
                     scope: Filter,
                 ) -> BoxFuture<'_, Result<Option<Self>, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = db.pool.get().await.map_err(pool_error)?;
+                        let mut conn = pooled!(db);
                         M::update(&mut conn, &key, &values, &scope).await.map_err(crate::tools::query_error::<M>)
                     })
                 }
@@ -413,7 +424,7 @@ mod nonblocking {
                     scope: Filter,
                 ) -> BoxFuture<'_, Result<bool, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = db.pool.get().await.map_err(pool_error)?;
+                        let mut conn = pooled!(db);
                         M::delete(&mut conn, &key, &scope).await.map_err(crate::tools::query_error::<M>)
                     })
                 }
@@ -424,7 +435,7 @@ mod nonblocking {
                     scope: Filter,
                 ) -> BoxFuture<'_, Result<Aggregates, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = db.pool.get().await.map_err(pool_error)?;
+                        let mut conn = pooled!(db);
                         let conn = &mut *conn;
                         let mut results = Vec::new();
                         for (name, q) in &queries {

@@ -139,6 +139,8 @@
 //! # }
 //! ```
 //!
+#![cfg_attr(all(feature = "diesel-async", feature = "postgres"), doc = include_str!("docs/async.md"))]
+//!
 //! ## Feature flags
 //!
 //! | feature | default | what it enables |
@@ -146,9 +148,9 @@
 //! | `sqlite` | yes | SQLite with the library bundled; [`sqlite_pool`] |
 //! | `postgres` | no | PostgreSQL through libpq; [`postgres_pool`] |
 //! | `mysql` | no | MySQL and MariaDB through libmysqlclient/libmariadb; [`mysql_pool`] |
+//! | `diesel-async` | no | the `Async` executor: diesel-async on deadpool, for `postgres` and `mysql` (`async_postgres_pool`, `async_mysql_pool`) |
 //! | `chrono` | no | chrono date/time columns (Diesel's and schemars' support) |
 //! | `uuid` | no | `uuid::Uuid` columns (Diesel's and schemars' support) |
-
 pub mod aggregate;
 pub mod exec;
 pub mod filter;

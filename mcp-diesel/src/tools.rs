@@ -78,8 +78,10 @@ pub trait ModelHooks: Send + Sync + 'static {
 }
 
 /// The tools of model `M` (`<name>_list`, `<name>_get`, `<name>_count`) over a pool of
-/// connections of type `C`. Queries run on the blocking thread pool, at most as many at
-/// once as the pool has connections.
+/// the [`Executor`] `C`: a Diesel connection type (`SqliteConnection`, `PgConnection`,
+/// `MysqlConnection`), whose queries run on the blocking thread pool, at most as many at
+/// once as the r2d2 pool has connections; or, with the `diesel-async` feature,
+/// `Async<AsyncPgConnection>` / `Async<AsyncMysqlConnection>` on a deadpool pool.
 ///
 /// ```no_run
 /// # fn doc<M: mcp_diesel::ModelQuery<diesel::SqliteConnection>>(pool: mcp_diesel::SqlitePool) {

@@ -1385,10 +1385,7 @@ mod async_backends {
         Fixture {
             name: "PostgreSQL (diesel-async)",
             make: Box::new(move |opts| {
-                server_on::<mcp_diesel::Async<mcp_diesel::__private::diesel_async::AsyncPgConnection>>(
-                    pool.clone(),
-                    opts,
-                )
+                server_on::<mcp_diesel::Async<diesel_async::AsyncPgConnection>>(pool.clone(), opts)
             }),
             cleanup: Some(Box::new(move || {
                 let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
@@ -1409,10 +1406,7 @@ mod async_backends {
         Fixture {
             name: "MySQL (diesel-async)",
             make: Box::new(move |opts| {
-                server_on::<mcp_diesel::Async<mcp_diesel::__private::diesel_async::AsyncMysqlConnection>>(
-                    pool.clone(),
-                    opts,
-                )
+                server_on::<mcp_diesel::Async<diesel_async::AsyncMysqlConnection>>(pool.clone(), opts)
             }),
             cleanup: Some(Box::new(move || {
                 let _ = admin.batch_execute(&format!("DROP DATABASE {db}"));

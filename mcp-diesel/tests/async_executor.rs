@@ -1,0 +1,92 @@
+//! The diesel-async executor without a database: failures to connect and bad input are
+//! clear tool errors. (The behaviour suite in `model_backends.rs` runs it on real
+//! PostgreSQL and MariaDB.)
+
+#![cfg(all(feature = "diesel-async", feature = "postgres"))]
+#![allow(missing_docs)]
+
+// Both `RunQueryDsl` traits in scope, as in many apps: the generated queries still compile.
+use diesel::prelude::*;
+use diesel_async::AsyncPgConnection;
+#[allow(unused_imports)]
+use diesel_async::RunQueryDsl as _;
+use mcp_core::schemars::JsonSchema;
+use mcp_core::testing::TestClient;
+use mcp_core::{Server, mcp_toolset};
+use mcp_diesel::{Async, ModelTools};
+use serde::Serialize;
+use serde_json::json;
+
+diesel::table! {
+    notes (id) { id -> Integer, body -> Text, }
+}
+
+/// Notes.
+#[derive(Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = notes)]
+#[schemars(crate = "mcp_core::schemars")]
+#[mcp_toolset(actions(list, get, count, create, update, patch, delete, aggregate), backends(postgres))]
+pub struct Note {
+    pub id: i32,
+    pub body: String,
+}
+
+fn client(url: &str) -> TestClient {
+    let pool = mcp_diesel::async_postgres_pool(url, 2).unwrap();
+    let tools = ModelTools::<Note, Async<AsyncPgConnection>>::new(pool);
+    TestClient::modern(Server::builder().info(mcp_core::server_info!()).toolset(tools).build().unwrap())
+}
+
+#[tokio::test]
+async fn the_async_tools_are_the_sync_tools() {
+    let c = client("postgres://nobody@127.0.0.1:1/none");
+    let tools = serde_json::to_value(c.list_tools().await.unwrap()).unwrap();
+    let names: Vec<&str> = tools.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "notes_list",
+            "notes_get",
+            "notes_count",
+            "notes_create",
+            "notes_update",
+            "notes_patch",
+            "notes_delete",
+            "notes_aggregate"
+        ]
+    );
+    // PostgreSQL has regular expressions: the async tools say so as the sync ones do.
+    let filter = tools[0]["inputSchema"]["properties"]["filter"]["description"].as_str().unwrap();
+    assert!(filter.contains("regex"), "{filter}");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_clear_error() {
+    let c = client("postgres://nobody@127.0.0.1:1/none");
+    for (tool, args) in [
+        ("notes_count", json!({})),
+        ("notes_list", json!({ "include_total": true })),
+        ("notes_get", json!({ "id": 1 })),
+        ("notes_create", json!({ "body": "hi" })),
+        ("notes_delete", json!({ "id": 1 })),
+        ("notes_aggregate", json!({})),
+    ] {
+        let r = c.call_tool(tool, args).await.expect("a tool error, not a protocol error");
+        assert_eq!(r.is_error, Some(true), "{tool}");
+        let text = serde_json::to_string(&r.content).unwrap();
+        assert!(text.contains("the database is busy; try again"), "{tool}: {text}");
+        assert!(!text.contains("127.0.0.1") && !text.contains("nobody"), "{tool} leaks the URL: {text}");
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_connection() {
+    let c = client("postgres://nobody@127.0.0.1:1/none");
+    let r = c.call_tool("notes_list", json!({ "filter": { "title": "x" } })).await.unwrap();
+    assert_eq!(r.is_error, Some(true));
+    let text = serde_json::to_string(&r.content).unwrap();
+    assert!(text.contains("unknown field `title`"), "{text}");
+    let r = c.call_tool("notes_list", json!({ "limit": "many" })).await.unwrap();
+    assert_eq!(r.is_error, Some(true));
+    assert!(!serde_json::to_string(&r.content).unwrap().contains("database is busy"));
+}
