@@ -226,6 +226,10 @@ mod nonblocking {
     use std::marker::PhantomData;
 
     use diesel_async::pooled_connection::deadpool::Pool;
+    #[allow(unused_imports)]
+    use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+    #[allow(unused_imports)]
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
     use mcp_core::ToolError;
     use mcp_core::server::BoxFuture;
     use serde_json::{Map, Value};
@@ -449,25 +453,57 @@ mod nonblocking {
         };
     }
 
-    /// A deadpool pool of at most `size` diesel-async PostgreSQL connections to `url`
-    /// (for [`Async`]`<diesel_async::AsyncPgConnection>`).
+    /// A connection being set up by a pool.
+    #[allow(dead_code)]
+    type Setup<'a, C> = std::pin::Pin<Box<dyn Future<Output = diesel::ConnectionResult<C>> + Send + 'a>>;
+
+    /// A deadpool pool of at most `size` diesel-async PostgreSQL connections to `url`, each
+    /// with a [`crate::STATEMENT_TIMEOUT`] (for [`Async`]`<diesel_async::AsyncPgConnection>`).
     #[cfg(feature = "postgres")]
     pub fn async_postgres_pool(
         url: &str,
         size: u32,
     ) -> Result<Pool<diesel_async::AsyncPgConnection>, diesel_async::pooled_connection::deadpool::BuildError> {
-        let manager = diesel_async::pooled_connection::AsyncDieselConnectionManager::new(url);
+        fn setup(url: &str) -> Setup<'_, diesel_async::AsyncPgConnection> {
+            let millis = crate::STATEMENT_TIMEOUT.as_millis();
+            Box::pin(async move {
+                let mut conn = diesel_async::AsyncPgConnection::establish(url).await?;
+                conn.batch_execute(&format!("SET statement_timeout = {millis}"))
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        }
+        let mut config = ManagerConfig::default();
+        config.custom_setup = Box::new(setup);
+        let manager = AsyncDieselConnectionManager::new_with_config(url, config);
         Pool::builder(manager).max_size(size.max(1) as usize).build()
     }
 
-    /// A deadpool pool of at most `size` diesel-async MySQL/MariaDB connections to `url`
-    /// (for [`Async`]`<diesel_async::AsyncMysqlConnection>`).
+    /// A deadpool pool of at most `size` diesel-async MySQL/MariaDB connections to `url`,
+    /// each with a [`crate::STATEMENT_TIMEOUT`] (for [`Async`]`<diesel_async::AsyncMysqlConnection>`).
     #[cfg(feature = "mysql")]
     pub fn async_mysql_pool(
         url: &str,
         size: u32,
     ) -> Result<Pool<diesel_async::AsyncMysqlConnection>, diesel_async::pooled_connection::deadpool::BuildError> {
-        let manager = diesel_async::pooled_connection::AsyncDieselConnectionManager::new(url);
+        fn setup(url: &str) -> Setup<'_, diesel_async::AsyncMysqlConnection> {
+            let secs = crate::STATEMENT_TIMEOUT.as_secs();
+            Box::pin(async move {
+                let mut conn = diesel_async::AsyncMysqlConnection::establish(url).await?;
+                // MariaDB calls it `max_statement_time` (seconds), MySQL `max_execution_time`
+                // (milliseconds, SELECT only).
+                if conn.batch_execute(&format!("SET SESSION max_statement_time = {secs}")).await.is_err() {
+                    conn.batch_execute(&format!("SET SESSION max_execution_time = {}", secs * 1000))
+                        .await
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                }
+                Ok(conn)
+            })
+        }
+        let mut config = ManagerConfig::default();
+        config.custom_setup = Box::new(setup);
+        let manager = AsyncDieselConnectionManager::new_with_config(url, config);
         Pool::builder(manager).max_size(size.max(1) as usize).build()
     }
 

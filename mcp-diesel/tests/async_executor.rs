@@ -90,3 +90,35 @@ async fn bad_input_is_refused_before_any_connection() {
     assert_eq!(r.is_error, Some(true));
     assert!(!serde_json::to_string(&r.content).unwrap().contains("database is busy"));
 }
+
+/// The URL in `var`, or `None` (a failure under `MCP_TEST_REQUIRE_ALL_BACKENDS`).
+fn url(var: &str) -> Option<String> {
+    let url = std::env::var(var).ok();
+    if url.is_none() {
+        assert!(std::env::var_os("MCP_TEST_REQUIRE_ALL_BACKENDS").is_none(), "{var} is not set");
+        eprintln!("skipped: set {var} to run it");
+    }
+    url
+}
+
+#[tokio::test]
+async fn async_postgres_pools_set_the_statement_timeout() {
+    let Some(url) = url("MCP_TEST_POSTGRES_URL") else { return };
+    let pool = mcp_diesel::async_postgres_pool(&url, 1).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let query = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("current_setting('statement_timeout')"));
+    let timeout: String = diesel_async::RunQueryDsl::get_result(query, &mut *conn).await.unwrap();
+    assert_eq!(timeout, format!("{}s", mcp_diesel::STATEMENT_TIMEOUT.as_secs()));
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn async_mysql_pools_set_the_statement_timeout() {
+    let Some(url) = url("MCP_TEST_MYSQL_URL") else { return };
+    let pool = mcp_diesel::async_mysql_pool(&url, 1).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let query =
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(@@SESSION.max_statement_time AS SIGNED)"));
+    let timeout: i64 = diesel_async::RunQueryDsl::get_result(query, &mut *conn).await.unwrap();
+    assert_eq!(timeout, mcp_diesel::STATEMENT_TIMEOUT.as_secs() as i64);
+}
