@@ -221,14 +221,14 @@ pub use self::nonblocking::async_postgres_pool;
 pub use self::nonblocking::{Async, AsyncModelQuery, AsyncPool};
 
 #[cfg(feature = "diesel-async")]
+// Without `postgres` or `mysql` there is no async connection type to serve.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_imports, unused_macros, dead_code))]
 mod nonblocking {
     use std::future::Future;
     use std::marker::PhantomData;
 
     use diesel_async::pooled_connection::deadpool::Pool;
-    #[allow(unused_imports)]
     use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-    #[allow(unused_imports)]
     use diesel_async::{AsyncConnection, SimpleAsyncConnection};
     use mcp_core::ToolError;
     use mcp_core::server::BoxFuture;
@@ -454,7 +454,6 @@ mod nonblocking {
     }
 
     /// A connection being set up by a pool.
-    #[allow(dead_code)]
     type Setup<'a, C> = std::pin::Pin<Box<dyn Future<Output = diesel::ConnectionResult<C>> + Send + 'a>>;
 
     /// A deadpool pool of at most `size` diesel-async PostgreSQL connections to `url`, each

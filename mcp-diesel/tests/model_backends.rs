@@ -1359,6 +1359,7 @@ mod async_backends {
     use super::*;
 
     pub(super) fn fixtures() -> Vec<Fixture> {
+        #[allow(unused_mut)] // without `postgres` and `mysql`: none
         let mut out = Vec::new();
         #[cfg(feature = "postgres")]
         if let Ok(url) = std::env::var("MCP_TEST_POSTGRES_URL") {
