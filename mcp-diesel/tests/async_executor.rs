@@ -122,3 +122,44 @@ async fn async_mysql_pools_set_the_statement_timeout() {
     let timeout: i64 = diesel_async::RunQueryDsl::get_result(query, &mut *conn).await.unwrap();
     assert_eq!(timeout, mcp_diesel::STATEMENT_TIMEOUT.as_secs() as i64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_a_small_pool() {
+    let Some(url) = url("MCP_TEST_POSTGRES_URL") else { return };
+    let schema = format!("mcp_async_{}", std::process::id());
+    let mut admin = diesel::PgConnection::establish(&url).unwrap();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut admin,
+        &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; CREATE TABLE {schema}.notes (id SERIAL PRIMARY KEY, body TEXT NOT NULL UNIQUE)"),
+    )
+    .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let c = std::sync::Arc::new(client(&format!("{url}{sep}options=-csearch_path%3D{schema}")));
+    // Twelve creates (each a transaction) and twelve counts at once, on two connections.
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let writer = c.clone();
+        calls.spawn(
+            async move { writer.call_tool("notes_create", json!({ "body": format!("note {i}") })).await.unwrap() },
+        );
+        let reader = c.clone();
+        calls.spawn(async move { reader.call_tool("notes_count", json!({})).await.unwrap() });
+    }
+    while let Some(r) = calls.join_next().await {
+        let r = r.unwrap();
+        assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+    }
+    let all = c.call_tool("notes_list", json!({ "limit": 100, "include_total": true })).await.unwrap();
+    let page = all.structured_content.unwrap();
+    assert_eq!(page["total"], 12);
+    let mut bodies: Vec<&str> = page["items"].as_array().unwrap().iter().map(|n| n["body"].as_str().unwrap()).collect();
+    bodies.sort_unstable();
+    bodies.dedup();
+    assert_eq!(bodies.len(), 12);
+    // A unique violation on the async path is the same plain-words error as on the sync one.
+    let dup = c.call_tool("notes_create", json!({ "body": "note 3" })).await.unwrap();
+    assert_eq!(dup.is_error, Some(true));
+    let text = serde_json::to_string(&dup.content).unwrap();
+    assert!(text.contains("another notes row already has this value of `body`"), "{text}");
+    diesel::connection::SimpleConnection::batch_execute(&mut admin, &format!("DROP SCHEMA {schema} CASCADE")).unwrap();
+}
