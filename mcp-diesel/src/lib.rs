@@ -139,6 +139,8 @@
 //! # }
 //! ```
 //!
+#![cfg_attr(all(feature = "diesel-async", feature = "postgres"), doc = include_str!("docs/async.md"))]
+//!
 //! ## Feature flags
 //!
 //! | feature | default | what it enables |
@@ -146,16 +148,24 @@
 //! | `sqlite` | yes | SQLite with the library bundled; [`sqlite_pool`] |
 //! | `postgres` | no | PostgreSQL through libpq; [`postgres_pool`] |
 //! | `mysql` | no | MySQL and MariaDB through libmysqlclient/libmariadb; [`mysql_pool`] |
+//! | `diesel-async` | no | the `Async` executor: diesel-async on deadpool, for `postgres` and `mysql` (`async_postgres_pool`, `async_mysql_pool`) |
 //! | `chrono` | no | chrono date/time columns (Diesel's and schemars' support) |
 //! | `uuid` | no | `uuid::Uuid` columns (Diesel's and schemars' support) |
-
 pub mod aggregate;
+pub mod exec;
 pub mod filter;
 mod model;
 mod query;
 mod template;
 mod tools;
 
+#[cfg(all(feature = "diesel-async", feature = "mysql"))]
+pub use crate::exec::async_mysql_pool;
+#[cfg(all(feature = "diesel-async", feature = "postgres"))]
+pub use crate::exec::async_postgres_pool;
+#[cfg(feature = "diesel-async")]
+pub use crate::exec::{Async, AsyncModelQuery, AsyncPool};
+pub use crate::exec::{Executor, ModelExec};
 pub use crate::model::{
     Actions, ListQuery, ModelFilter, ModelInfo, ModelQuery, QueryError, Relation, decode, decode_list, decode_write,
     like_pattern,
@@ -269,6 +279,8 @@ pub fn mysql_pool(url: &str, size: u32) -> Result<MysqlPool, diesel::r2d2::PoolE
 #[doc(hidden)]
 pub mod __private {
     pub use diesel;
+    #[cfg(feature = "diesel-async")]
+    pub use diesel_async;
     pub use serde_json;
 
     use serde_json::{Map, Value};

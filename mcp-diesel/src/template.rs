@@ -50,6 +50,76 @@ macro_rules! __mcp_if_mysql {
     ($($t:tt)*) => {};
 }
 
+/// The diesel-async queries of a model (feature `diesel-async`): for PostgreSQL and MySQL,
+/// the same template as the sync queries with every query awaited.
+#[cfg(feature = "diesel-async")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_async_query {
+    (flavor = sqlite, $($rest:tt)*) => {};
+    (flavor = postgres, $($rest:tt)*) => {
+        $crate::__mcp_async_block! {
+            flavor = postgres, conn = $crate::__private::diesel_async::AsyncPgConnection, $($rest)*
+        }
+    };
+    (flavor = mysql, $($rest:tt)*) => {
+        $crate::__mcp_async_block! {
+            flavor = mysql, conn = $crate::__private::diesel_async::AsyncMysqlConnection, $($rest)*
+        }
+    };
+}
+
+/// The diesel-async queries of a model (feature `diesel-async`, off: none).
+#[cfg(not(feature = "diesel-async"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_async_query {
+    ($($t:tt)*) => {};
+}
+
+/// The `AsyncModelQuery` impl of a model for one diesel-async connection type.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_async_block {
+    (
+        flavor = $flavor:ident,
+        conn = $conn:ty,
+        backend = $db:ty,
+        model = $model:ty,
+        table = $table:path,
+        pk = $pk:path : $pkty:ty,
+        fields = [ $( $idx:literal : $col:path : $kind:ident : $null:ident : $ty:ty ),* $(,)? ],
+        writes = $writes:tt,
+        aggregate = $aggregate:tt,
+        relations = $relations:tt $(,)?
+    ) => {
+        const _: () = {
+            #[allow(unused_imports)]
+            use $crate::__private::diesel::prelude::*;
+            // Shadows diesel's `RunQueryDsl` of the prelude: every query here is awaited.
+            #[allow(unused_imports)]
+            use $crate::__private::diesel_async::{AsyncConnection, RunQueryDsl};
+            #[allow(unused_imports)]
+            use $crate::__private::diesel::{BoxableExpression, IntoSql};
+            use $crate::__private::diesel::sql_types::Bool;
+            use $crate::filter::{Filter, FilterError};
+
+            type Boxed = ::std::boxed::Box<dyn BoxableExpression<$table, $db, SqlType = Bool>>;
+
+            /// The filter compiler of the sync queries of the same backend.
+            fn compile(f: &Filter) -> ::core::result::Result<::core::option::Option<Boxed>, FilterError> {
+                <$model as $crate::ModelFilter<$db>>::predicate(f)
+            }
+
+            $crate::__mcp_query_impl! {
+                exec = awaited, qtrait = AsyncModelQuery, flavor = $flavor, conn = $conn, backend = $db,
+                model = $model, table = $table, pk = $pk : $pkty, fields = [ $( $idx : $col : $kind : $null : $ty ),* ],
+                writes = $writes, aggregate = $aggregate, relations = $relations,
+            }
+        };
+    };
+}
+
 /// The column expression for comparisons: nullable columns are compared through
 /// `assume_not_null()` (NULL never matches a comparison anyway).
 #[doc(hidden)]
@@ -334,77 +404,161 @@ macro_rules! __mcp_model_query {
                 }
             }
 
-            impl $crate::ModelQuery<$conn> for $model {
-                const REGEX: bool = $crate::__mcp_has_regex!($flavor);
-
-                fn list(
-                    conn: &mut $conn,
-                    q: &$crate::ListQuery,
-                    scope: &Filter,
-                ) -> ::core::result::Result<::std::vec::Vec<Self>, $crate::QueryError> {
-                    let mut query = $table.into_boxed::<$db>();
-                    if let ::core::option::Option::Some(e) = compile(scope)? {
-                        query = query.filter(e);
-                    }
-                    if let ::core::option::Option::Some(e) = compile(&q.filter)? {
-                        query = query.filter(e);
-                    }
-                    for &(field, desc) in &q.order {
-                        query = match (field, desc) {
-                            $(
-                                ($idx, false) => query.then_order_by($col.asc()),
-                                ($idx, true) => query.then_order_by($col.desc()),
-                            )*
-                            _ => query,
-                        };
-                    }
-                    ::core::result::Result::Ok(
-                        query.select(<$model>::as_select()).limit(q.limit).offset(q.offset).load::<$model>(conn)?,
-                    )
-                }
-
-                fn count(
-                    conn: &mut $conn,
-                    filter: &Filter,
-                    scope: &Filter,
-                ) -> ::core::result::Result<i64, $crate::QueryError> {
-                    let mut query = $table.into_boxed::<$db>();
-                    if let ::core::option::Option::Some(e) = compile(scope)? {
-                        query = query.filter(e);
-                    }
-                    if let ::core::option::Option::Some(e) = compile(filter)? {
-                        query = query.filter(e);
-                    }
-                    ::core::result::Result::Ok(query.count().get_result::<i64>(conn)?)
-                }
-
-                fn get(
-                    conn: &mut $conn,
-                    key: &$crate::__private::serde_json::Value,
-                    scope: &Filter,
-                ) -> ::core::result::Result<::core::option::Option<Self>, $crate::QueryError> {
-                    let key: $pkty = $crate::__private::decode_key::<$pkty>(key)?;
-                    let mut query = $table.into_boxed::<$db>().filter($pk.eq(key));
-                    if let ::core::option::Option::Some(e) = compile(scope)? {
-                        query = query.filter(e);
-                    }
-                    ::core::result::Result::Ok(query.select(<$model>::as_select()).first::<$model>(conn).optional()?)
-                }
-
-                $crate::__mcp_write_fns! {
-                    flavor = $flavor, conn = $conn, backend = $db, model = $model, table = $table,
-                    pk = $pk : $pkty, writes = $writes
-                }
-
-                $crate::__mcp_aggregate_fn! {
-                    conn = $conn, table = $table, aggregate = $aggregate
-                }
-
-                $crate::__mcp_include_fn! {
-                    conn = $conn, db = $db, relations = $relations
-                }
+            $crate::__mcp_query_impl! {
+                exec = sync, qtrait = ModelQuery, flavor = $flavor, conn = $conn, backend = $db, model = $model,
+                table = $table, pk = $pk : $pkty, fields = [ $( $idx : $col : $kind : $null : $ty ),* ],
+                writes = $writes, aggregate = $aggregate, relations = $relations,
             }
         };
+
+        $crate::__mcp_async_query! {
+            flavor = $flavor, backend = $db, model = $model,
+            table = $table, pk = $pk : $pkty, fields = [ $( $idx : $col : $kind : $null : $ty ),* ],
+            writes = $writes, aggregate = $aggregate, relations = $relations,
+        }
+    };
+}
+
+/// The `ModelQuery` (`exec = sync`) or `AsyncModelQuery` (`exec = awaited`) impl of one
+/// model for one connection type; `compile` and `Boxed` come from the enclosing block.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_query_impl {
+    (
+        exec = $exec:ident,
+        qtrait = $qtrait:ident,
+        flavor = $flavor:ident,
+        conn = $conn:ty,
+        backend = $db:ty,
+        model = $model:ty,
+        table = $table:path,
+        pk = $pk:path : $pkty:ty,
+        fields = [ $( $idx:literal : $col:path : $kind:ident : $null:ident : $ty:ty ),* $(,)? ],
+        writes = $writes:tt,
+        aggregate = $aggregate:tt,
+        relations = $relations:tt $(,)?
+    ) => {
+        impl $crate::$qtrait<$conn> for $model {
+            const REGEX: bool = $crate::__mcp_has_regex!($flavor);
+
+            $crate::__mcp_fn! { $exec,
+            fn list(
+                conn: &mut $conn,
+                q: &$crate::ListQuery,
+                scope: &Filter,
+            ) -> ::core::result::Result<::std::vec::Vec<Self>, $crate::QueryError> {
+                let mut query = $table.into_boxed::<$db>();
+                if let ::core::option::Option::Some(e) = compile(scope)? {
+                    query = query.filter(e);
+                }
+                if let ::core::option::Option::Some(e) = compile(&q.filter)? {
+                    query = query.filter(e);
+                }
+                for &(field, desc) in &q.order {
+                    query = match (field, desc) {
+                        $(
+                            ($idx, false) => query.then_order_by($col.asc()),
+                            ($idx, true) => query.then_order_by($col.desc()),
+                        )*
+                        _ => query,
+                    };
+                }
+                ::core::result::Result::Ok(
+                    $crate::__mcp_run!($exec, load, [$model], query.select(<$model>::as_select()).limit(q.limit).offset(q.offset), conn)?,
+                )
+            }
+            }
+
+            $crate::__mcp_fn! { $exec,
+            fn count(
+                conn: &mut $conn,
+                filter: &Filter,
+                scope: &Filter,
+            ) -> ::core::result::Result<i64, $crate::QueryError> {
+                let mut query = $table.into_boxed::<$db>();
+                if let ::core::option::Option::Some(e) = compile(scope)? {
+                    query = query.filter(e);
+                }
+                if let ::core::option::Option::Some(e) = compile(filter)? {
+                    query = query.filter(e);
+                }
+                ::core::result::Result::Ok($crate::__mcp_run!($exec, get_result, [i64], query.count(), conn)?)
+            }
+            }
+
+            $crate::__mcp_fn! { $exec,
+            fn get(
+                conn: &mut $conn,
+                key: &$crate::__private::serde_json::Value,
+                scope: &Filter,
+            ) -> ::core::result::Result<::core::option::Option<Self>, $crate::QueryError> {
+                let key: $pkty = $crate::__private::decode_key::<$pkty>(key)?;
+                let mut query = $table.into_boxed::<$db>().filter($pk.eq(key));
+                if let ::core::option::Option::Some(e) = compile(scope)? {
+                    query = query.filter(e);
+                }
+                ::core::result::Result::Ok($crate::__mcp_run!($exec, first, [$model], query.select(<$model>::as_select()), conn).optional()?)
+            }
+            }
+
+            $crate::__mcp_write_fns! {
+                exec = $exec, qtrait = $qtrait, flavor = $flavor, conn = $conn, backend = $db, model = $model, table = $table,
+                pk = $pk : $pkty, writes = $writes
+            }
+
+            $crate::__mcp_aggregate_fn! {
+                exec = $exec, conn = $conn, table = $table, aggregate = $aggregate
+            }
+
+            $crate::__mcp_include_fn! {
+                exec = $exec, conn = $conn, db = $db, relations = $relations
+            }
+        }
+    };
+}
+
+/// A function of a query impl: as written (`sync`) or `async` (`awaited`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_fn {
+    (sync, $($item:tt)*) => { $($item)* };
+    (awaited, $($item:tt)*) => { async $($item)* };
+}
+
+/// `RunQueryDsl::$method(receiver, conn)`: diesel's (`sync`) or diesel-async's, awaited
+/// (`awaited`). Called fully qualified: user code often has both traits in scope.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_run {
+    (sync, $method:ident, [$($t:ty)?], $recv:expr, $conn:expr) => {
+        $crate::__private::diesel::RunQueryDsl::$method $(::<$t>)? ($recv, $conn)
+    };
+    (awaited, $method:ident, [$($t:ty)?], $recv:expr, $conn:expr) => {
+        $crate::__private::diesel_async::RunQueryDsl::$method $(::<$t>)? ($recv, $conn).await
+    };
+}
+
+/// A future's result (`awaited`), or a value as it is (`sync`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_await {
+    (sync, $e:expr) => {
+        $e
+    };
+    (awaited, $e:expr) => {
+        $e.await
+    };
+}
+
+/// `body` in a transaction on `conn` (rebound to the transaction's connection).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mcp_transaction {
+    (sync, $conn:ident, $body:block) => {
+        $conn.transaction(|$conn| $body)
+    };
+    (awaited, $conn:ident, $body:block) => {
+        $conn.transaction(async move |$conn| $body).await
     };
 }
 
@@ -473,13 +627,14 @@ macro_rules! __mcp_some {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __mcp_include_fn {
-    (conn = $conn:ty, db = $db:ty, relations = []) => {};
+    (exec = $exec:ident, conn = $conn:ty, db = $db:ty, relations = []) => {};
     (
-        conn = $conn:ty, db = $db:ty,
+        exec = $exec:ident, conn = $conn:ty, db = $db:ty,
         relations = [ $(
             $ridx:literal : $rshape:ident ( $rmodel:ty, ours = $ofield:ident : $ocol:path : $onull:ident : $oty:ty, theirs = $theirs:expr )
         ),* $(,)? ]
     ) => {
+        $crate::__mcp_fn! { $exec,
         fn include(
             conn: &mut $conn,
             rows: &[Self],
@@ -516,16 +671,17 @@ macro_rules! __mcp_include_fn {
                         if let ::core::option::Option::Some(p) = <$rmodel as $crate::ModelFilter<$db>>::predicate(scope)? {
                             q = q.filter(p);
                         }
-                        let found = q
+                        let found = $crate::__mcp_run!($exec, load, [(::core::option::Option<$oty>, $rmodel)], q
                             .order_by(<$rmodel as $crate::ModelFilter<$db>>::key_column().asc())
                             .limit($crate::__private::MAX_INCLUDED + 1)
                             .select((($theirs).nullable(), <$rmodel>::as_select()))
-                            .load::<(::core::option::Option<$oty>, $rmodel)>(conn)?;
+                            , conn)?;
                         $crate::__mcp_attach!($rshape, $rmodel, found, row_keys)
                     }
                 )*
                 _ => ::core::result::Result::Err($crate::QueryError::Unsupported("include")),
             }
+        }
         }
     };
 }
@@ -622,18 +778,27 @@ macro_rules! __mcp_value {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __mcp_insert {
-    (mysql, $conn:ident, $table:path, $pk:path, $pkty:ty, $row:ident, $values:ident, $pkname:expr) => {{
-        $crate::__private::diesel::insert_into($table).values($row).execute($conn)?;
+    (mysql, $exec:ident, $conn:ident, $table:path, $pk:path, $pkty:ty, $row:ident, $values:ident, $pkname:expr) => {{
+        $crate::__mcp_run!($exec, execute, [], $crate::__private::diesel::insert_into($table).values($row), $conn)?;
         match $values.get($pkname) {
             ::core::option::Option::Some(v) => v.clone(),
-            ::core::option::Option::None => $crate::__private::serde_json::Value::from(
-                $crate::__private::diesel::select($crate::__private::last_insert_id()).get_result::<u64>($conn)?,
-            ),
+            ::core::option::Option::None => $crate::__private::serde_json::Value::from($crate::__mcp_run!(
+                $exec,
+                get_result,
+                [u64],
+                $crate::__private::diesel::select($crate::__private::last_insert_id()),
+                $conn
+            )?),
         }
     }};
-    ($flavor:ident, $conn:ident, $table:path, $pk:path, $pkty:ty, $row:ident, $values:ident, $pkname:expr) => {{
-        let key: $pkty =
-            $crate::__private::diesel::insert_into($table).values($row).returning($pk).get_result::<$pkty>($conn)?;
+    ($flavor:ident, $exec:ident, $conn:ident, $table:path, $pk:path, $pkty:ty, $row:ident, $values:ident, $pkname:expr) => {{
+        let key: $pkty = $crate::__mcp_run!(
+            $exec,
+            get_result,
+            [$pkty],
+            $crate::__private::diesel::insert_into($table).values($row).returning($pk),
+            $conn
+        )?;
         $crate::__private::key_json(&key)?
     }};
 }
@@ -643,14 +808,15 @@ macro_rules! __mcp_insert {
 #[macro_export]
 macro_rules! __mcp_write_fns {
     (
-        flavor = $flavor:ident, conn = $conn:ty, backend = $db:ty, model = $model:ty, table = $table:path,
-        pk = $pk:path : $pkty:ty, writes = none
+        exec = $exec:ident, qtrait = $qtrait:ident, flavor = $flavor:ident, conn = $conn:ty, backend = $db:ty,
+        model = $model:ty, table = $table:path, pk = $pk:path : $pkty:ty, writes = none
     ) => {};
     (
-        flavor = $flavor:ident, conn = $conn:ty, backend = $db:ty, model = $model:ty, table = $table:path,
-        pk = $pk:path : $pkty:ty,
+        exec = $exec:ident, qtrait = $qtrait:ident, flavor = $flavor:ident, conn = $conn:ty, backend = $db:ty,
+        model = $model:ty, table = $table:path, pk = $pk:path : $pkty:ty,
         writes = [ $( [ $( $idx:literal : $col:path : $null:ident : $ty:ty ),* $(,)? ] ),* $(,)? ]
     ) => {
+        $crate::__mcp_fn! { $exec,
         fn create(
             conn: &mut $conn,
             values: &$crate::__private::serde_json::Map<::std::string::String, $crate::__private::serde_json::Value>,
@@ -659,15 +825,17 @@ macro_rules! __mcp_write_fns {
             let fields = <$model as $crate::ModelInfo>::FIELDS;
             let pk_name = fields[<$model as $crate::ModelInfo>::PRIMARY_KEY].name;
             let row = ( $( ( $( $crate::__mcp_value!($null, $col, $ty, values, &fields[$idx])?, )* ), )* );
-            conn.transaction(|conn| {
-                let key = $crate::__mcp_insert!($flavor, conn, $table, $pk, $pkty, row, values, pk_name);
-                match <$model as $crate::ModelQuery<$conn>>::get(conn, &key, scope)? {
+            $crate::__mcp_transaction!($exec, conn, {
+                let key = $crate::__mcp_insert!($flavor, $exec, conn, $table, $pk, $pkty, row, values, pk_name);
+                match $crate::__mcp_await!($exec, <$model as $crate::$qtrait<$conn>>::get(conn, &key, scope))? {
                     ::core::option::Option::Some(r) => ::core::result::Result::Ok(r),
                     ::core::option::Option::None => ::core::result::Result::Err($crate::QueryError::OutsideScope),
                 }
             })
         }
+        }
 
+        $crate::__mcp_fn! { $exec,
         fn update(
             conn: &mut $conn,
             key: &$crate::__private::serde_json::Value,
@@ -678,22 +846,24 @@ macro_rules! __mcp_write_fns {
             let k: $pkty = $crate::__private::decode_key::<$pkty>(key)?;
             let changes = ( $( ( $( $crate::__mcp_value!($null, $col, $ty, values, &fields[$idx])?, )* ), )* );
             let scope_expr = compile(scope)?;
-            conn.transaction(|conn| {
+            $crate::__mcp_transaction!($exec, conn, {
                 let q = $crate::__private::diesel::update($table).set(changes).into_boxed::<$db>().filter($pk.eq(k));
                 let n = match scope_expr {
-                    ::core::option::Option::Some(e) => q.filter(e).execute(conn)?,
-                    ::core::option::Option::None => q.execute(conn)?,
+                    ::core::option::Option::Some(e) => $crate::__mcp_run!($exec, execute, [], q.filter(e), conn)?,
+                    ::core::option::Option::None => $crate::__mcp_run!($exec, execute, [], q, conn)?,
                 };
                 if n == 0 {
                     return ::core::result::Result::Ok(::core::option::Option::None);
                 }
-                match <$model as $crate::ModelQuery<$conn>>::get(conn, key, scope)? {
+                match $crate::__mcp_await!($exec, <$model as $crate::$qtrait<$conn>>::get(conn, key, scope))? {
                     ::core::option::Option::Some(r) => ::core::result::Result::Ok(::core::option::Option::Some(r)),
                     ::core::option::Option::None => ::core::result::Result::Err($crate::QueryError::OutsideScope),
                 }
             })
         }
+        }
 
+        $crate::__mcp_fn! { $exec,
         fn delete(
             conn: &mut $conn,
             key: &$crate::__private::serde_json::Value,
@@ -702,10 +872,11 @@ macro_rules! __mcp_write_fns {
             let k: $pkty = $crate::__private::decode_key::<$pkty>(key)?;
             let q = $crate::__private::diesel::delete($table).into_boxed::<$db>().filter($pk.eq(k));
             let n = match compile(scope)? {
-                ::core::option::Option::Some(e) => q.filter(e).execute(conn)?,
-                ::core::option::Option::None => q.execute(conn)?,
+                ::core::option::Option::Some(e) => $crate::__mcp_run!($exec, execute, [], q.filter(e), conn)?,
+                ::core::option::Option::None => $crate::__mcp_run!($exec, execute, [], q, conn)?,
             };
             ::core::result::Result::Ok(n > 0)
+        }
         }
     };
 }
@@ -722,15 +893,16 @@ macro_rules! __mcp_opt_ty {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __mcp_aggregate_fn {
-    (conn = $conn:ty, table = $table:path, aggregate = none) => {};
+    (exec = $exec:ident, conn = $conn:ty, table = $table:path, aggregate = none) => {};
     (
-        conn = $conn:ty, table = $table:path,
+        exec = $exec:ident, conn = $conn:ty, table = $table:path,
         aggregate = {
             groups = [ $( $gidx:literal : $gcol:path : $gnull:ident : $gty:ty ),* $(,)? ],
             sums = $sums:tt,
             ords = $ords:tt $(,)?
         }
     ) => {
+        $crate::__mcp_fn! { $exec,
         fn aggregate(
             conn: &mut $conn,
             q: &$crate::aggregate::AggQuery,
@@ -750,11 +922,11 @@ macro_rules! __mcp_aggregate_fn {
             };
             match q.group {
                 ::core::option::Option::None => {
-                    $crate::__mcp_agg_total!(table = $table, conn = conn, pred = pred, q = q, sums = $sums, ords = $ords)
+                    $crate::__mcp_agg_total!(exec = $exec, table = $table, conn = conn, pred = pred, q = q, sums = $sums, ords = $ords)
                 }
                 $(
                     ::core::option::Option::Some($gidx) => $crate::__mcp_agg_grouped!(
-                        table = $table, conn = conn, pred = pred, q = q, gcol = $gcol,
+                        exec = $exec, table = $table, conn = conn, pred = pred, q = q, gcol = $gcol,
                         key = $crate::__mcp_opt_ty!($gnull, $gty), sums = $sums, ords = $ords
                     ),
                 )*
@@ -762,6 +934,7 @@ macro_rules! __mcp_aggregate_fn {
                     ::core::result::Result::Err($crate::QueryError::Unsupported("grouping by this field"))
                 }
             }
+        }
         }
     };
 }
@@ -771,7 +944,7 @@ macro_rules! __mcp_aggregate_fn {
 #[macro_export]
 macro_rules! __mcp_agg_total {
     (
-        table = $table:path, conn = $conn:ident, pred = $pred:ident, q = $q:ident,
+        exec = $exec:ident, table = $table:path, conn = $conn:ident, pred = $pred:ident, q = $q:ident,
         sums = [ $( $sidx:literal : $scol:path ),* $(,)? ],
         ords = [ $( $oidx:literal : $ocol:path : $onull:ident : $oty:ty ),* $(,)? ]
     ) => {{
@@ -780,24 +953,24 @@ macro_rules! __mcp_agg_total {
         let total = |v| pairs(::std::vec![((), v)]);
         match ($q.metric.op, $q.metric.field) {
             (AggOp::Count, _) => total($crate::__private::serde_json::Value::from(
-                $table.filter($pred).select(count_star()).get_result::<i64>($conn)?,
+                $crate::__mcp_run!($exec, get_result, [i64], $table.filter($pred).select(count_star()), $conn)?,
             )),
             $(
                 (AggOp::Sum, ::core::option::Option::Some($sidx)) => total($crate::__private::serde_json::Value::from(
-                    $table.filter($pred).select(AsDouble(sum($scol))).get_result::<::core::option::Option<f64>>($conn)?,
+                    $crate::__mcp_run!($exec, get_result, [::core::option::Option<f64>], $table.filter($pred).select(AsDouble(sum($scol))), $conn)?,
                 )),
                 (AggOp::Avg, ::core::option::Option::Some($sidx)) => total($crate::__private::serde_json::Value::from(
-                    $table.filter($pred).select(AsDouble(avg($scol))).get_result::<::core::option::Option<f64>>($conn)?,
+                    $crate::__mcp_run!($exec, get_result, [::core::option::Option<f64>], $table.filter($pred).select(AsDouble(avg($scol))), $conn)?,
                 )),
             )*
             $(
                 (AggOp::Min, ::core::option::Option::Some($oidx)) => pairs(::std::vec![(
                     (),
-                    $table.filter($pred).select(min($ocol)).get_result::<::core::option::Option<$oty>>($conn)?,
+                    $crate::__mcp_run!($exec, get_result, [::core::option::Option<$oty>], $table.filter($pred).select(min($ocol)), $conn)?,
                 )]),
                 (AggOp::Max, ::core::option::Option::Some($oidx)) => pairs(::std::vec![(
                     (),
-                    $table.filter($pred).select(max($ocol)).get_result::<::core::option::Option<$oty>>($conn)?,
+                    $crate::__mcp_run!($exec, get_result, [::core::option::Option<$oty>], $table.filter($pred).select(max($ocol)), $conn)?,
                 )]),
             )*
             _ => ::core::result::Result::Err($crate::QueryError::Unsupported("this aggregate")),
@@ -810,7 +983,7 @@ macro_rules! __mcp_agg_total {
 #[macro_export]
 macro_rules! __mcp_agg_grouped {
     (
-        table = $table:path, conn = $conn:ident, pred = $pred:ident, q = $q:ident, gcol = $gcol:path, key = $key:ty,
+        exec = $exec:ident, table = $table:path, conn = $conn:ident, pred = $pred:ident, q = $q:ident, gcol = $gcol:path, key = $key:ty,
         sums = [ $( $sidx:literal : $scol:path ),* $(,)? ],
         ords = [ $( $oidx:literal : $ocol:path : $onull:ident : $oty:ty ),* $(,)? ]
     ) => {{
@@ -819,34 +992,34 @@ macro_rules! __mcp_agg_grouped {
         let base = $table.filter($pred).group_by($gcol);
         match ($q.metric.op, $q.metric.field) {
             (AggOp::Count, _) => pairs(
-                base.select(($gcol, count_star())).order_by($gcol).limit($q.limit).load::<($key, i64)>($conn)?,
+                $crate::__mcp_run!($exec, load, [($key, i64)], base.select(($gcol, count_star())).order_by($gcol).limit($q.limit), $conn)?,
             ),
             $(
                 (AggOp::Sum, ::core::option::Option::Some($sidx)) => pairs(
-                    base.select(($gcol, AsDouble(sum($scol))))
+                    $crate::__mcp_run!($exec, load, [($key, ::core::option::Option<f64>)], base.select(($gcol, AsDouble(sum($scol))))
                         .order_by($gcol)
                         .limit($q.limit)
-                        .load::<($key, ::core::option::Option<f64>)>($conn)?,
+                        , $conn)?,
                 ),
                 (AggOp::Avg, ::core::option::Option::Some($sidx)) => pairs(
-                    base.select(($gcol, AsDouble(avg($scol))))
+                    $crate::__mcp_run!($exec, load, [($key, ::core::option::Option<f64>)], base.select(($gcol, AsDouble(avg($scol))))
                         .order_by($gcol)
                         .limit($q.limit)
-                        .load::<($key, ::core::option::Option<f64>)>($conn)?,
+                        , $conn)?,
                 ),
             )*
             $(
                 (AggOp::Min, ::core::option::Option::Some($oidx)) => pairs(
-                    base.select(($gcol, min($ocol)))
+                    $crate::__mcp_run!($exec, load, [($key, ::core::option::Option<$oty>)], base.select(($gcol, min($ocol)))
                         .order_by($gcol)
                         .limit($q.limit)
-                        .load::<($key, ::core::option::Option<$oty>)>($conn)?,
+                        , $conn)?,
                 ),
                 (AggOp::Max, ::core::option::Option::Some($oidx)) => pairs(
-                    base.select(($gcol, max($ocol)))
+                    $crate::__mcp_run!($exec, load, [($key, ::core::option::Option<$oty>)], base.select(($gcol, max($ocol)))
                         .order_by($gcol)
                         .limit($q.limit)
-                        .load::<($key, ::core::option::Option<$oty>)>($conn)?,
+                        , $conn)?,
                 ),
             )*
             _ => ::core::result::Result::Err($crate::QueryError::Unsupported("this aggregate")),

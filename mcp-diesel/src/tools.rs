@@ -2,19 +2,17 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
-use diesel::r2d2::{ConnectionManager, Pool, R2D2Connection};
 use mcp_core::protocol::{CallToolResult, Tool, ToolAnnotations};
 use mcp_core::server::{BoxFuture, Toolset};
 use mcp_core::{Context, ToolError};
 use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
 
 use crate::aggregate::{AggOp, AggQuery, Metric};
+use crate::exec::{Db, Executor, ModelExec};
 use crate::filter::{Caps, Condition, Filter, Kind, Op, RelatedFields, parse_related, parse_trusted_related};
-use crate::model::{ListQuery, ModelInfo, ModelQuery, QueryError};
+use crate::model::{ListQuery, ModelInfo, QueryError};
 
 type ScopeFn = dyn Fn(&Context) -> Result<Value, ToolError> + Send + Sync;
 type FilterFn = dyn Fn(&Context) -> Result<Filter, ToolError> + Send + Sync;
@@ -80,8 +78,10 @@ pub trait ModelHooks: Send + Sync + 'static {
 }
 
 /// The tools of model `M` (`<name>_list`, `<name>_get`, `<name>_count`) over a pool of
-/// connections of type `C`. Queries run on the blocking thread pool, at most as many at
-/// once as the pool has connections.
+/// the [`Executor`] `C`: a Diesel connection type (`SqliteConnection`, `PgConnection`,
+/// `MysqlConnection`), whose queries run on the blocking thread pool, at most as many at
+/// once as the r2d2 pool has connections; or, with the `diesel-async` feature,
+/// `Async<AsyncPgConnection>` / `Async<AsyncMysqlConnection>` on a deadpool pool.
 ///
 /// ```no_run
 /// # fn doc<M: mcp_diesel::ModelQuery<diesel::SqliteConnection>>(pool: mcp_diesel::SqlitePool) {
@@ -94,36 +94,31 @@ pub trait ModelHooks: Send + Sync + 'static {
 ///     ] })));
 /// # }
 /// ```
-pub struct ModelTools<M, C: R2D2Connection + 'static> {
-    pool: Pool<ConnectionManager<C>>,
-    permits: Arc<Semaphore>,
+pub struct ModelTools<M, C: Executor> {
+    db: Db<C>,
     scope: Option<Arc<ScopeFn>>,
     write_scope: Option<Arc<ScopeFn>>,
     before_write: Option<Arc<WriteHook>>,
     related: Vec<Related>,
     caps: Caps,
     budget: usize,
-    /// How long a tool waits for its statement (see [`ModelTools::statement_timeout`]).
-    wait: Duration,
     actions: Vec<Action>,
     /// OAuth scopes per action.
     scopes: Vec<(Action, String)>,
     _model: PhantomData<fn() -> M>,
 }
 
-impl<M, C: R2D2Connection + 'static> Clone for ModelTools<M, C> {
+impl<M, C: Executor> Clone for ModelTools<M, C> {
     /// Another handle on the same pool, limits and hooks (for [`crate::QueryTool`]).
     fn clone(&self) -> Self {
         ModelTools {
-            pool: self.pool.clone(),
-            permits: self.permits.clone(),
+            db: self.db.clone(),
             scope: self.scope.clone(),
             write_scope: self.write_scope.clone(),
             before_write: self.before_write.clone(),
             related: self.related.clone(),
             caps: self.caps,
             budget: self.budget,
-            wait: self.wait,
             actions: self.actions.clone(),
             scopes: self.scopes.clone(),
             _model: PhantomData,
@@ -131,7 +126,7 @@ impl<M, C: R2D2Connection + 'static> Clone for ModelTools<M, C> {
     }
 }
 
-impl<M: ModelQuery<C>, C: R2D2Connection + 'static> crate::query::Collection for ModelTools<M, C> {
+impl<M: ModelExec<C>, C: Executor> crate::query::Collection for ModelTools<M, C> {
     fn name(&self) -> &'static str {
         M::NAME
     }
@@ -182,7 +177,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> crate::query::Collection for
     }
 }
 
-impl<M, C: R2D2Connection + 'static> std::fmt::Debug for ModelTools<M, C> {
+impl<M, C: Executor> std::fmt::Debug for ModelTools<M, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ModelTools")
             .field("actions", &self.actions)
@@ -213,10 +208,9 @@ pub enum Action {
     Aggregate,
 }
 
-impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
+impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
     /// The model's tools over `pool`.
-    pub fn new(pool: Pool<ConnectionManager<C>>) -> Self {
-        let size = pool.max_size().max(1) as usize;
+    pub fn new(pool: C::Pool) -> Self {
         let a = M::ACTIONS;
         let actions = [
             (a.list, Action::List),
@@ -232,15 +226,13 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         .filter_map(|(on, action)| on.then_some(action))
         .collect();
         ModelTools {
-            pool,
-            permits: Arc::new(Semaphore::new(size)),
+            db: Db::new(pool),
             scope: None,
             write_scope: None,
             before_write: None,
             related: Vec::new(),
             caps: Caps::default(),
             budget: 32 * 1024,
-            wait: crate::STATEMENT_TIMEOUT,
             actions,
             scopes: Vec::new(),
             _model: PhantomData,
@@ -370,8 +362,8 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     /// Past it the tool answers with an error; on SQLite, which cannot interrupt a
     /// statement, the statement runs on to its end while its connection and its share of
     /// the pool stay taken (see [`crate::sqlite_pool`]).
-    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
-        self.wait = timeout;
+    pub fn statement_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.db.wait = timeout;
         self
     }
 
@@ -393,7 +385,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     /// # Panics
     ///
     /// When `M` declares no relation to `R` (a mistake in the server's setup).
-    pub fn related<R: ModelQuery<C>>(mut self, tools: &ModelTools<R, C>) -> Self {
+    pub fn related<R: ModelExec<C>>(mut self, tools: &ModelTools<R, C>) -> Self {
         let mut found = false;
         for (index, rel) in M::RELATIONS.iter().enumerate() {
             if rel.model != R::NAME {
@@ -525,41 +517,15 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         }
         Ok(out)
     }
-
-    /// Run `f` on a pooled connection on the blocking thread pool.
-    async fn run<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut C) -> Result<R, QueryError> + Send + 'static,
-    ) -> Result<R, ToolError> {
-        let permit =
-            self.permits.clone().acquire_owned().await.map_err(|_| ToolError::internal("the pool is closed"))?;
-        let pool = self.pool.clone();
-        let work = tokio::task::spawn_blocking(move || {
-            // Held until the statement ends, even when the caller stopped waiting.
-            let _permit = permit;
-            let mut conn = pool.get_timeout(Duration::from_secs(10)).map_err(|e| {
-                log_failure(&e);
-                ToolError::internal("the database is busy; try again")
-            })?;
-            f(&mut conn).map_err(query_error::<M>)
-        });
-        let joined = tokio::time::timeout(self.wait, work).await.map_err(|_| {
-            ToolError::internal(format!(
-                "the query took longer than the {} ms statement timeout and was abandoned; narrow the filter or ask for fewer rows",
-                self.wait.as_millis()
-            ))
-        })?;
-        joined.map_err(|_| ToolError::internal("internal error: the query failed unexpectedly"))?
-    }
 }
 
 /// The database's own message may contain SQL: it goes to the log for operators, never to
 /// the agent.
-fn log_failure(e: &dyn std::fmt::Display) {
+pub(crate) fn log_failure(e: &dyn std::fmt::Display) {
     tracing::warn!(error = %e, "mcp-diesel query failed");
 }
 
-fn query_error<M: ModelInfo>(e: QueryError) -> ToolError {
+pub(crate) fn query_error<M: ModelInfo>(e: QueryError) -> ToolError {
     use diesel::result::{DatabaseErrorKind as Kind, Error};
     match e {
         QueryError::Filter(f) => ToolError::invalid_arguments(f.0),
@@ -683,7 +649,7 @@ fn visible_names<M: ModelInfo>() -> Vec<&'static str> {
     M::FIELDS.iter().filter(|f| !f.hidden).map(|f| f.name).collect()
 }
 
-impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
+impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
     /// How to filter through the usable relations, for the `filter` description.
     fn relations_doc(&self) -> String {
         if self.related.is_empty() {
@@ -910,7 +876,7 @@ fn write_annotations(destructive: bool, idempotent: bool) -> ToolAnnotations {
     }
 }
 
-impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
+impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
     fn create_tool(&self) -> Tool {
         let (props, required) = write_schema::<M>(false, false);
         Tool::new(format!("{}_create", M::NAME))
@@ -1050,7 +1016,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
     async fn create(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
         let (_, values) = self.prepare_write(args, WriteAction::Create, ctx)?;
         let scope = self.write_scope_filter(ctx)?;
-        let row = self.run(move |conn| M::create(conn, &values, &scope)).await?;
+        let row = M::exec_create(&self.db, values, scope).await?;
         row_result(&row)
     }
 
@@ -1060,7 +1026,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         let key = key.unwrap_or(Value::Null);
         let scope = self.write_scope_filter(ctx)?;
         let shown = key.clone();
-        match self.run(move |conn| M::update(conn, &key, &values, &scope)).await? {
+        match M::exec_update(&self.db, key, values, scope).await? {
             Some(row) => row_result(&row),
             None => Err(not_found::<M>(&shown)),
         }
@@ -1071,7 +1037,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         let key = key_arg::<M>(&args)?;
         let scope = self.write_scope_filter(ctx)?;
         let k = key.clone();
-        if self.run(move |conn| M::delete(conn, &k, &scope)).await? {
+        if M::exec_delete(&self.db, k, scope).await? {
             Ok(CallToolResult::structured(json!({ "deleted": true, pk: key })))
         } else {
             Err(not_found::<M>(&key))
@@ -1098,7 +1064,7 @@ fn metric_specs<M: ModelInfo>() -> Vec<(String, Metric)> {
     out
 }
 
-impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
+impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
     fn aggregate_tool(&self) -> Tool {
         let specs: Vec<String> = metric_specs::<M>().into_iter().map(|(s, _)| s).collect();
         let groups: Vec<&str> = M::GROUP_BY.iter().map(|&i| M::FIELDS[i].name).collect();
@@ -1177,16 +1143,13 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
             }
         }
         let group_name = group.map(|g| M::FIELDS[g].name);
-        let rows = self
-            .run(move |conn| {
-                let mut results = Vec::new();
-                for (name, metric) in &metrics {
-                    let q = AggQuery { filter: filter.clone(), group, metric: *metric, limit: limit + 1 };
-                    results.push((name.clone(), M::aggregate(conn, &q, &scope)?));
-                }
-                Ok(results)
+        let queries = metrics
+            .iter()
+            .map(|(name, metric)| {
+                (name.clone(), AggQuery { filter: filter.clone(), group, metric: *metric, limit: limit + 1 })
             })
-            .await?;
+            .collect();
+        let rows = M::exec_aggregate(&self.db, queries, scope).await?;
         // The first metric's groups, in order; the others joined by group key.
         let mut groups: Vec<Map<String, Value>> = Vec::new();
         let mut keys: Vec<Value> = Vec::new();
@@ -1376,7 +1339,7 @@ fn int_arg(args: &Map<String, Value>, name: &str, min: i64, max: i64) -> Result<
     }
 }
 
-impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
+impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
     async fn list(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
         deny_unknown(
             &args,
@@ -1453,19 +1416,8 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         };
         let order_for_cursor = order.clone();
         let query = ListQuery { filter: page_filter, order, limit: limit + 1, offset };
-        let scope2 = scope.clone();
-        let (rows, total, included) = self
-            .run(move |conn| {
-                let rows = M::list(conn, &query, &scope)?;
-                let total = if include_total { Some(M::count(conn, &filter, &scope2)?) } else { None };
-                // One query per relation for the whole page.
-                let mut included = Vec::with_capacity(includes.len());
-                for (rel, rel_scope) in &includes {
-                    included.push((M::RELATIONS[*rel].name, M::include(conn, &rows, *rel, rel_scope)?));
-                }
-                Ok((rows, total, included))
-            })
-            .await?;
+        let total = include_total.then_some(filter);
+        let (rows, total, included) = M::exec_page(&self.db, query, scope, total, includes).await?;
         let fetched_more = rows.len() as i64 > limit;
         let mut items = Vec::new();
         let mut used = 0usize;
@@ -1523,17 +1475,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         let key = key_arg::<M>(&args)?;
         let scope = self.scope_filter(ctx)?;
         let shown = key.clone();
-        let found = self
-            .run(move |conn| {
-                let Some(row) = M::get(conn, &key, &scope)? else { return Ok(None) };
-                let mut included = Vec::with_capacity(includes.len());
-                for (rel, rel_scope) in &includes {
-                    let mut one = M::include(conn, std::slice::from_ref(&row), *rel, rel_scope)?;
-                    included.push((M::RELATIONS[*rel].name, one.pop().unwrap_or(Value::Null)));
-                }
-                Ok(Some((row, included)))
-            })
-            .await?;
+        let found = M::exec_get(&self.db, key, scope, includes).await?;
         match found {
             Some((row, included)) => {
                 let mut obj = row
@@ -1552,7 +1494,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelTools<M, C> {
         deny_unknown(&args, &["filter", "search"])?;
         let filter = self.agent_filter(&args, ctx)?;
         let scope = self.scope_filter(ctx)?;
-        let n = self.run(move |conn| M::count(conn, &filter, &scope)).await?;
+        let n = M::exec_count(&self.db, filter, scope).await?;
         Ok(CallToolResult::structured(json!({ "count": n })))
     }
 }
@@ -1575,7 +1517,7 @@ fn shorten(obj: &mut Map<String, Value>, budget: usize) {
     }
 }
 
-impl<M: ModelQuery<C>, C: R2D2Connection + 'static> Toolset for ModelTools<M, C> {
+impl<M: ModelExec<C>, C: Executor> Toolset for ModelTools<M, C> {
     fn tools(&self) -> Vec<Tool> {
         self.actions
             .iter()

@@ -246,6 +246,17 @@ where
     Author: ModelQuery<C>,
     Comment: ModelQuery<C>,
 {
+    server_on::<C>(pool, opts)
+}
+
+/// The server over one executor's pool (sync Diesel or diesel-async).
+fn server_on<C>(pool: C::Pool, opts: Opts) -> Server
+where
+    C: mcp_diesel::Executor,
+    Post: mcp_diesel::ModelExec<C>,
+    Author: mcp_diesel::ModelExec<C>,
+    Comment: mcp_diesel::ModelExec<C>,
+{
     let authors = ModelTools::<Author, C>::new(pool.clone()).scope(|_| Ok(json!({ "active": true })));
     let comments_of = ModelTools::<Comment, C>::new(pool.clone());
     let mut tools = ModelTools::<Post, C>::new(pool.clone()).before_write(move |ctx, action, values| {
@@ -381,6 +392,8 @@ fn fixtures() -> Vec<Fixture> {
     };
     let mut out = Vec::new();
     out.push(sqlite());
+    #[cfg(feature = "diesel-async")]
+    out.extend(async_backends::fixtures());
     match std::env::var("MCP_TEST_POSTGRES_URL") {
         #[cfg(feature = "postgres")]
         Ok(url) => out.push(postgres(&url)),
@@ -1566,6 +1579,70 @@ async fn django_mcp_server_pipeline_examples() {
         ] {
             let err = call_err(&c, "query", q(pipeline.clone())).await;
             assert!(err.contains(want), "{pipeline}: {err}");
+        }
+    }
+}
+
+/// The same suite on the diesel-async executor (`--features diesel-async`), on PostgreSQL
+/// and MySQL when their URLs are set.
+#[cfg(feature = "diesel-async")]
+mod async_backends {
+    use super::*;
+
+    pub(super) fn fixtures() -> Vec<Fixture> {
+        #[allow(unused_mut)] // without `postgres` and `mysql`: none
+        let mut out = Vec::new();
+        #[cfg(feature = "postgres")]
+        if let Ok(url) = std::env::var("MCP_TEST_POSTGRES_URL") {
+            out.push(postgres(&url));
+        }
+        #[cfg(feature = "mysql")]
+        if let Ok(url) = std::env::var("MCP_TEST_MYSQL_URL") {
+            out.push(mysql(&url));
+        }
+        out
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres(url: &str) -> Fixture {
+        let schema = unique();
+        let mut admin = diesel::PgConnection::establish(url).expect("MCP_TEST_POSTGRES_URL: cannot connect");
+        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{sep}options=-csearch_path%3D{schema}");
+        let mut setup = diesel::PgConnection::establish(&url).unwrap();
+        seed(&mut setup, "SERIAL PRIMARY KEY", "TIMESTAMP", "");
+        setup.batch_execute("SELECT setval('posts_id_seq', 12)").unwrap();
+        let pool = mcp_diesel::async_postgres_pool(&url, 4).unwrap();
+        Fixture {
+            name: "PostgreSQL (diesel-async)",
+            make: Box::new(move |opts| {
+                server_on::<mcp_diesel::Async<diesel_async::AsyncPgConnection>>(pool.clone(), opts)
+            }),
+            cleanup: Some(Box::new(move || {
+                let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+            })),
+        }
+    }
+
+    #[cfg(feature = "mysql")]
+    fn mysql(url: &str) -> Fixture {
+        let db = unique();
+        let mut admin = diesel::MysqlConnection::establish(url).expect("MCP_TEST_MYSQL_URL: cannot connect");
+        admin.batch_execute(&format!("CREATE DATABASE {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")).unwrap();
+        let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+        let url = format!("{base}/{db}");
+        let mut setup = diesel::MysqlConnection::establish(&url).unwrap();
+        seed(&mut setup, "INTEGER AUTO_INCREMENT PRIMARY KEY", "DATETIME", " ENGINE=InnoDB");
+        let pool = mcp_diesel::async_mysql_pool(&url, 4).unwrap();
+        Fixture {
+            name: "MySQL (diesel-async)",
+            make: Box::new(move |opts| {
+                server_on::<mcp_diesel::Async<diesel_async::AsyncMysqlConnection>>(pool.clone(), opts)
+            }),
+            cleanup: Some(Box::new(move || {
+                let _ = admin.batch_execute(&format!("DROP DATABASE {db}"));
+            })),
         }
     }
 }

@@ -66,8 +66,8 @@ async fn a_slow_sqlite_statement_times_out_and_keeps_its_connection_until_it_end
         .unwrap();
     let server = Server::builder()
         .info(mcp_core::server_info!())
-        .toolset(ModelTools::<Number, _>::new(pool.clone()).statement_timeout(Duration::from_millis(50)))
-        .toolset(ModelTools::<Note, _>::new(pool.clone()))
+        .toolset(ModelTools::<Number, SqliteConnection>::new(pool.clone()).statement_timeout(Duration::from_millis(50)))
+        .toolset(ModelTools::<Note, SqliteConnection>::new(pool.clone()))
         .build()
         .unwrap();
     let c = TestClient::modern(server).with_principal(Principal::new("1"));
