@@ -55,6 +55,15 @@
 //! | feature | default | what it enables |
 //! |---------|---------|-----------------|
 //! | `redis` | no      | `RedisStore`: legacy session state in Redis, so replicas share sessions |
+//! | `oauth` | no      | `auth::JwtAuthenticator` and `auth::Introspection` (an HTTPS client) |
+//!
+//! ## Authentication
+//!
+//! [`McpRouter::auth`] makes the endpoint an OAuth 2.1 resource server: a chain of
+//! [`auth::Authenticator`]s (static tokens, the app's own middleware, JWT access tokens
+//! against a JWKS, token introspection), protected-resource metadata at
+//! `/.well-known/oauth-protected-resource`, `401`/`403` challenges, and per-tool scopes.
+//! See the [`auth`] module for the guide (clients, authorization servers, proxies).
 #![doc = include_str!("docs/route_tools.md")]
 
 pub mod auth;
