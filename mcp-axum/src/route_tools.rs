@@ -60,6 +60,12 @@ impl RequestHeaders {
     }
 }
 
+impl From<HeaderMap> for RequestHeaders {
+    fn from(headers: HeaderMap) -> Self {
+        RequestHeaders(Arc::new(headers))
+    }
+}
+
 /// A handler annotated with `#[mcp_tool]`: implemented by the macro on the hidden struct
 /// that has the handler's name, and named by [`RouteTools::route`] and friends
 /// (`.post::<create_post>("/api/posts")`).

@@ -12,15 +12,17 @@ use std::time::Duration;
 use axum::body::Body;
 use base64::Engine as _;
 use bytes::Bytes;
+use http::header::AsHeaderName;
 use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use mcp_core::protocol::jsonrpc::{Parsed, parse};
 use mcp_core::protocol::{ErrorObject, Message, ProtocolVersion, RequestId, codes, methods};
 use mcp_core::{Extensions, Inbound, Principal, Reply, Server, Session};
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::auth::{Auth, AuthError};
@@ -37,6 +39,13 @@ pub const MCP_METHOD: &str = "mcp-method";
 pub const MCP_NAME: &str = "mcp-name";
 /// `Last-Event-ID`.
 pub const LAST_EVENT_ID: &str = "last-event-id";
+
+// The same names, parsed once (a `&str` name is parsed on every lookup).
+const SESSION_ID_H: HeaderName = HeaderName::from_static(SESSION_ID);
+const PROTOCOL_VERSION_H: HeaderName = HeaderName::from_static(PROTOCOL_VERSION);
+const MCP_METHOD_H: HeaderName = HeaderName::from_static(MCP_METHOD);
+const MCP_NAME_H: HeaderName = HeaderName::from_static(MCP_NAME);
+const LAST_EVENT_ID_H: HeaderName = HeaderName::from_static(LAST_EVENT_ID);
 
 pub(crate) struct Config {
     pub(crate) policy: Policy,
@@ -133,7 +142,7 @@ fn plain(status: StatusCode, code: i32, message: impl Into<String>) -> Resp {
     rpc_error(status, None, ErrorObject::new(code, message))
 }
 
-fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header(h: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -152,21 +161,38 @@ fn modern_status(code: i32) -> StatusCode {
     }
 }
 
+/// Whether a media type list accepts both JSON and event streams (one pass).
+fn accepts_json_and_sse(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else { return true };
+    let (mut json, mut sse) = (false, false);
+    for item in accept.split(',') {
+        let media = item.split(';').next().unwrap_or_default().trim();
+        let (t, sub) = media.split_once('/').unwrap_or((media, ""));
+        let any_sub = sub == "*";
+        if t == "*" && any_sub {
+            return true;
+        }
+        json |= t.eq_ignore_ascii_case("application") && (any_sub || sub.eq_ignore_ascii_case("json"));
+        sse |= t.eq_ignore_ascii_case("text") && (any_sub || sub.eq_ignore_ascii_case("event-stream"));
+    }
+    json && sse
+}
+
 /// Whether a media type list accepts `wanted` (`type/subtype`).
 fn accepts(accept: Option<&str>, wanted: &str) -> bool {
     let Some(accept) = accept else { return true };
     let (ty, _) = wanted.split_once('/').unwrap_or((wanted, ""));
     accept.split(',').any(|item| {
-        let media = item.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-        media == wanted || media == "*/*" || media == format!("{ty}/*")
+        let media = item.split(';').next().unwrap_or_default().trim();
+        let (t, sub) = media.split_once('/').unwrap_or((media, ""));
+        media.eq_ignore_ascii_case(wanted) || (sub == "*" && (t == "*" || t.eq_ignore_ascii_case(ty)))
     })
 }
 
 pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Body>) -> Resp {
     inner.forwarding.call_once(|| listen_forwarded(&inner));
     let (mut parts, body) = req.into_parts();
-    let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
-    if let Err(refusal) = inner.config.policy.check(&parts.headers, authority.as_deref()) {
+    if let Err(refusal) = inner.config.policy.check(&parts.headers, parts.uri.authority().map(|a| a.as_str())) {
         let msg = match refusal {
             Refusal::Host(h) => format!("Forbidden: host `{h}` is not allowed"),
             Refusal::Origin(o) => format!("Forbidden: origin `{o}` is not allowed"),
@@ -227,32 +253,49 @@ fn method_not_allowed(allow: &'static str) -> Resp {
     r
 }
 
-/// The bits of a request's params the transport compares with headers.
+/// The bits of a request's params the transport compares with headers, borrowed (one
+/// pass over the params, nothing copied).
 #[derive(Deserialize, Default)]
-struct Peek {
-    #[serde(rename = "_meta", default)]
-    meta: Option<PeekMeta>,
-    #[serde(default)]
-    name: Option<Value>,
-    #[serde(default)]
-    uri: Option<Value>,
+struct Peek<'a> {
+    #[serde(rename = "_meta", default, borrow)]
+    meta: Option<PeekMeta<'a>>,
+    #[serde(default, borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    uri: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
-struct PeekMeta {
-    #[serde(rename = "io.modelcontextprotocol/protocolVersion", default)]
-    version: Option<Value>,
+struct PeekMeta<'a> {
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion", default, borrow)]
+    version: Option<&'a RawValue>,
 }
 
-fn peek(req: &mcp_core::protocol::Request) -> Peek {
+impl Peek<'_> {
+    /// The version `_meta` names, if it names one.
+    fn version(&self) -> Option<&RawValue> {
+        self.meta.as_ref().and_then(|m| m.version)
+    }
+}
+
+/// A JSON string's text; `None` for other values.
+fn json_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+fn peek(req: &mcp_core::protocol::Request) -> Peek<'_> {
     req.params.as_deref().and_then(|p| serde_json::from_str(p.get()).ok()).unwrap_or_default()
 }
 
 /// Decode a header value that may use the `=?base64?...?=` sentinel.
-fn decode_header_value(v: &str) -> Option<String> {
+fn decode_header_value(v: &str) -> Option<Cow<'_, str>> {
     match v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
-        Some(b64) => base64::engine::general_purpose::STANDARD.decode(b64).ok().and_then(|b| String::from_utf8(b).ok()),
-        None => Some(v.to_owned()),
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(Cow::Owned),
+        None => Some(Cow::Borrowed(v)),
     }
 }
 
@@ -261,23 +304,24 @@ fn mismatch(id: Option<RequestId>, message: String) -> Resp {
 }
 
 /// Check the 2026-07-28 request headers against the body.
-fn check_modern_headers(headers: &HeaderMap, req: &mcp_core::protocol::Request, peek: &Peek) -> Result<(), Resp> {
+fn check_modern_headers(headers: &HeaderMap, req: &mcp_core::protocol::Request, peek: &Peek<'_>) -> Result<(), Resp> {
     let id = Some(req.id.clone());
-    let Some(version) = header(headers, PROTOCOL_VERSION) else {
+    let Some(version) = header(headers, &PROTOCOL_VERSION_H) else {
         return Err(mismatch(id, "Header mismatch: the MCP-Protocol-Version header is required".into()));
     };
-    if let Some(meta) = peek.meta.as_ref().and_then(|m| m.version.as_ref())
-        && meta.as_str() != Some(version)
-    {
-        return Err(mismatch(
-            id,
-            format!(
-                "Header mismatch: MCP-Protocol-Version header value '{version}' does not match body value '{}'",
-                meta.as_str().map_or_else(|| meta.to_string(), str::to_owned)
-            ),
-        ));
+    if let Some(meta) = peek.version() {
+        let body = json_str(meta);
+        if body.as_deref() != Some(version) {
+            return Err(mismatch(
+                id,
+                format!(
+                    "Header mismatch: MCP-Protocol-Version header value '{version}' does not match body value '{}'",
+                    body.unwrap_or(Cow::Borrowed(meta.get()))
+                ),
+            ));
+        }
     }
-    match header(headers, MCP_METHOD) {
+    match header(headers, &MCP_METHOD_H) {
         None => return Err(mismatch(id, "Header mismatch: the Mcp-Method header is required".into())),
         Some(m) if m != req.method => {
             return Err(mismatch(
@@ -288,15 +332,15 @@ fn check_modern_headers(headers: &HeaderMap, req: &mcp_core::protocol::Request, 
         Some(_) => {}
     }
     let named = match req.method.as_str() {
-        methods::TOOLS_CALL | methods::PROMPTS_GET => peek.name.as_ref(),
-        methods::RESOURCES_READ => peek.uri.as_ref(),
+        methods::TOOLS_CALL | methods::PROMPTS_GET => peek.name,
+        methods::RESOURCES_READ => peek.uri,
         _ => return Ok(()),
     };
-    let Some(body_value) = named.and_then(Value::as_str) else { return Ok(()) };
-    match header(headers, MCP_NAME) {
+    let Some(body_value) = named.and_then(json_str) else { return Ok(()) };
+    match header(headers, &MCP_NAME_H) {
         None => Err(mismatch(id, "Header mismatch: the Mcp-Name header is required for this method".into())),
         Some(raw) => match decode_header_value(raw) {
-            Some(v) if v == body_value => Ok(()),
+            Some(v) if *v == *body_value => Ok(()),
             Some(v) => Err(mismatch(
                 id,
                 format!("Header mismatch: Mcp-Name header value '{v}' does not match body value '{body_value}'"),
@@ -306,21 +350,25 @@ fn check_modern_headers(headers: &HeaderMap, req: &mcp_core::protocol::Request, 
     }
 }
 
-fn extensions(parts: &http::request::Parts) -> Extensions {
+/// What handlers see of the HTTP request: the app's [`Extensions`], the [`Principal`],
+/// and the headers (moved, not copied: nothing after dispatch reads them).
+fn extensions(parts: &mut http::request::Parts) -> Extensions {
     let mut ext = parts.extensions.get::<Extensions>().cloned().unwrap_or_default();
     if let Some(p) = parts.extensions.get::<Principal>() {
         ext.insert(p.clone());
     }
-    ext.insert(crate::RequestHeaders::new(&parts.headers));
+    ext.insert(crate::RequestHeaders::from(std::mem::take(&mut parts.headers)));
     ext
 }
 
-fn principal_subject(ext: &Extensions) -> Option<String> {
-    ext.get::<Principal>().map(|p| p.subject.clone())
+/// Who sent the request, as the handlers will see it (see [`extensions`]).
+fn principal_subject(parts: &http::request::Parts) -> Option<&str> {
+    let from_app = || parts.extensions.get::<Extensions>().and_then(|e| e.get::<Principal>());
+    parts.extensions.get::<Principal>().or_else(from_app).map(|p| p.subject.as_str())
 }
 
-async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Resp {
-    let ct = header(&parts.headers, CONTENT_TYPE.as_str()).unwrap_or_default();
+async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) -> Resp {
+    let ct = header(&parts.headers, &CONTENT_TYPE).unwrap_or_default();
     if !ct.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
         return plain(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -328,8 +376,8 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
             "Unsupported Media Type: send `Content-Type: application/json`",
         );
     }
-    let accept = header(&parts.headers, ACCEPT.as_str());
-    if !accepts(accept, "application/json") || !accepts(accept, "text/event-stream") {
+    let accept = header(&parts.headers, &ACCEPT);
+    if !accepts_json_and_sse(accept) {
         return plain(
             StatusCode::NOT_ACCEPTABLE,
             codes::INVALID_REQUEST,
@@ -350,45 +398,48 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
         Ok(p) => p,
         Err(resp) => return json_response(StatusCode::BAD_REQUEST, resp.to_vec()),
     };
-    let extensions = extensions(&parts);
     let headers = &parts.headers;
-    let proto = header(headers, PROTOCOL_VERSION);
-    let session_id = header(headers, SESSION_ID).map(str::to_owned);
-    if let Some(resp) = check_tool_scopes(&inner, &parts, &parsed) {
-        return resp;
-    }
-
-    // Era: a 2026-07-28 header, or a request naming its version in `_meta` without a
-    // session, is served statelessly; everything else belongs to a legacy session.
+    let proto = header(headers, &PROTOCOL_VERSION_H);
+    let session_id = header(headers, &SESSION_ID_H).map(str::to_owned);
     let single_request = match &parsed {
         Parsed::Single(Message::Request(r)) => Some(r),
         _ => None,
     };
     let peeked = single_request.map(peek);
-    let meta_versioned = peeked.as_ref().is_some_and(|p| p.meta.as_ref().is_some_and(|m| m.version.is_some()));
+    if let Some(req) = single_request
+        && let Some(resp) = check_tool_scopes(&inner, &parts, req, peeked.as_ref())
+    {
+        return resp;
+    }
+
+    // Era: a 2026-07-28 header, or a request naming its version in `_meta` without a
+    // session, is served statelessly; everything else belongs to a legacy session.
+    let meta_versioned = peeked.as_ref().is_some_and(|p| p.version().is_some());
     let modern = proto == Some(ProtocolVersion::V2026_07_28.as_str())
         || (session_id.is_none() && meta_versioned && single_request.is_some_and(|r| r.method != methods::INITIALIZE));
 
     if modern {
-        let Parsed::Single(message) = parsed else {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                codes::INVALID_REQUEST,
-                "JSON-RPC batches are not supported by protocol 2026-07-28",
-            );
-        };
-        let Message::Request(req) = message else {
+        match single_request {
+            Some(req) => {
+                if let Err(resp) = check_modern_headers(headers, req, peeked.as_ref().unwrap_or(&Peek::default())) {
+                    return resp;
+                }
+                if let Err(resp) = check_param_headers(&inner.server, headers, req, peeked.as_ref()) {
+                    return resp;
+                }
+            }
+            None if matches!(parsed, Parsed::Batch(_)) => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    codes::INVALID_REQUEST,
+                    "JSON-RPC batches are not supported by protocol 2026-07-28",
+                );
+            }
             // Notifications and responses carry nothing to act on statelessly.
-            return accepted();
-        };
-        if let Err(resp) = check_modern_headers(headers, &req, peeked.as_ref().unwrap_or(&Peek::default())) {
-            return resp;
+            None => return accepted(),
         }
-        if let Err(resp) = check_param_headers(&inner.server, headers, &req, peeked.as_ref()) {
-            return resp;
-        }
-        let inbound = Inbound::new().extensions(extensions);
-        return respond(&inner, Parsed::Single(Message::Request(req)), inbound, Era::Modern, None).await;
+        let inbound = Inbound::new().extensions(extensions(&mut parts));
+        return respond(&inner, parsed, inbound, Era::Modern, None).await;
     }
 
     if !inner.config.legacy {
@@ -412,7 +463,7 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
         None if is_initialize => {
             let session = Arc::new(Session::new());
             let live = Live::new(session.clone());
-            let inbound = Inbound::new().extensions(extensions).session(session);
+            let inbound = Inbound::new().extensions(extensions(&mut parts)).session(session);
             respond(&inner, parsed, inbound, Era::Initialize, Some(live)).await
         }
         None => plain(
@@ -427,7 +478,7 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
                 Err(e) => return store_failure(&e),
             };
             // A session belongs to whoever created it; anyone else does not see it.
-            if live.session.state().principal != principal_subject(&extensions) {
+            if !live.session.read(|st| st.principal.as_deref() == principal_subject(&parts)) {
                 return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
             }
             // A client's answer, or a cancellation: applied here if this process runs the
@@ -442,7 +493,7 @@ async fn post(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Res
                 }
                 return accepted();
             }
-            let inbound = Inbound::new().extensions(extensions).session(live.session.clone());
+            let inbound = Inbound::new().extensions(extensions(&mut parts)).session(live.session.clone());
             let resp = respond(&inner, parsed, inbound, Era::Legacy, None).await;
             if let Err(e) = inner.sessions.persist(&id, &live).await {
                 tracing::warn!(error = %e, "could not save session state");
@@ -460,13 +511,13 @@ fn check_param_headers(
     server: &Server,
     headers: &HeaderMap,
     req: &mcp_core::protocol::Request,
-    peek: Option<&Peek>,
+    peek: Option<&Peek<'_>>,
 ) -> Result<(), Resp> {
     if req.method != methods::TOOLS_CALL {
         return Ok(());
     }
-    let Some(name) = peek.and_then(|p| p.name.as_ref()).and_then(Value::as_str) else { return Ok(()) };
-    let params = server.tool_param_headers(name);
+    let Some(name) = peek.and_then(|p| p.name).and_then(json_str) else { return Ok(()) };
+    let params = server.tool_param_headers(&name);
     if params.is_empty() {
         return Ok(());
     }
@@ -526,16 +577,19 @@ fn check_param_headers(
 /// A `tools/call` the caller's token lacks scopes for: `403` with `insufficient_scope`
 /// naming every scope the call needs (`401` for an anonymous caller), unless the
 /// compatibility mode lets the dispatcher answer with an `isError` result.
-fn check_tool_scopes(inner: &Inner, parts: &http::request::Parts, parsed: &Parsed) -> Option<Resp> {
+fn check_tool_scopes(
+    inner: &Inner,
+    parts: &http::request::Parts,
+    req: &mcp_core::protocol::Request,
+    peek: Option<&Peek<'_>>,
+) -> Option<Resp> {
     let cfg = inner.auth.as_ref()?;
-    let Parsed::Single(Message::Request(req)) = parsed else { return None };
     if req.method != methods::TOOLS_CALL || cfg.auth.errors_as_results {
         return None;
     }
-    let name = peek(req).name?;
-    let name = name.as_str()?;
+    let name = json_str(peek?.name?)?;
     let principal = parts.extensions.get::<Principal>();
-    let denied = inner.server.authorize_tool(name, principal).err()?;
+    let denied = inner.server.authorize_tool(&name, principal).err()?;
     if denied.required_scopes().is_empty() {
         return None; // The application's permission hook: the dispatcher says why.
     }
@@ -649,7 +703,9 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
     let cancel = CancellationToken::new();
     let inbound = inbound.sink(tx).cancel(cancel.clone());
     let server = inner.server.clone();
-    let mut task: JoinHandle<Option<Reply>> = tokio::spawn(async move { server.handle_parsed(parsed, inbound).await });
+    // Polled right here, not spawned: a task per request costs more than the whole
+    // dispatch of a small call. If the handler starts streaming, the stream owns it.
+    let mut task: Handling = Box::pin(async move { server.handle_parsed(parsed, inbound).await });
     if !has_requests {
         // Notifications and client responses: processed, acknowledged with 202.
         let _ = (&mut task).await;
@@ -658,8 +714,7 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
     let guard = cancel.drop_guard();
 
     tokio::select! {
-        joined = &mut task => {
-            let reply = joined.ok().flatten();
+        reply = &mut task => {
             let mut pending = Vec::new();
             while let Ok(m) = rx.try_recv() {
                 pending.push(m);
@@ -735,10 +790,13 @@ async fn finish_initialize(inner: &Arc<Inner>, created: Option<&Arc<Live>>) -> R
     Ok(Some(id))
 }
 
+/// The dispatch of one POST.
+type Handling = std::pin::Pin<Box<dyn std::future::Future<Output = Option<Reply>> + Send>>;
+
 struct SseState {
     queue: VecDeque<Bytes>,
     rx: Option<mpsc::Receiver<Message>>,
-    task: Option<JoinHandle<Option<Reply>>>,
+    task: Option<Handling>,
     guard: Option<DropGuard>,
     keep_alive: tokio::time::Interval,
 }
@@ -770,7 +828,7 @@ fn sse_stream(state: SseState) -> impl futures_util::Stream<Item = Result<Bytes,
                     if let Some(g) = s.guard.take() {
                         let _ = g.disarm();
                     }
-                    if let Some(reply) = joined.ok().flatten() {
+                    if let Some(reply) = joined {
                         s.queue.push_back(sse_frame(&reply.to_vec(), None));
                     }
                 }
@@ -781,10 +839,10 @@ fn sse_stream(state: SseState) -> impl futures_util::Stream<Item = Result<Bytes,
 }
 
 fn session_of(parts: &http::request::Parts) -> Result<String, Resp> {
-    if header(&parts.headers, PROTOCOL_VERSION) == Some(ProtocolVersion::V2026_07_28.as_str()) {
+    if header(&parts.headers, &PROTOCOL_VERSION_H) == Some(ProtocolVersion::V2026_07_28.as_str()) {
         return Err(method_not_allowed("POST"));
     }
-    match header(&parts.headers, SESSION_ID) {
+    match header(&parts.headers, &SESSION_ID_H) {
         Some(id) => Ok(id.to_owned()),
         // Without a session there is nothing to stream or end.
         None => Err(method_not_allowed("POST")),
@@ -799,7 +857,7 @@ async fn get(inner: Arc<Inner>, parts: http::request::Parts) -> Resp {
         Ok(id) => id,
         Err(r) => return r,
     };
-    if !accepts(header(&parts.headers, ACCEPT.as_str()), "text/event-stream") {
+    if !accepts(header(&parts.headers, &ACCEPT), "text/event-stream") {
         return plain(StatusCode::NOT_ACCEPTABLE, codes::INVALID_REQUEST, "Not Acceptable: accept text/event-stream");
     }
     let live = match inner.sessions.get(&id).await {
@@ -807,10 +865,10 @@ async fn get(inner: Arc<Inner>, parts: http::request::Parts) -> Resp {
         Ok(None) => return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found"),
         Err(e) => return store_failure(&e),
     };
-    if live.session.state().principal != principal_subject(&extensions(&parts)) {
+    if !live.session.read(|st| st.principal.as_deref() == principal_subject(&parts)) {
         return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
     }
-    let last: Option<u64> = header(&parts.headers, LAST_EVENT_ID).and_then(|v| v.trim().parse().ok());
+    let last: Option<u64> = header(&parts.headers, &LAST_EVENT_ID_H).and_then(|v| v.trim().parse().ok());
     let (tx, rx) = mpsc::channel::<StreamEvent>(64);
     let replay: VecDeque<Bytes> = {
         let mut st = live.stream();
@@ -895,7 +953,7 @@ async fn delete(inner: Arc<Inner>, parts: http::request::Parts) -> Resp {
         Err(r) => return r,
     };
     if let Ok(Some(live)) = inner.sessions.get(&id).await
-        && live.session.state().principal != principal_subject(&extensions(&parts))
+        && !live.session.read(|st| st.principal.as_deref() == principal_subject(&parts))
     {
         return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
     }
@@ -923,6 +981,21 @@ mod tests {
         assert!(accepts(None, "application/json"));
         assert!(!accepts(Some("text/html"), "application/json"));
         assert!(!accepts(Some("application/json"), "text/event-stream"));
+        for (accept, both) in [
+            (Some("application/json, text/event-stream"), true),
+            (Some("text/event-stream;q=0.5,APPLICATION/JSON"), true),
+            (Some("*/*"), true),
+            (Some("application/*;q=0.9, text/*"), true),
+            (None, true),
+            (Some("application/json"), false),
+            (Some("text/event-stream"), false),
+            (Some("application/jsonx, text/event-stream"), false),
+            (Some("text/html"), false),
+        ] {
+            assert_eq!(accepts_json_and_sse(accept), both, "{accept:?}");
+            let separately = accepts(accept, "application/json") && accepts(accept, "text/event-stream");
+            assert_eq!(separately, both, "{accept:?}");
+        }
     }
 
     #[test]

@@ -38,6 +38,12 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Remove session `id`.
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// [`SessionStore::load`] for stores that keep the state shared in memory and can
+    /// hand it out without copying it; the default wraps `load`.
+    fn load_shared<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Arc<SessionState>>, StoreError>> {
+        Box::pin(async move { Ok(self.load(id).await?.map(Arc::new)) })
+    }
+
     /// Hand a message of session `id` that this process could not use (a client's answer
     /// to a request another replica sent, a cancellation of a request another replica
     /// runs) to the other replicas. A store shared by replicas implements it together
@@ -226,6 +232,11 @@ impl SessionStore for MemoryStore {
         Box::pin(async move { Ok(v) })
     }
 
+    fn load_shared<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Arc<SessionState>>, StoreError>> {
+        let v = lock(&self.inner).get(id, Instant::now());
+        Box::pin(async move { Ok(v) })
+    }
+
     fn save<'a>(&'a self, id: &'a str, state: &'a SessionState) -> BoxFuture<'a, Result<(), StoreError>> {
         lock(&self.inner).insert(id.to_owned(), Arc::new(state.clone()), Instant::now());
         Box::pin(async { Ok(()) })
@@ -331,7 +342,7 @@ impl Sessions {
     /// is asked every time: it decides whether the session still exists, and another
     /// replica may have changed its state.
     pub(crate) async fn get(&self, id: &str) -> Result<Option<Arc<Live>>, StoreError> {
-        let stored = self.store.load(id).await?;
+        let stored = self.store.load_shared(id).await?;
         let cached = lock(&self.live).get(id, Instant::now());
         match (stored, cached) {
             (None, cached) => {
@@ -343,14 +354,15 @@ impl Sessions {
                 Ok(None)
             }
             (Some(state), Some(live)) => {
-                if live.session.state() != state {
-                    live.session.replace_state(state);
+                // Compared in place: most requests find it unchanged.
+                if !live.session.read(|current| *current == *state) {
+                    live.session.replace_state(Arc::unwrap_or_clone(state));
                     live.take_dirty();
                 }
                 Ok(Some(live))
             }
             (Some(state), None) => {
-                let live = Live::new(Arc::new(Session::from_state(state)));
+                let live = Live::new(Arc::new(Session::from_state(Arc::unwrap_or_clone(state))));
                 let evicted = lock(&self.live).insert(id.to_owned(), live.clone(), Instant::now());
                 for e in evicted {
                     e.end();

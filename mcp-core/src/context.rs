@@ -161,7 +161,9 @@ impl Session {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub(crate) fn read<R>(&self, f: impl FnOnce(&SessionState) -> R) -> R {
+    /// Read the state in place (no copy, unlike [`Session::state`]); `f` must not touch
+    /// this session again.
+    pub fn read<R>(&self, f: impl FnOnce(&SessionState) -> R) -> R {
         f(&self.state.read().unwrap_or_else(|e| e.into_inner()))
     }
 

@@ -34,10 +34,18 @@ pub struct Answer {
     pub body: Bytes,
 }
 
-/// One keep-alive HTTP/1.1 connection to a server under test, plus the legacy session
-/// the worker opened on it, if any.
+/// How a [`Client`] reaches its server.
+enum Transport {
+    /// A keep-alive HTTP/1.1 connection.
+    Http(SendRequest<Full<Bytes>>),
+    /// The app itself, called in this task without sockets or hyper (profiling mode).
+    InProcess(axum::Router),
+}
+
+/// One keep-alive HTTP/1.1 connection to a server under test (or, for profiling, the
+/// app called in-process), plus the legacy session the worker opened on it, if any.
 pub struct Client {
-    sender: SendRequest<Full<Bytes>>,
+    transport: Transport,
     authority: HeaderValue,
     /// The `Mcp-Session-Id` of this worker's legacy session.
     pub session: Option<String>,
@@ -62,7 +70,14 @@ impl Client {
             let _ = conn.await;
         });
         let authority = HeaderValue::from_str(&addr.to_string()).map_err(|e| e.to_string())?;
-        Ok(Client { sender, authority, session: None })
+        Ok(Client { transport: Transport::Http(sender), authority, session: None })
+    }
+
+    /// A client calling `app` directly in the caller's task: the same requests and
+    /// checks, without sockets, hyper or a second thread, so a profiler (`valgrind
+    /// --tool=callgrind`, `perf`) sees only the app's work.
+    pub fn in_process(app: axum::Router) -> Client {
+        Client { transport: Transport::InProcess(app), authority: HeaderValue::from_static("127.0.0.1"), session: None }
     }
 
     /// Send one request and read the whole answer.
@@ -73,18 +88,30 @@ impl Client {
         headers: &[(HeaderName, HeaderValue)],
         body: Bytes,
     ) -> Result<Answer, String> {
-        let mut req = Request::builder().method(method).uri(path).body(Full::new(body)).map_err(|e| e.to_string())?;
-        let h = req.headers_mut();
-        h.insert(http::header::HOST, self.authority.clone());
+        let mut builder =
+            Request::builder().method(method).uri(path).header(http::header::HOST, self.authority.clone());
         for (k, v) in headers {
-            h.insert(k.clone(), v.clone());
+            builder = builder.header(k, v);
         }
         let exchange = async {
-            self.sender.ready().await.map_err(|e| format!("connection lost: {e}"))?;
-            let resp = self.sender.send_request(req).await.map_err(|e| format!("request failed: {e}"))?;
-            let (parts, body) = resp.into_parts();
-            let body = body.collect().await.map_err(|e| format!("reading the body: {e}"))?.to_bytes();
-            Ok::<Answer, String>(Answer { status: parts.status, headers: parts.headers, body })
+            match &mut self.transport {
+                Transport::Http(sender) => {
+                    let req = builder.body(Full::new(body)).map_err(|e| e.to_string())?;
+                    sender.ready().await.map_err(|e| format!("connection lost: {e}"))?;
+                    let resp = sender.send_request(req).await.map_err(|e| format!("request failed: {e}"))?;
+                    let (parts, body) = resp.into_parts();
+                    let body = body.collect().await.map_err(|e| format!("reading the body: {e}"))?.to_bytes();
+                    Ok::<Answer, String>(Answer { status: parts.status, headers: parts.headers, body })
+                }
+                Transport::InProcess(app) => {
+                    use tower::ServiceExt as _;
+                    let req = builder.body(axum::body::Body::from(body)).map_err(|e| e.to_string())?;
+                    let resp = app.clone().oneshot(req).await.map_err(|e| format!("the app failed: {e}"))?;
+                    let (parts, body) = resp.into_parts();
+                    let body = body.collect().await.map_err(|e| format!("reading the body: {e}"))?.to_bytes();
+                    Ok(Answer { status: parts.status, headers: parts.headers, body })
+                }
+            }
         };
         match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
             Ok(r) => r,

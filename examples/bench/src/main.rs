@@ -27,6 +27,10 @@ OPTIONS:
     --server-threads N       Worker threads of the servers [default: the number of cores]
     --client-threads N       Worker threads of the load driver [default: 1]
     --list                   Print the scenarios and exit
+    --profile SCENARIO:SIDE  Profiling mode: no measurement, no sockets; run --requests
+                             operations (default 10,000, after 100 unmeasured ones) of
+                             one side (ours, limit, or core for echo_modern) calling the
+                             app in-process, one after the other, for valgrind or perf
     -h, --help               Print this help
 
 OUTPUT:
@@ -39,6 +43,7 @@ OUTPUT:
 
 enum Parsed {
     Run(Options),
+    Profile(Scenario, String, u64),
     Help,
     List,
 }
@@ -63,6 +68,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
     let quick = args.iter().any(|a| a == "--quick");
     let mut opts = Options::new(quick);
     let mut chosen: Vec<Scenario> = Vec::new();
+    let mut profile = None;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -74,6 +80,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
             "-h" | "--help" => return Ok(Parsed::Help),
             "--list" => return Ok(Parsed::List),
             "--quick" => {}
+            "--profile" => {
+                let v = value()?;
+                let (name, side) = v.split_once(':').unwrap_or((v.as_str(), "ours"));
+                let s = Scenario::parse(name).ok_or_else(|| format!("unknown scenario `{name}` in --profile"))?;
+                profile = Some((s, side.to_owned()));
+            }
             "--scenario" => {
                 for name in value()?.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     let s = Scenario::parse(name).ok_or_else(|| {
@@ -97,6 +109,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
             other => return Err(format!("unknown option `{other}`; see --help")),
         }
     }
+    if let Some((s, side)) = profile {
+        return Ok(Parsed::Profile(s, side, opts.requests.unwrap_or(10_000)));
+    }
     if !chosen.is_empty() {
         // Always in the documented order.
         opts.scenarios = Scenario::ALL.into_iter().filter(|s| chosen.contains(s)).collect();
@@ -110,6 +125,24 @@ fn main() -> ExitCode {
         Ok(Parsed::Help) => {
             print!("{HELP}");
             return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Profile(scenario, side, requests)) => {
+            return match scenarios::profile(scenario, &side, requests, 100) {
+                Ok(p) => {
+                    println!(
+                        "profile {} {side}: {} operations in {:.3} s ({:.1} µs each), every answer checked",
+                        scenario.name(),
+                        p.requests,
+                        p.elapsed.as_secs_f64(),
+                        p.elapsed.as_secs_f64() * 1e6 / p.requests.max(1) as f64
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("mcp-bench: {e}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         Ok(Parsed::List) => {
             for s in Scenario::ALL {
@@ -198,5 +231,10 @@ mod tests {
         assert_eq!(err(&["--requests"]), "--requests needs a value");
         assert!(matches!(parse_args(args(&["-h"])), Ok(Parsed::Help)));
         assert!(matches!(parse_args(args(&["--list"])), Ok(Parsed::List)));
+        assert!(matches!(
+            parse_args(args(&["--profile", "echo_modern:limit", "--requests", "5"])),
+            Ok(Parsed::Profile(Scenario::EchoModern, ref side, 5)) if side == "limit"
+        ));
+        assert_eq!(err(&["--profile", "nope:ours"]), "unknown scenario `nope` in --profile");
     }
 }

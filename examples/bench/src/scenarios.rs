@@ -707,3 +707,92 @@ pub fn table_rows(o: &Outcome) -> String {
     }
     s
 }
+
+/// What [`profile`] did.
+#[derive(Debug)]
+pub struct Profiled {
+    /// Requests (operations) sent and checked, after the warm-up.
+    pub requests: u64,
+    /// How long they took together.
+    pub elapsed: Duration,
+}
+
+/// Run `requests` operations of one side (`ours`, `limit`, or `core` for `echo_modern`)
+/// of `scenario` one after the other, calling the app in this thread without sockets
+/// (see [`Client::in_process`]), after `warmup` unmeasured ones. Every answer is checked
+/// as in a measurement. For profilers: `valgrind --tool=callgrind` counts instructions,
+/// so two runs with different request counts give the instructions per request, free of
+/// the machine's noise.
+pub fn profile(scenario: Scenario, side: &str, requests: u64, warmup: u64) -> Result<Profiled, String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let mut cleanup = None;
+    let unknown = || format!("{} has no side `{side}`", scenario.name());
+    let (app, workload): (Router, Arc<dyn Workload>) = match (scenario, side) {
+        (Scenario::EchoModern | Scenario::EchoLegacy, _) => {
+            let era = if scenario == Scenario::EchoModern { Era::Modern } else { Era::Legacy };
+            match side {
+                "ours" => (
+                    servers::echo_router(SessionLimits::default())?,
+                    Arc::new(echo_rpc(era, "/mcp", era == Era::Legacy)),
+                ),
+                "limit" => {
+                    let state = LimitState::new(&mcp_core::server_info!())?;
+                    (servers::echo_limit_router(state), Arc::new(echo_rpc(era, "/mcp", false)))
+                }
+                "core" if era == Era::Modern => (servers::echo_core_router()?, Arc::new(echo_rpc(era, "/mcp", false))),
+                _ => return Err(unknown()),
+            }
+        }
+        (Scenario::ToolsList, "ours") => (servers::many_tools_router(TOOLS)?, Arc::new(list_rpc(list_check()))),
+        (Scenario::ToolsList, "limit") => {
+            let rpc = list_rpc(list_check());
+            let page = rt.block_on(async {
+                let mut c = Client::in_process(servers::many_tools_router(TOOLS)?);
+                let headers = rpc.headers(&c)?;
+                let answer = c.send(Method::POST, rpc.path, &headers, Bytes::from(rpc.body(1))).await?;
+                #[derive(serde::Deserialize)]
+                struct Envelope {
+                    result: Box<RawValue>,
+                }
+                let env: Envelope = serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
+                Ok::<_, String>(Arc::<RawValue>::from(env.result))
+            })?;
+            (servers::bytes_limit_router(page.clone()), Arc::new(list_rpc(Check::Exact(page))))
+        }
+        (Scenario::ModelList | Scenario::ModelGet, "ours" | "limit") => {
+            let path = std::env::temp_dir().join(format!("mcp-bench-profile-{}.db", std::process::id()));
+            let path = path.to_str().ok_or("the temporary directory's path is not UTF-8")?.to_owned();
+            let pool = servers::database(&path, 8)?;
+            cleanup = Some(path);
+            if side == "ours" {
+                (servers::model_router(pool)?, Arc::new(model_rpc(scenario, "/mcp")))
+            } else {
+                let state = LimitState::new(&mcp_core::server_info!())?;
+                let limit_path = if scenario == Scenario::ModelList { "/list" } else { "/get" };
+                (servers::model_limit_router(pool, state), Arc::new(model_rpc(scenario, limit_path)))
+            }
+        }
+        (Scenario::Initialize, "ours") => {
+            (servers::echo_router(SessionLimits::default())?, Arc::new(Handshake { path: "/mcp" }))
+        }
+        _ => return Err(unknown()),
+    };
+    let out = rt.block_on(async move {
+        let mut client = Client::in_process(app);
+        workload.setup(&mut client).await?;
+        for n in 0..warmup {
+            workload.step(&mut client, driver::WARMUP_IDS + n).await.map_err(|e| format!("warm-up: {e}"))?;
+        }
+        let t = Instant::now();
+        for n in 0..requests {
+            workload.step(&mut client, n).await?;
+        }
+        Ok(Profiled { requests, elapsed: t.elapsed() })
+    });
+    if let Some(path) = cleanup {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    }
+    out
+}

@@ -71,6 +71,28 @@ fn every_scenario_runs_clean_and_counts_exactly() {
     }
 }
 
+#[test]
+fn profiling_mode_runs_every_side_in_process() {
+    let sides: [(Scenario, &[&str]); 6] = [
+        (Scenario::EchoModern, &["ours", "limit", "core"]),
+        (Scenario::EchoLegacy, &["ours", "limit"]),
+        (Scenario::ToolsList, &["ours", "limit"]),
+        (Scenario::ModelList, &["ours", "limit"]),
+        (Scenario::ModelGet, &["ours", "limit"]),
+        (Scenario::Initialize, &["ours"]),
+    ];
+    for (scenario, names) in sides {
+        for side in names {
+            let p =
+                scenarios::profile(scenario, side, 25, 3).unwrap_or_else(|e| panic!("{} {side}: {e}", scenario.name()));
+            assert_eq!(p.requests, 25);
+        }
+    }
+    let err = scenarios::profile(Scenario::EchoLegacy, "core", 1, 0).unwrap_err();
+    assert_eq!(err, "echo_legacy has no side `core`");
+    assert!(scenarios::profile(Scenario::IdleLegacy, "ours", 1, 0).is_err());
+}
+
 /// Serve `app` on 127.0.0.1 and drive 20 echo calls against it.
 fn drive_echo(app: Router) -> driver::RunStats {
     let rt = tokio::runtime::Runtime::new().expect("a runtime");

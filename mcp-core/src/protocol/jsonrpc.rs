@@ -32,13 +32,38 @@ impl<'de> Deserialize<'de> for JsonRpcVersion {
 }
 
 /// A request id: a string or an integer. MCP forbids `null`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(untagged)]
 pub enum RequestId {
     /// An integer id.
     Number(i64),
     /// A string id.
     String(Arc<str>),
+}
+
+impl<'de> Deserialize<'de> for RequestId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = RequestId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RequestId, E> {
+                Ok(RequestId::Number(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RequestId, E> {
+                i64::try_from(v)
+                    .map(RequestId::Number)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &"an integer that fits in 64 bits"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RequestId, E> {
+                Ok(RequestId::String(v.into()))
+            }
+        }
+        // Not `untagged`: that buffers every id before trying each variant.
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl fmt::Display for RequestId {
@@ -233,9 +258,17 @@ impl Response {
 
     /// Serialize to bytes.
     pub fn to_vec(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_else(|_| {
-            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"unserializable response"}}"#.to_vec()
-        })
+        let size = match &self.outcome {
+            Outcome::Result(r) => r.get().len() + 64,
+            Outcome::Error(e) => e.message.len() + 128,
+        };
+        let mut out = Vec::with_capacity(size);
+        match serde_json::to_writer(&mut out, self) {
+            Ok(()) => out,
+            Err(_) => {
+                br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"unserializable response"}}"#.to_vec()
+            }
+        }
     }
 }
 
@@ -327,6 +360,10 @@ pub fn to_raw<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
 ///
 /// Nesting deeper than 128 levels and numbers that do not fit are reported as errors by
 /// serde_json's limits; nothing here recurses on input depth.
+///
+/// A well-formed message is read in one pass that borrows from `bytes` (only the method
+/// and the params are copied out); only input that fails it is read again, to tell a
+/// syntax error from a JSON value that is not a message.
 pub fn parse(bytes: &[u8]) -> Result<Parsed, Response> {
     if nesting_exceeds(bytes, MAX_DEPTH) {
         let msg = format!("parse error: JSON nested deeper than {MAX_DEPTH} levels");
@@ -334,17 +371,17 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Response> {
     }
     let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
     if first == Some(b'[') {
-        let items: Vec<Box<RawValue>> = serde_json::from_slice(bytes)
-            .map_err(|e| Response::error(None, ErrorObject::parse_error(format!("parse error: {e}"))))?;
+        let items: Vec<&RawValue> = serde_json::from_slice(bytes).map_err(|e| syntax_error(&e))?;
         if items.is_empty() {
             return Err(Response::error(None, ErrorObject::invalid_request("empty batch")));
         }
         return Ok(Parsed::Batch(items.iter().map(|raw| parse_one(raw.get().as_bytes())).collect()));
     }
-    // Validate JSON syntax before looking at the shape, so syntax errors get -32700.
-    let raw: Box<RawValue> = serde_json::from_slice(bytes)
-        .map_err(|e| Response::error(None, ErrorObject::parse_error(format!("parse error: {e}"))))?;
-    parse_one(raw.get().as_bytes()).map(Parsed::Single)
+    parse_one(bytes).map(Parsed::Single)
+}
+
+fn syntax_error(e: &serde_json::Error) -> Response {
+    Response::error(None, ErrorObject::parse_error(format!("parse error: {e}")))
 }
 
 /// Deepest nesting of arrays and objects accepted in a message (serde_json's own limit
@@ -354,6 +391,10 @@ pub const MAX_DEPTH: usize = 128;
 /// Whether `bytes` nests arrays/objects deeper than `max`, ignoring brackets in strings.
 /// One pass, no allocation.
 fn nesting_exceeds(bytes: &[u8], max: usize) -> bool {
+    // Fewer brackets than the limit cannot nest deeper than it: one cheap count first.
+    if bytes.iter().fold(0usize, |n, &b| n + usize::from(b == b'[' || b == b'{')) <= max {
+        return false;
+    }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for &b in bytes {
         if in_string {
@@ -380,32 +421,44 @@ fn nesting_exceeds(bytes: &[u8], max: usize) -> bool {
     false
 }
 
-/// Parse one message that is known to be syntactically valid JSON.
-fn parse_one(bytes: &[u8]) -> Result<Message, Response> {
-    #[derive(Deserialize)]
-    struct Envelope {
-        #[serde(default)]
-        jsonrpc: Option<Box<RawValue>>,
-        #[serde(default, deserialize_with = "present")]
-        id: Option<Box<RawValue>>,
-        #[serde(default)]
-        method: Option<Box<RawValue>>,
-        #[serde(default)]
-        params: Option<Box<RawValue>>,
-        #[serde(default)]
-        result: Option<Box<RawValue>>,
-        #[serde(default)]
-        error: Option<Box<RawValue>>,
-    }
-    // `null` for `id` must be distinguishable from a missing id.
-    fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
-        Box::<RawValue>::deserialize(d).map(Some)
-    }
+/// The members of a message, borrowed from the input.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(default, borrow)]
+    jsonrpc: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    method: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    error: Option<&'a RawValue>,
+}
 
-    let env: Envelope = serde_json::from_slice(bytes).map_err(|_| {
-        Response::error(None, ErrorObject::invalid_request("not a JSON-RPC message: expected a JSON object"))
-    })?;
-    let id = match &env.id {
+/// `null` for `id` must be distinguishable from a missing id.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&'de RawValue>::deserialize(d).map(Some)
+}
+
+/// Parse one message.
+fn parse_one(bytes: &[u8]) -> Result<Message, Response> {
+    let env: Envelope<'_> = match serde_json::from_slice(bytes) {
+        Ok(env) => env,
+        // Not a message: a syntax error (-32700), or valid JSON of another shape (-32600).
+        Err(_) => {
+            return Err(match serde_json::from_slice::<de::IgnoredAny>(bytes) {
+                Err(e) => syntax_error(&e),
+                Ok(_) => Response::error(
+                    None,
+                    ErrorObject::invalid_request("not a JSON-RPC message: expected a JSON object"),
+                ),
+            });
+        }
+    };
+    let id = match env.id {
         None => None,
         Some(raw) => match serde_json::from_str::<RequestId>(raw.get()) {
             Ok(id) => Some(id),
@@ -417,28 +470,31 @@ fn parse_one(bytes: &[u8]) -> Result<Message, Response> {
         },
     };
     let invalid = |msg: &str| Response::error(id.clone(), ErrorObject::invalid_request(msg));
-    match env.jsonrpc.as_deref().map(RawValue::get) {
+    match env.jsonrpc.map(RawValue::get) {
         Some("\"2.0\"") => {}
         Some(_) => return Err(invalid("`jsonrpc` must be \"2.0\"")),
         None => return Err(invalid("missing `jsonrpc`: \"2.0\"")),
     }
-    if let Some(params) = &env.params {
+    if let Some(params) = env.params {
         let p = params.get().as_bytes().first();
         if p != Some(&b'{') && p != Some(&b'[') {
             return Err(invalid("`params` must be an object or an array"));
         }
     }
+    let params = env.params.map(ToOwned::to_owned);
     match (env.method, env.result, env.error) {
         (Some(method), None, None) => {
             let method: String =
                 serde_json::from_str(method.get()).map_err(|_| invalid("`method` must be a string"))?;
             Ok(match id {
-                Some(id) => Message::Request(Request { jsonrpc: JsonRpcVersion, id, method, params: env.params }),
-                None => Message::Notification(Notification { jsonrpc: JsonRpcVersion, method, params: env.params }),
+                Some(id) => Message::Request(Request { jsonrpc: JsonRpcVersion, id, method, params }),
+                None => Message::Notification(Notification { jsonrpc: JsonRpcVersion, method, params }),
             })
         }
         (None, Some(result), None) => match id {
-            Some(id) => Ok(Message::Response(Response { id: Some(id), outcome: Outcome::Result(Arc::from(result)) })),
+            Some(id) => {
+                Ok(Message::Response(Response { id: Some(id), outcome: Outcome::Result(Arc::from(result.to_owned())) }))
+            }
             None => Err(invalid("a response needs an `id`")),
         },
         (None, None, Some(error)) => {

@@ -23,12 +23,12 @@ use crate::error::{ToolError, ToolErrorKind};
 use crate::extensions::Principal;
 use crate::protocol::jsonrpc::{Parsed, parse, to_raw};
 use crate::protocol::{
-    CallToolParams, CallToolResult, CancelledParams, ClientCapabilities, CompleteParams, CompleteResult, Completion,
-    EmptyParams, EmptyResult, ErrorObject, GetPromptParams, Implementation, InitializeParams, InputRequiredResult,
-    InputResponses, ListToolsResult, LoggingLevel, Message, Meta, Notification, PaginatedParams, ProgressToken,
-    ProtocolVersion, ReadResourceParams, Reference, Request, RequestId, ResourceUriParams, Response, ResultType,
-    SetLevelParams, SubscriptionFilter, SubscriptionsAcknowledgedParams, SubscriptionsListenParams,
-    SubscriptionsListenResult, codes, meta, methods,
+    CallToolResult, CancelledParams, ClientCapabilities, CompleteParams, CompleteResult, Completion, EmptyParams,
+    EmptyResult, ErrorObject, GetPromptParams, Implementation, InitializeParams, InputRequiredResult, InputResponses,
+    ListToolsResult, LoggingLevel, Message, Meta, Notification, PaginatedParams, ProgressToken, ProtocolVersion,
+    ReadResourceParams, Reference, Request, RequestId, ResourceUriParams, Response, ResultType, SetLevelParams,
+    SubscriptionFilter, SubscriptionsAcknowledgedParams, SubscriptionsListenParams, SubscriptionsListenResult, codes,
+    meta, methods,
 };
 
 /// At most this many URIs in one `subscriptions/listen` filter.
@@ -197,21 +197,39 @@ impl Server {
         v: ProtocolVersion,
         cache: Option<(u64, crate::protocol::CacheScope)>,
     ) -> Arc<RawValue> {
+        if v.has_result_type() && r.meta().is_none() {
+            // The usual case: `_meta` is only the server info, serialized once at build
+            // time and written out as it is.
+            shape::finish_fields(&mut r, v, cache);
+            #[derive(serde::Serialize)]
+            struct WithMeta<'a, R> {
+                #[serde(flatten)]
+                result: &'a R,
+                #[serde(rename = "_meta")]
+                meta: &'a RawValue,
+            }
+            return Arc::from(to_raw(&WithMeta { result: &r, meta: &self.inner.server_meta }));
+        }
         shape::finish(&mut r, v, &self.inner.server_info_value, cache);
         Arc::from(to_raw(&r))
     }
 
     /// Decide the era and gather the request's protocol facts.
     fn classify(&self, req: &Request, inbound: &Inbound) -> Result<Facts, ErrorObject> {
-        let meta = read_meta(req)?;
-        let meta_version = meta.as_ref().and_then(|m| m.get(meta::PROTOCOL_VERSION));
+        self.classify_with(req, inbound, read_meta(req)?)
+    }
+
+    /// [`Server::classify`] with the `_meta` already read.
+    fn classify_with(&self, req: &Request, inbound: &Inbound, meta: RequestMeta<'_>) -> Result<Facts, ErrorObject> {
         let session = inbound.session.as_ref();
         let session_version = session.and_then(|s| s.protocol_version());
 
-        if let Some(requested) = meta_version {
-            let parsed = requested.as_str().and_then(ProtocolVersion::parse);
+        if let Some(requested) = meta.protocol_version {
+            let parsed = serde_json::from_str::<std::borrow::Cow<'_, str>>(requested.get())
+                .ok()
+                .and_then(|v| ProtocolVersion::parse(&v));
             match parsed {
-                Some(v) if v.is_modern() => return modern_facts(v, meta.as_ref().unwrap_or(&Map::new())),
+                Some(v) if v.is_modern() => return modern_facts(v, &meta),
                 Some(v) if session_version == Some(v) => {}
                 _ => return Err(unsupported_version(requested)),
             }
@@ -234,20 +252,26 @@ impl Server {
         }
     }
 
-    fn legacy_facts(
-        &self,
-        session: Option<&Arc<Session>>,
-        v: ProtocolVersion,
-        meta: &Option<Map<String, Value>>,
-    ) -> Facts {
+    fn legacy_facts(&self, session: Option<&Arc<Session>>, v: ProtocolVersion, meta: &RequestMeta<'_>) -> Facts {
         let (client_info, client_capabilities, log_level) = match session {
             Some(s) => s.read(|st| (st.client_info.clone(), st.client_capabilities.clone(), st.log_level)),
             None => (None, ClientCapabilities::default(), None),
         };
-        Facts { version: v, client_info, client_capabilities, log_level, progress_token: progress_token(meta.as_ref()) }
+        Facts { version: v, client_info, client_capabilities, log_level, progress_token: progress_token(meta) }
     }
 
     async fn route(&self, req: &Request, inbound: &Inbound) -> Routed {
+        if req.method == methods::TOOLS_CALL && self.inner.capabilities.tools.is_some() {
+            // The hot path: one pass over the params reads `_meta` and the call.
+            return match params::<CallParams<'_>>(req) {
+                Ok(mut p) => {
+                    let facts = self.classify_with(req, inbound, p.meta.take().unwrap_or_default())?;
+                    self.call_tool(req, p, facts, inbound).await
+                }
+                // Protocol errors (an unsupported version, say) come before bad params.
+                Err(e) => Err(self.classify(req, inbound).err().unwrap_or(e)),
+            };
+        }
         let facts = self.classify(req, inbound)?;
         let v = facts.version;
         let caps = &self.inner.capabilities;
@@ -291,7 +315,6 @@ impl Server {
                 self.caller_tools_page(req, v, inbound)
             }
             (methods::TOOLS_LIST, _) if caps.tools.is_some() => self.list_page(req, v, ListKind::Tools),
-            (methods::TOOLS_CALL, _) if caps.tools.is_some() => self.call_tool(req, facts, inbound).await,
             (methods::TOOLS_LIST | methods::TOOLS_CALL, _) => Err(unsupported("tools")),
             (methods::RESOURCES_LIST, _) if caps.resources.is_some() => self.list_page(req, v, ListKind::Resources),
             (methods::RESOURCES_TEMPLATES_LIST, _) if caps.resources.is_some() => {
@@ -466,10 +489,9 @@ impl Server {
         Ok(Some(Arc::from(to_raw(&r))))
     }
 
-    async fn call_tool(&self, req: &Request, facts: Facts, inbound: &Inbound) -> Routed {
-        let p: CallToolParams = params(req)?;
+    async fn call_tool(&self, req: &Request, p: CallParams<'_>, facts: Facts, inbound: &Inbound) -> Routed {
         reject_null_input(req)?;
-        let Some(&i) = self.inner.tool_index.get(&p.name) else {
+        let Some(&i) = self.inner.tool_index.get(p.name.as_ref()) else {
             return Err(ErrorObject::invalid_params(format!("Unknown tool: {}", p.name)));
         };
         let entry = &self.inner.tools[i];
@@ -762,7 +784,7 @@ impl<T> Future for CatchUnwind<'_, T> {
 
 /// Parse a request's params into `T`; errors name the field and leave out serde's
 /// line/column noise.
-pub(crate) fn params<T: DeserializeOwned>(req: &Request) -> Result<T, ErrorObject> {
+pub(crate) fn params<'a, T: Deserialize<'a>>(req: &'a Request) -> Result<T, ErrorObject> {
     let raw = req.params.as_deref().map_or("{}", RawValue::get);
     serde_json::from_str(raw).map_err(|e| {
         ErrorObject::invalid_params(format!("invalid params for `{}`: {}", req.method, clean_serde_error(&e)))
@@ -803,62 +825,113 @@ fn reject_null_input(req: &Request) -> Result<(), ErrorObject> {
     }
 }
 
-fn read_meta(req: &Request) -> Result<Option<Map<String, Value>>, ErrorObject> {
+/// [`CallToolParams`](crate::protocol::CallToolParams) as the dispatcher reads it: the
+/// name borrowed, `_meta` as [`RequestMeta`], `task` skipped.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallParams<'a> {
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    arguments: Option<Map<String, Value>>,
+    #[serde(default)]
+    input_responses: Option<InputResponses>,
+    #[serde(default)]
+    request_state: Option<String>,
+    #[serde(rename = "_meta", default, borrow)]
+    meta: Option<RequestMeta<'a>>,
+}
+
+/// The `_meta` members the dispatcher reads, borrowed from the request's params (`null`
+/// counts as present, to be refused where a value is required).
+#[derive(Deserialize, Default)]
+struct RequestMeta<'a> {
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion", default, borrow, deserialize_with = "present")]
+    protocol_version: Option<&'a RawValue>,
+    #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default, borrow, deserialize_with = "present")]
+    client_capabilities: Option<&'a RawValue>,
+    #[serde(rename = "io.modelcontextprotocol/clientInfo", default, borrow, deserialize_with = "present")]
+    client_info: Option<&'a RawValue>,
+    #[serde(rename = "io.modelcontextprotocol/logLevel", default, borrow, deserialize_with = "present")]
+    log_level: Option<&'a RawValue>,
+    #[serde(rename = "progressToken", default, borrow, deserialize_with = "present")]
+    progress_token: Option<&'a RawValue>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&'de RawValue>::deserialize(d).map(Some)
+}
+
+/// The request's `_meta`, in one pass over the params that copies nothing.
+fn read_meta(req: &Request) -> Result<RequestMeta<'_>, ErrorObject> {
     #[derive(Deserialize)]
-    struct MetaOnly {
-        #[serde(rename = "_meta", default)]
-        meta: Option<Value>,
+    struct MetaOf<'a> {
+        #[serde(rename = "_meta", default, borrow)]
+        meta: Option<RequestMeta<'a>>,
     }
-    let Some(raw) = req.params.as_deref() else { return Ok(None) };
-    let m: MetaOnly = serde_json::from_str(raw.get())
-        .map_err(|_| ErrorObject::invalid_params(format!("`params` of `{}` must be an object", req.method)))?;
-    match m.meta {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => Ok(Some(m)),
-        Some(_) => Err(ErrorObject::invalid_params("`_meta` must be an object")),
+    let Some(raw) = req.params.as_deref() else { return Ok(RequestMeta::default()) };
+    match serde_json::from_str::<MetaOf<'_>>(raw.get()) {
+        Ok(m) => Ok(m.meta.unwrap_or_default()),
+        // Say which part is wrong.
+        Err(e) => {
+            #[derive(Deserialize)]
+            struct RawMeta<'a> {
+                #[serde(rename = "_meta", default, borrow)]
+                meta: Option<&'a RawValue>,
+            }
+            Err(match serde_json::from_str::<RawMeta<'_>>(raw.get()) {
+                Err(_) => ErrorObject::invalid_params(format!("`params` of `{}` must be an object", req.method)),
+                Ok(RawMeta { meta: Some(m) }) if m.get().starts_with('{') => {
+                    ErrorObject::invalid_params(format!("invalid `_meta`: {}", clean_serde_error(&e)))
+                }
+                Ok(_) => ErrorObject::invalid_params("`_meta` must be an object"),
+            })
+        }
     }
 }
 
-fn progress_token(meta: Option<&Map<String, Value>>) -> Option<ProgressToken> {
-    meta.and_then(|m| m.get(meta::PROGRESS_TOKEN)).and_then(|v| serde_json::from_value(v.clone()).ok())
+fn progress_token(meta: &RequestMeta<'_>) -> Option<ProgressToken> {
+    meta.progress_token.and_then(|raw| serde_json::from_str(raw.get()).ok())
 }
 
 fn supported_list() -> String {
     ProtocolVersion::ALL.iter().rev().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-fn unsupported_version(requested: &Value) -> ErrorObject {
+fn unsupported_version(requested: &RawValue) -> ErrorObject {
     ErrorObject::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version").with_data(serde_json::json!({
         "supported": ProtocolVersion::ALL.iter().rev().map(|v| v.as_str()).collect::<Vec<_>>(),
         "requested": requested,
     }))
 }
 
-fn modern_facts(v: ProtocolVersion, meta: &Map<String, Value>) -> Result<Facts, ErrorObject> {
-    fn field<T: DeserializeOwned>(meta: &Map<String, Value>, key: &str, what: &str) -> Result<Option<T>, ErrorObject> {
-        match meta.get(key) {
+fn modern_facts(v: ProtocolVersion, meta: &RequestMeta<'_>) -> Result<Facts, ErrorObject> {
+    fn field<T: DeserializeOwned>(raw: Option<&RawValue>, key: &str, what: &str) -> Result<Option<T>, ErrorObject> {
+        match raw {
             None => Ok(None),
-            Some(v) => T::deserialize(v).map(Some).map_err(|e| {
+            Some(raw) => serde_json::from_str(raw.get()).map(Some).map_err(|e| {
                 ErrorObject::invalid_params(format!("`_meta[\"{key}\"]` must be {what}: {}", clean_serde_error(&e)))
             }),
         }
     }
-    let client_capabilities =
-        field::<ClientCapabilities>(meta, meta::CLIENT_CAPABILITIES, "a ClientCapabilities object")?.ok_or_else(
-            || {
-                ErrorObject::invalid_params(format!(
-                    "missing `_meta[\"{}\"]`: every 2026-07-28 request must declare the client's capabilities",
-                    meta::CLIENT_CAPABILITIES
-                ))
-            },
-        )?;
-    let client_info = field::<Implementation>(meta, meta::CLIENT_INFO, "an Implementation object")?;
+    let client_capabilities = field::<ClientCapabilities>(
+        meta.client_capabilities,
+        meta::CLIENT_CAPABILITIES,
+        "a ClientCapabilities object",
+    )?
+    .ok_or_else(|| {
+        ErrorObject::invalid_params(format!(
+            "missing `_meta[\"{}\"]`: every 2026-07-28 request must declare the client's capabilities",
+            meta::CLIENT_CAPABILITIES
+        ))
+    })?;
+    let client_info = field::<Implementation>(meta.client_info, meta::CLIENT_INFO, "an Implementation object")?;
     let log_level = field::<LoggingLevel>(
-        meta,
+        meta.log_level,
         meta::LOG_LEVEL,
         "one of debug, info, notice, warning, error, critical, alert, emergency",
     )?;
-    let progress_token = field::<ProgressToken>(meta, meta::PROGRESS_TOKEN, "a string or an integer")?;
+    let progress_token = field::<ProgressToken>(meta.progress_token, meta::PROGRESS_TOKEN, "a string or an integer")?;
     Ok(Facts { version: v, client_info, client_capabilities, log_level, progress_token })
 }
 

@@ -189,6 +189,8 @@ pub(crate) fn decode_cursor(kind: ListKind, cursor: &str) -> Option<usize> {
 pub(crate) struct Inner {
     pub(crate) info: Implementation,
     pub(crate) server_info_value: Value,
+    /// `{"io.modelcontextprotocol/serverInfo": …}`, the `_meta` of 2026-07-28 results.
+    pub(crate) server_meta: Box<RawValue>,
     pub(crate) instructions: Option<String>,
     pub(crate) capabilities: ServerCapabilities,
     pub(crate) toolsets: Vec<Arc<dyn Toolset>>,
@@ -611,6 +613,7 @@ impl ServerBuilder {
             ..Default::default()
         };
         let server_info_value = serde_json::to_value(&info).unwrap_or(Value::Null);
+        let server_meta = to_raw(&serde_json::json!({ crate::protocol::meta::SERVER_INFO: &server_info_value }));
         let key = match self.state_key {
             Some(k) => k,
             None => {
@@ -624,6 +627,7 @@ impl ServerBuilder {
         let mut inner = Inner {
             info,
             server_info_value,
+            server_meta,
             instructions: self.instructions,
             capabilities,
             toolsets: self.toolsets,

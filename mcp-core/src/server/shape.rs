@@ -49,10 +49,17 @@ pub(crate) fn finish<R: ResultFields>(
     cache: Option<(u64, CacheScope)>,
 ) {
     if version.has_result_type() {
+        r.meta().get_or_insert_with(Meta::new).insert(crate::protocol::meta::SERVER_INFO, server_info.clone());
+    }
+    finish_fields(r, version, cache);
+}
+
+/// [`finish`] without `serverInfo`, for callers that add it themselves.
+pub(crate) fn finish_fields<R: ResultFields>(r: &mut R, version: ProtocolVersion, cache: Option<(u64, CacheScope)>) {
+    if version.has_result_type() {
         if r.result_type().is_none() {
             *r.result_type() = Some(ResultType::Complete);
         }
-        r.meta().get_or_insert_with(Meta::new).insert(crate::protocol::meta::SERVER_INFO, server_info.clone());
         if let (Some((ttl, scope)), Some((t, s))) = (cache, r.cache()) {
             t.get_or_insert(ttl);
             s.get_or_insert(scope);
