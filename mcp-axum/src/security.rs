@@ -47,8 +47,13 @@ fn strip_port(host: &str) -> &str {
 }
 
 fn is_loopback(host: &str) -> bool {
-    let h = strip_port(host).to_ascii_lowercase();
-    h == "localhost" || h == "[::1]" || h == "::1" || h.starts_with("127.") || h.ends_with(".localhost")
+    let h = strip_port(host).as_bytes();
+    let suffix = b".localhost";
+    h.eq_ignore_ascii_case(b"localhost")
+        || h == b"[::1]"
+        || h == b"::1"
+        || h.starts_with(b"127.")
+        || (h.len() > suffix.len() && h[h.len() - suffix.len()..].eq_ignore_ascii_case(suffix))
 }
 
 impl Policy {
@@ -65,9 +70,10 @@ impl Policy {
     pub(crate) fn check(&self, headers: &HeaderMap, authority: Option<&str>) -> Result<(), Refusal> {
         if !self.any_host {
             let host = self.request_host(headers).or(authority).unwrap_or_default();
-            let name = strip_port(host).to_ascii_lowercase();
-            let ok = (self.loopback && is_loopback(host))
-                || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(&name));
+            let ok = (self.loopback && is_loopback(host)) || {
+                let name = strip_port(host);
+                self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(name))
+            };
             if !ok {
                 return Err(Refusal::Host(host.to_owned()));
             }

@@ -17,6 +17,7 @@ use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE}
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use mcp_core::protocol::jsonrpc::{Parsed, parse};
 use mcp_core::protocol::{ErrorObject, Message, ProtocolVersion, RequestId, codes, methods};
+use mcp_core::server::MirroredHeaders;
 use mcp_core::{Extensions, Inbound, Principal, Reply, Server, Session};
 use serde::Deserialize;
 use serde_json::Value;
@@ -164,6 +165,9 @@ fn modern_status(code: i32) -> StatusCode {
 /// Whether a media type list accepts both JSON and event streams (one pass).
 fn accepts_json_and_sse(accept: Option<&str>) -> bool {
     let Some(accept) = accept else { return true };
+    if accept == "application/json, text/event-stream" {
+        return true; // What the SDKs send.
+    }
     let (mut json, mut sse) = (false, false);
     for item in accept.split(',') {
         let media = item.split(';').next().unwrap_or_default().trim();
@@ -201,7 +205,9 @@ pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Body>) -> Resp {
     }
     if let Some(cfg) = &inner.auth {
         let required = &cfg.auth.required_scopes;
-        match cfg.auth.authenticate(&parts).await {
+        // Boxed here and below: futures of calls not every request makes would otherwise
+        // size the future of every request.
+        match Box::pin(cfg.auth.authenticate(&parts)).await {
             Ok(Some(principal)) => {
                 let missing: Vec<&String> = required.iter().filter(|s| !principal.has_scope(s)).collect();
                 if !missing.is_empty() {
@@ -241,8 +247,8 @@ pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Body>) -> Resp {
     }
     match parts.method {
         Method::POST => post(inner, parts, body).await,
-        Method::GET => get(inner, parts).await,
-        Method::DELETE => delete(inner, parts).await,
+        Method::GET => Box::pin(get(inner, parts)).await,
+        Method::DELETE => Box::pin(delete(inner, parts)).await,
         _ => method_not_allowed("POST, GET, DELETE"),
     }
 }
@@ -261,8 +267,6 @@ struct Peek<'a> {
     meta: Option<PeekMeta<'a>>,
     #[serde(default, borrow)]
     name: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    uri: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
@@ -303,51 +307,37 @@ fn mismatch(id: Option<RequestId>, message: String) -> Resp {
     rpc_error(StatusCode::BAD_REQUEST, id, ErrorObject::new(codes::HEADER_MISMATCH, message))
 }
 
-/// Check the 2026-07-28 request headers against the body.
-fn check_modern_headers(headers: &HeaderMap, req: &mcp_core::protocol::Request, peek: &Peek<'_>) -> Result<(), Resp> {
-    let id = Some(req.id.clone());
+/// Check the 2026-07-28 request headers that the envelope alone can confirm, and collect
+/// those the dispatcher holds against the params as it reads them ([`MirroredHeaders`]:
+/// the body's protocol version and name), so the params are not read twice.
+fn modern_headers(headers: &HeaderMap, req: &mcp_core::protocol::Request) -> Result<MirroredHeaders, Resp> {
+    let id = || Some(req.id.clone());
     let Some(version) = header(headers, &PROTOCOL_VERSION_H) else {
-        return Err(mismatch(id, "Header mismatch: the MCP-Protocol-Version header is required".into()));
+        return Err(mismatch(id(), "Header mismatch: the MCP-Protocol-Version header is required".into()));
     };
-    if let Some(meta) = peek.version() {
-        let body = json_str(meta);
-        if body.as_deref() != Some(version) {
-            return Err(mismatch(
-                id,
-                format!(
-                    "Header mismatch: MCP-Protocol-Version header value '{version}' does not match body value '{}'",
-                    body.unwrap_or(Cow::Borrowed(meta.get()))
-                ),
-            ));
-        }
-    }
     match header(headers, &MCP_METHOD_H) {
-        None => return Err(mismatch(id, "Header mismatch: the Mcp-Method header is required".into())),
+        None => return Err(mismatch(id(), "Header mismatch: the Mcp-Method header is required".into())),
         Some(m) if m != req.method => {
             return Err(mismatch(
-                id,
+                id(),
                 format!("Header mismatch: Mcp-Method header value '{m}' does not match body value '{}'", req.method),
             ));
         }
         Some(_) => {}
     }
-    let named = match req.method.as_str() {
-        methods::TOOLS_CALL | methods::PROMPTS_GET => peek.name,
-        methods::RESOURCES_READ => peek.uri,
-        _ => return Ok(()),
-    };
-    let Some(body_value) = named.and_then(json_str) else { return Ok(()) };
-    match header(headers, &MCP_NAME_H) {
-        None => Err(mismatch(id, "Header mismatch: the Mcp-Name header is required for this method".into())),
-        Some(raw) => match decode_header_value(raw) {
-            Some(v) if *v == *body_value => Ok(()),
-            Some(v) => Err(mismatch(
-                id,
-                format!("Header mismatch: Mcp-Name header value '{v}' does not match body value '{body_value}'"),
-            )),
-            None => Err(mismatch(id, "Header mismatch: the Mcp-Name header is not valid Base64".into())),
+    let name = match req.method.as_str() {
+        methods::TOOLS_CALL | methods::PROMPTS_GET | methods::RESOURCES_READ => match header(headers, &MCP_NAME_H) {
+            None => None,
+            Some(raw) => match decode_header_value(raw) {
+                Some(v) => Some(v.into_owned()),
+                None => return Err(mismatch(id(), "Header mismatch: the Mcp-Name header is not valid Base64".into())),
+            },
         },
-    }
+        _ => None,
+    };
+    let modern = ProtocolVersion::V2026_07_28.as_str();
+    let protocol_version = if version == modern { Cow::Borrowed(modern) } else { Cow::Owned(version.to_owned()) };
+    Ok(MirroredHeaders { protocol_version: Some(protocol_version), name })
 }
 
 /// What handlers see of the HTTP request: the app's [`Extensions`], the [`Principal`],
@@ -405,7 +395,12 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
         Parsed::Single(Message::Request(r)) => Some(r),
         _ => None,
     };
-    let peeked = single_request.map(peek);
+    let is_modern_header = proto == Some(ProtocolVersion::V2026_07_28.as_str());
+    // The params are read here only when something needs them before dispatch: the
+    // era of a request without a version header, `x-mcp-header` parameters, scopes.
+    let needs_peek =
+        (!is_modern_header && session_id.is_none()) || inner.server.has_param_headers() || inner.auth.is_some();
+    let peeked = single_request.filter(|_| needs_peek).map(peek);
     if let Some(req) = single_request
         && let Some(resp) = check_tool_scopes(&inner, &parts, req, peeked.as_ref())
     {
@@ -415,18 +410,20 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
     // Era: a 2026-07-28 header, or a request naming its version in `_meta` without a
     // session, is served statelessly; everything else belongs to a legacy session.
     let meta_versioned = peeked.as_ref().is_some_and(|p| p.version().is_some());
-    let modern = proto == Some(ProtocolVersion::V2026_07_28.as_str())
+    let modern = is_modern_header
         || (session_id.is_none() && meta_versioned && single_request.is_some_and(|r| r.method != methods::INITIALIZE));
 
     if modern {
-        match single_request {
+        let mirrored = match single_request {
             Some(req) => {
-                if let Err(resp) = check_modern_headers(headers, req, peeked.as_ref().unwrap_or(&Peek::default())) {
-                    return resp;
-                }
+                let mirrored = match modern_headers(headers, req) {
+                    Ok(m) => m,
+                    Err(resp) => return resp,
+                };
                 if let Err(resp) = check_param_headers(&inner.server, headers, req, peeked.as_ref()) {
                     return resp;
                 }
+                mirrored
             }
             None if matches!(parsed, Parsed::Batch(_)) => {
                 return plain(
@@ -437,8 +434,8 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
             }
             // Notifications and responses carry nothing to act on statelessly.
             None => return accepted(),
-        }
-        let inbound = Inbound::new().extensions(extensions(&mut parts));
+        };
+        let inbound = Inbound::new().extensions(extensions(&mut parts)).mirrored(mirrored);
         return respond(&inner, parsed, inbound, Era::Modern, None).await;
     }
 
@@ -472,7 +469,7 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
             "Bad Request: missing Mcp-Session-Id header (send `initialize` first, or use protocol 2026-07-28)",
         ),
         Some(id) => {
-            let live = match inner.sessions.get(&id).await {
+            let live = match Box::pin(inner.sessions.get(&id)).await {
                 Ok(Some(l)) => l,
                 Ok(None) => return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found"),
                 Err(e) => return store_failure(&e),
@@ -487,7 +484,7 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
                 && is_answer_or_cancellation(message)
             {
                 if !apply_locally(&live, message)
-                    && let Err(e) = inner.sessions.store.forward(&id, &bytes).await
+                    && let Err(e) = Box::pin(inner.sessions.store.forward(&id, &bytes)).await
                 {
                     tracing::warn!(error = %e, "could not forward a session message");
                 }
@@ -495,7 +492,7 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
             }
             let inbound = Inbound::new().extensions(extensions(&mut parts)).session(live.session.clone());
             let resp = respond(&inner, parsed, inbound, Era::Legacy, None).await;
-            if let Err(e) = inner.sessions.persist(&id, &live).await {
+            if let Err(e) = Box::pin(inner.sessions.persist(&id, &live)).await {
                 tracing::warn!(error = %e, "could not save session state");
             }
             resp
@@ -700,6 +697,9 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
         Parsed::Batch(items) => items.iter().any(|i| matches!(i, Ok(Message::Request(_)))),
     };
     let (tx, mut rx) = mpsc::channel::<Message>(64);
+    // While this sender lives, the handler finishing (and dropping its own) does not wake
+    // this task for nothing, which on a multi-threaded runtime can wake another worker.
+    let keep_open = tx.clone();
     let cancel = CancellationToken::new();
     let inbound = inbound.sink(tx).cancel(cancel.clone());
     let server = inner.server.clone();
@@ -714,14 +714,17 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
     let guard = cancel.drop_guard();
 
     tokio::select! {
+        // The handler first: a call that finishes at once never registers with the channel.
+        biased;
         reply = &mut task => {
+            drop(keep_open);
             let mut pending = Vec::new();
             while let Ok(m) = rx.try_recv() {
                 pending.push(m);
             }
             let mut session_header = None;
             if era == Era::Initialize {
-                match finish_initialize(inner, created.as_ref()).await {
+                match Box::pin(finish_initialize(inner, created.as_ref())).await {
                     Ok(id) => session_header = id,
                     Err(resp) => return resp,
                 }
@@ -755,9 +758,12 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
                 }
             resp
         }
-        // `None` (the handler finished and dropped its sink) disables this branch, so a
-        // finished handler is always answered by the branch above.
+        // A message before the handler finished: answer with an event stream. (With
+        // `keep_open` alive the channel cannot close here; a finished handler is always
+        // answered by the branch above, which is polled first.)
         Some(first) = rx.recv() => {
+            // The stream learns that the handler is done when its sender goes.
+            drop(keep_open);
             let mut queue = VecDeque::new();
             queue.push_back(sse_frame(&serde_json::to_vec(&first).unwrap_or_default(), None));
             let state = SseState {

@@ -218,6 +218,26 @@ async fn modern_header_mismatches_are_400_with_32020() {
                 .body(call.to_string()),
             "Mcp-Name",
         ),
+        (
+            app.post()
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "=?base64?!!!?=")
+                .body(call.to_string()),
+            "not valid Base64",
+        ),
+        (
+            app.post()
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "echo")
+                .body({
+                    let mut c = call.clone();
+                    c["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2025-06-18");
+                    c.to_string()
+                }),
+            "MCP-Protocol-Version header value '2026-07-28' does not match body value '2025-06-18'",
+        ),
     ];
     for (req, what) in cases {
         let r = req.send().await.unwrap();

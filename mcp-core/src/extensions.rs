@@ -8,10 +8,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// A map from type to value. Cloning is cheap (values are shared).
+type Map = HashMap<TypeId, Arc<dyn Any + Send + Sync>>;
+
+/// A map from type to value. Cloning is cheap: the map itself is shared until a clone
+/// inserts (every request's context holds one).
 #[derive(Clone, Default)]
 pub struct Extensions {
-    map: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    map: Option<Arc<Map>>,
 }
 
 impl Extensions {
@@ -22,33 +25,34 @@ impl Extensions {
 
     /// Insert a value, replacing one of the same type.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
-        self.map.insert(TypeId::of::<T>(), Arc::new(value));
+        let map = Arc::make_mut(self.map.get_or_insert_with(Default::default));
+        map.insert(TypeId::of::<T>(), Arc::new(value));
     }
 
     /// The value of type `T`.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.map.get(&TypeId::of::<T>()).and_then(|v| v.downcast_ref())
+        self.map.as_ref()?.get(&TypeId::of::<T>()).and_then(|v| v.downcast_ref())
     }
 
     /// Whether a value of type `T` is present.
     pub fn contains<T: Send + Sync + 'static>(&self) -> bool {
-        self.map.contains_key(&TypeId::of::<T>())
+        self.map.as_ref().is_some_and(|m| m.contains_key(&TypeId::of::<T>()))
     }
 
     /// Number of values.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.as_ref().map_or(0, |m| m.len())
     }
 
     /// Whether empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 }
 
 impl fmt::Debug for Extensions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Extensions").field("len", &self.map.len()).finish()
+        f.debug_struct("Extensions").field("len", &self.len()).finish()
     }
 }
 
@@ -99,7 +103,12 @@ mod tests {
         assert_eq!(e.get::<Principal>().unwrap().subject, "alice");
         assert_eq!(e.get::<u32>(), Some(&5));
         assert!(e.get::<u64>().is_none());
-        let clone = e.clone();
+        let mut clone = e.clone();
         assert_eq!(clone.len(), 2);
+        // A clone that inserts does not change the original.
+        clone.insert(6u32);
+        assert_eq!(clone.get::<u32>(), Some(&6));
+        assert_eq!(e.get::<u32>(), Some(&5));
+        assert!(Extensions::new().is_empty());
     }
 }

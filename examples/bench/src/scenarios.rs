@@ -422,18 +422,20 @@ fn list_check() -> Check {
 
 /// The `result` of ours exactly as it was sent.
 fn raw_result(env: &Env, app: Router, rpc: Rpc) -> Result<Arc<RawValue>, String> {
+    env.with_server(app, async move |addr| first_result(&mut Client::connect(addr).await?, &rpc).await)
+}
+
+/// The checked `result` of request 1 on `c`, exactly as it was sent.
+async fn first_result(c: &mut Client, rpc: &Rpc) -> Result<Arc<RawValue>, String> {
     #[derive(serde::Deserialize)]
     struct Envelope {
         result: Box<RawValue>,
     }
-    env.with_server(app, async move |addr| {
-        let mut c = Client::connect(addr).await?;
-        let headers = rpc.headers(&c)?;
-        let answer = c.send(Method::POST, rpc.path, &headers, Bytes::from(rpc.body(1))).await?;
-        rpc.check.answer(&answer, 1)?;
-        let env: Envelope = serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
-        Ok(Arc::from(env.result))
-    })
+    let headers = rpc.headers(c)?;
+    let answer = c.send(Method::POST, rpc.path, &headers, Bytes::from(rpc.body(1))).await?;
+    rpc.check.answer(&answer, 1)?;
+    let env: Envelope = serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
+    Ok(Arc::from(env.result))
 }
 
 fn tools_list(env: &Env) -> Result<Outcome, String> {
@@ -743,21 +745,18 @@ pub fn profile(scenario: Scenario, side: &str, requests: u64, warmup: u64) -> Re
                 _ => return Err(unknown()),
             }
         }
-        (Scenario::ToolsList, "ours") => (servers::many_tools_router(TOOLS)?, Arc::new(list_rpc(list_check()))),
-        (Scenario::ToolsList, "limit") => {
+        (Scenario::ToolsList, "ours" | "limit") => {
+            // As in a measurement, both sides' answers must be exactly ours, byte for byte.
             let rpc = list_rpc(list_check());
             let page = rt.block_on(async {
-                let mut c = Client::in_process(servers::many_tools_router(TOOLS)?);
-                let headers = rpc.headers(&c)?;
-                let answer = c.send(Method::POST, rpc.path, &headers, Bytes::from(rpc.body(1))).await?;
-                #[derive(serde::Deserialize)]
-                struct Envelope {
-                    result: Box<RawValue>,
-                }
-                let env: Envelope = serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
-                Ok::<_, String>(Arc::<RawValue>::from(env.result))
+                first_result(&mut Client::in_process(servers::many_tools_router(TOOLS)?), &rpc).await
             })?;
-            (servers::bytes_limit_router(page.clone()), Arc::new(list_rpc(Check::Exact(page))))
+            let app = if side == "ours" {
+                servers::many_tools_router(TOOLS)?
+            } else {
+                servers::bytes_limit_router(page.clone())
+            };
+            (app, Arc::new(list_rpc(Check::Exact(page))))
         }
         (Scenario::ModelList | Scenario::ModelGet, "ours" | "limit") => {
             let path = std::env::temp_dir().join(format!("mcp-bench-profile-{}.db", std::process::id()));

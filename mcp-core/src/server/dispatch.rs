@@ -265,14 +265,35 @@ impl Server {
             // The hot path: one pass over the params reads `_meta` and the call.
             return match params::<CallParams<'_>>(req) {
                 Ok(mut p) => {
-                    let facts = self.classify_with(req, inbound, p.meta.take().unwrap_or_default())?;
-                    self.call_tool(req, p, facts, inbound).await
+                    let meta = p.meta.take().unwrap_or_default();
+                    check_mirrored_version(inbound, &meta)?;
+                    check_mirrored_name(inbound, Some(&p.name))?;
+                    let facts = self.classify_with(req, inbound, meta)?;
+                    match self.start_tool(req, p, facts, inbound)? {
+                        Started::Answered(r) => Ok(r),
+                        Started::Run(call) => self.run_tool(call, inbound).await,
+                    }
                 }
                 // Protocol errors (an unsupported version, say) come before bad params.
                 Err(e) => Err(self.classify(req, inbound).err().unwrap_or(e)),
             };
         }
-        let facts = self.classify(req, inbound)?;
+        let meta = read_meta(req)?;
+        check_mirrored_version(inbound, &meta)?;
+        if inbound.mirrored.is_some() && (req.method == methods::PROMPTS_GET || req.method == methods::RESOURCES_READ) {
+            #[derive(Deserialize, Default)]
+            struct Named<'a> {
+                #[serde(default, borrow)]
+                name: Option<&'a RawValue>,
+                #[serde(default, borrow)]
+                uri: Option<&'a RawValue>,
+            }
+            let raw = req.params.as_deref().map_or("{}", RawValue::get);
+            let named: Named<'_> = serde_json::from_str(raw).unwrap_or_default();
+            let value = if req.method == methods::PROMPTS_GET { named.name } else { named.uri };
+            check_mirrored_name(inbound, value.and_then(json_str).as_deref())?;
+        }
+        let facts = self.classify_with(req, inbound, meta)?;
         let v = facts.version;
         let caps = &self.inner.capabilities;
         let unsupported = |what: &str| {
@@ -310,7 +331,9 @@ impl Server {
                 Ok(Some(self.finish(EmptyResult::default(), v, None)))
             }
             (methods::SERVER_DISCOVER, true) => Ok(self.pages(v).hello.clone()),
-            (methods::SUBSCRIPTIONS_LISTEN, true) => self.listen(req, inbound).await,
+            // The other handlers are boxed: inline, the largest of them would size the
+            // future of every request (a bigger allocation and copy for each `tools/call`).
+            (methods::SUBSCRIPTIONS_LISTEN, true) => Box::pin(self.listen(req, inbound)).await,
             (methods::TOOLS_LIST, _) if caps.tools.is_some() && self.inner.access.active => {
                 self.caller_tools_page(req, v, inbound)
             }
@@ -320,14 +343,18 @@ impl Server {
             (methods::RESOURCES_TEMPLATES_LIST, _) if caps.resources.is_some() => {
                 self.list_page(req, v, ListKind::Templates)
             }
-            (methods::RESOURCES_READ, _) if caps.resources.is_some() => self.read_resource(req, facts, inbound).await,
+            (methods::RESOURCES_READ, _) if caps.resources.is_some() => {
+                Box::pin(self.read_resource(req, facts, inbound)).await
+            }
             (methods::RESOURCES_LIST | methods::RESOURCES_TEMPLATES_LIST | methods::RESOURCES_READ, _) => {
                 Err(unsupported("resources"))
             }
             (methods::PROMPTS_LIST, _) if caps.prompts.is_some() => self.list_page(req, v, ListKind::Prompts),
-            (methods::PROMPTS_GET, _) if caps.prompts.is_some() => self.get_prompt(req, facts, inbound).await,
+            (methods::PROMPTS_GET, _) if caps.prompts.is_some() => Box::pin(self.get_prompt(req, facts, inbound)).await,
             (methods::PROMPTS_LIST | methods::PROMPTS_GET, _) => Err(unsupported("prompts")),
-            (methods::COMPLETION_COMPLETE, _) if caps.completions.is_some() => self.complete(req, facts, inbound).await,
+            (methods::COMPLETION_COMPLETE, _) if caps.completions.is_some() => {
+                Box::pin(self.complete(req, facts, inbound)).await
+            }
             (methods::COMPLETION_COMPLETE, _) => Err(unsupported("completions")),
             _ => Err(ErrorObject::method_not_found(&req.method)),
         }
@@ -458,7 +485,7 @@ impl Server {
                 answers = self
                     .inner
                     .signer
-                    .verify(s, &key.digest(), principal)
+                    .verify(s, &key.digest()?, principal)
                     .map_err(|m| ErrorObject::invalid_params(format!("invalid `requestState`: {m}")))?;
             }
             answers.extend(responses.unwrap_or_default());
@@ -479,7 +506,7 @@ impl Server {
             return Ok(None);
         }
         let principal = inbound.extensions.get::<Principal>().map(|p| p.subject.as_str());
-        let state = self.inner.signer.issue(key.digest(), principal, answers).map_err(ErrorObject::internal)?;
+        let state = self.inner.signer.issue(key.digest()?, principal, answers).map_err(ErrorObject::internal)?;
         let r = InputRequiredResult {
             result_type: ResultType::InputRequired,
             input_requests: Some(pending),
@@ -489,7 +516,16 @@ impl Server {
         Ok(Some(Arc::from(to_raw(&r))))
     }
 
-    async fn call_tool(&self, req: &Request, p: CallParams<'_>, facts: Facts, inbound: &Inbound) -> Routed {
+    /// `tools/call` up to running the tool. Synchronous, so that the request's params and
+    /// facts are gone before the first `.await` and the future that every call allocates
+    /// stays small ([`Server::run_tool`] does the rest).
+    fn start_tool(
+        &self,
+        req: &Request,
+        p: CallParams<'_>,
+        facts: Facts,
+        inbound: &Inbound,
+    ) -> Result<Started, ErrorObject> {
         reject_null_input(req)?;
         let Some(&i) = self.inner.tool_index.get(p.name.as_ref()) else {
             return Err(ErrorObject::invalid_params(format!("Unknown tool: {}", p.name)));
@@ -500,12 +536,34 @@ impl Server {
         {
             // Transports that can answer 403 with a scope challenge do so before dispatch;
             // here (stdio, or HTTP in compatibility mode) the agent reads why.
-            return Ok(Some(self.finish(CallToolResult::error(format!("Forbidden: {denied}")), v, None)));
+            return Ok(Started::Answered(Some(self.finish(
+                CallToolResult::error(format!("Forbidden: {denied}")),
+                v,
+                None,
+            ))));
         }
-        let key = RequestKey::new(methods::TOOLS_CALL, &p.name, p.arguments.as_ref());
-        let (ctx, _tracked) = self.prepare(req, facts, inbound, &key, p.request_state.as_deref(), p.input_responses)?;
-        let toolset = &self.inner.toolsets[entry.toolset];
-        let fut = toolset.call_tool(entry.index, p.arguments.unwrap_or_default(), &ctx);
+        // Only a 2026-07-28 request with a state, or from a client able to answer input
+        // requests, can use the key: skip hashing the arguments of every other call.
+        let caps = &facts.client_capabilities;
+        let keyed = v.is_modern()
+            && (p.request_state.is_some()
+                || caps.elicitation.is_some()
+                || caps.sampling.is_some()
+                || caps.roots.is_some());
+        let key = if keyed {
+            RequestKey::new(methods::TOOLS_CALL, &p.name, p.arguments.as_ref())
+        } else {
+            RequestKey::none()
+        };
+        let (ctx, tracked) = self.prepare(req, facts, inbound, &key, p.request_state.as_deref(), p.input_responses)?;
+        let arguments = p.arguments.unwrap_or_default();
+        Ok(Started::Run(ToolCall { tool: i, arguments, ctx, _tracked: tracked, key, version: v }))
+    }
+
+    async fn run_tool(&self, call: ToolCall, inbound: &Inbound) -> Routed {
+        let ToolCall { tool, arguments, ctx, _tracked, key, version: v } = call;
+        let entry = &self.inner.tools[tool];
+        let fut = self.inner.toolsets[entry.toolset].call_tool(entry.index, arguments, &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
         if let Some(r) = self.input_required(&ctx, &key, inbound)? {
             return Ok(Some(r));
@@ -825,6 +883,22 @@ fn reject_null_input(req: &Request) -> Result<(), ErrorObject> {
     }
 }
 
+/// A `tools/call` after its checks: answered already (refused), or ready to run.
+enum Started {
+    Answered(Option<Arc<RawValue>>),
+    Run(ToolCall),
+}
+
+/// A tool ready to run, with what its answer needs.
+struct ToolCall {
+    tool: usize,
+    arguments: Map<String, Value>,
+    ctx: Context,
+    _tracked: Tracked,
+    key: RequestKey,
+    version: ProtocolVersion,
+}
+
 /// [`CallToolParams`](crate::protocol::CallToolParams) as the dispatcher reads it: the
 /// name borrowed, `_meta` as [`RequestMeta`], `task` skipped.
 #[derive(Deserialize)]
@@ -887,6 +961,41 @@ fn read_meta(req: &Request) -> Result<RequestMeta<'_>, ErrorObject> {
                 Ok(_) => ErrorObject::invalid_params("`_meta` must be an object"),
             })
         }
+    }
+}
+
+/// A JSON string's text; `None` for other values.
+fn json_str(raw: &RawValue) -> Option<std::borrow::Cow<'_, str>> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+fn header_mismatch(message: String) -> ErrorObject {
+    ErrorObject::new(codes::HEADER_MISMATCH, message)
+}
+
+/// `MCP-Protocol-Version` against the version `_meta` names, if it names one.
+fn check_mirrored_version(inbound: &Inbound, meta: &RequestMeta<'_>) -> Result<(), ErrorObject> {
+    let (Some(headers), Some(body)) = (&inbound.mirrored, meta.protocol_version) else { return Ok(()) };
+    let Some(header) = headers.protocol_version.as_deref() else { return Ok(()) };
+    let text = json_str(body);
+    if text.as_deref() == Some(header) {
+        return Ok(());
+    }
+    Err(header_mismatch(format!(
+        "Header mismatch: MCP-Protocol-Version header value '{header}' does not match body value '{}'",
+        text.as_deref().unwrap_or(body.get())
+    )))
+}
+
+/// `Mcp-Name` against the body's `name` (or `uri`), if it has one.
+fn check_mirrored_name(inbound: &Inbound, body: Option<&str>) -> Result<(), ErrorObject> {
+    let (Some(headers), Some(body)) = (&inbound.mirrored, body) else { return Ok(()) };
+    match &headers.name {
+        None => Err(header_mismatch("Header mismatch: the Mcp-Name header is required for this method".into())),
+        Some(v) if v == body => Ok(()),
+        Some(v) => Err(header_mismatch(format!(
+            "Header mismatch: Mcp-Name header value '{v}' does not match body value '{body}'"
+        ))),
     }
 }
 
@@ -956,9 +1065,10 @@ mod tests {
     fn the_request_key_is_canonical() {
         let a: Map<String, Value> = serde_json::from_str(r#"{"b":1,"a":[2]}"#).unwrap();
         let b: Map<String, Value> = serde_json::from_str(r#"{ "a": [2], "b": 1 }"#).unwrap();
-        let key = |m| RequestKey::new(methods::TOOLS_CALL, "t", Some(m)).digest();
+        let key = |m| RequestKey::new(methods::TOOLS_CALL, "t", Some(m)).digest().unwrap();
         assert_eq!(key(&a), key(&b));
-        assert_ne!(key(&a), RequestKey::new(methods::TOOLS_CALL, "u", Some(&a)).digest());
-        assert_ne!(key(&a), RequestKey::new(methods::TOOLS_CALL, "t", None).digest());
+        assert_ne!(key(&a), RequestKey::new(methods::TOOLS_CALL, "u", Some(&a)).digest().unwrap());
+        assert_ne!(key(&a), RequestKey::new(methods::TOOLS_CALL, "t", None).digest().unwrap());
+        assert!(RequestKey::none().digest().is_err());
     }
 }

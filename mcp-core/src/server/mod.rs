@@ -58,6 +58,22 @@ pub struct Inbound {
     pub sink: Option<Sink>,
     /// Fires when the transport loses the client (for example an HTTP disconnect).
     pub cancel: Option<CancellationToken>,
+    /// What the transport's headers repeat from the message, to be held against it
+    /// (2026-07-28 over HTTP); `None`: nothing to check.
+    pub mirrored: Option<MirroredHeaders>,
+}
+
+/// Values a 2026-07-28 HTTP request's headers repeat from its body. The dispatcher,
+/// which reads the body anyway, checks them: a mismatch is error -32020 (`Header
+/// mismatch: …`), before anything else about the request is looked at.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MirroredHeaders {
+    /// `MCP-Protocol-Version`: must equal `_meta["io.modelcontextprotocol/protocolVersion"]`
+    /// when the body names a version.
+    pub protocol_version: Option<std::borrow::Cow<'static, str>>,
+    /// `Mcp-Name`, decoded: must equal the `name` of `tools/call` and `prompts/get` and
+    /// the `uri` of `resources/read`, and is required when the body has one.
+    pub name: Option<String>,
 }
 
 impl Inbound {
@@ -87,6 +103,12 @@ impl Inbound {
     /// With a cancellation token.
     pub fn cancel(mut self, cancel: CancellationToken) -> Self {
         self.cancel = Some(cancel);
+        self
+    }
+
+    /// With headers to hold against the message.
+    pub fn mirrored(mut self, headers: MirroredHeaders) -> Self {
+        self.mirrored = Some(headers);
         self
     }
 }
@@ -204,6 +226,8 @@ pub(crate) struct Inner {
     /// Indexed like [`ProtocolVersion::ALL`].
     pub(crate) pages: Vec<Pages>,
     pub(crate) access: Access,
+    /// Whether some tool has `x-mcp-header` parameters.
+    pub(crate) param_headers: bool,
     pub(crate) page_size: usize,
     pub(crate) list_cache: (u64, CacheScope),
     pub(crate) read_cache: (u64, CacheScope),
@@ -260,6 +284,11 @@ impl Server {
     /// (`x-mcp-header`; empty for an unknown tool). Transports check them against the body.
     pub fn tool_param_headers(&self, name: &str) -> &[param_headers::ParamHeader] {
         self.inner.tool_index.get(name).map_or(&[], |&i| &self.inner.tools[i].headers)
+    }
+
+    /// Whether any tool mirrors parameters into `Mcp-Param-*` headers.
+    pub fn has_param_headers(&self) -> bool {
+        self.inner.param_headers
     }
 
     /// The scopes the tool `name` requires (empty for an unknown tool).
@@ -624,6 +653,7 @@ impl ServerBuilder {
         };
         let (events, _) = broadcast::channel(256);
         let access_scoped = tools.iter().any(|t| !t.scopes.is_empty());
+        let param_headers = tools.iter().any(|t| !t.headers.is_empty());
         let mut inner = Inner {
             info,
             server_info_value,
@@ -640,6 +670,7 @@ impl ServerBuilder {
             prompt_index,
             pages: Vec::new(),
             access: Access { active: self.permission.is_some() || access_scoped, hook: self.permission },
+            param_headers,
             page_size: self.page_size,
             list_cache: (self.list_ttl.as_millis() as u64, CacheScope::Private),
             read_cache: (self.read_ttl.as_millis() as u64, self.read_scope),

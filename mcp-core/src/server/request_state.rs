@@ -50,7 +50,7 @@ fn now() -> u64 {
 /// `requestState` and ask for no input, and hashing every call's arguments showed up as
 /// about a tenth of a `tools/call` in the dispatcher's profile.
 pub(crate) struct RequestKey {
-    bytes: Vec<u8>,
+    bytes: Option<Vec<u8>>,
 }
 
 impl RequestKey {
@@ -64,19 +64,28 @@ impl RequestKey {
             // serde_json maps are ordered by key, so this is canonical.
             let _ = serde_json::to_writer(&mut bytes, args);
         }
-        RequestKey { bytes }
+        RequestKey { bytes: Some(bytes) }
+    }
+
+    /// A key for a request that can neither carry nor produce `requestState` (its
+    /// arguments are not worth hashing); its digest is an error.
+    pub(crate) fn none() -> Self {
+        RequestKey { bytes: None }
     }
 
     /// The digest carried in the state.
-    pub(crate) fn digest(&self) -> String {
-        B64.encode(&Sha256::digest(&self.bytes)[..16])
+    pub(crate) fn digest(&self) -> Result<String, crate::protocol::ErrorObject> {
+        match &self.bytes {
+            Some(bytes) => Ok(B64.encode(&Sha256::digest(bytes)[..16])),
+            None => Err(crate::protocol::ErrorObject::internal("this request cannot carry `requestState`")),
+        }
     }
 }
 
 /// A digest identifying the request a state belongs to.
 #[cfg(test)]
 pub(crate) fn request_digest(method: &str, target: &str, arguments: Option<&Map<String, Value>>) -> String {
-    RequestKey::new(method, target, arguments).digest()
+    RequestKey::new(method, target, arguments).digest().expect("a key with its arguments has a digest")
 }
 
 impl StateSigner {
