@@ -37,6 +37,23 @@ impl<C: R2D2Connection + 'static> Executor for C {
     }
 }
 
+/// A pool [`crate::ModelTools::new`] takes. It names its [`Executor`], so the pool's
+/// type alone decides where the queries run: `ModelTools::<Post, _>::new(pool)` needs no
+/// connection type, whichever backends are compiled in.
+pub trait ModelPool: Clone + Send + Sync + 'static {
+    /// Where this pool's queries run.
+    type Executor: Executor;
+    /// This pool, as its executor names it (the same value).
+    fn into_executor_pool(self) -> <Self::Executor as Executor>::Pool;
+}
+
+impl<C: R2D2Connection + 'static> ModelPool for Pool<ConnectionManager<C>> {
+    type Executor = C;
+    fn into_executor_pool(self) -> Self {
+        self
+    }
+}
+
 /// A pool and the permits bounding how many queries run at once. Not public API.
 #[doc(hidden)]
 pub struct Db<E: Executor> {
@@ -250,9 +267,9 @@ mod nonblocking {
     use crate::filter::Filter;
     use crate::model::{ListQuery, ModelInfo, QueryError};
 
-    /// The diesel-async executor: `ModelTools::<Post, Async<AsyncPgConnection>>::new(pool)`
-    /// runs the model's queries on a deadpool pool of async connections `C`
-    /// (`diesel_async::AsyncPgConnection` or `diesel_async::AsyncMysqlConnection`).
+    /// The diesel-async executor: given a deadpool pool of async connections `C`
+    /// (`diesel_async::AsyncPgConnection` or `diesel_async::AsyncMysqlConnection`),
+    /// `ModelTools::<Post, _>::new(pool)` runs the model's queries on it.
     pub struct Async<C>(PhantomData<fn() -> C>);
 
     /// A deadpool pool of diesel-async connections, as [`Async`] takes.
@@ -344,6 +361,13 @@ mod nonblocking {
 
                 fn pool_size(pool: &Self::Pool) -> usize {
                     pool.status().max_size
+                }
+            }
+
+            impl super::ModelPool for Pool<$conn> {
+                type Executor = Async<$conn>;
+                fn into_executor_pool(self) -> Self {
+                    self
                 }
             }
 

@@ -39,7 +39,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let pool = mcp_diesel::sqlite_pool(":memory:", 1)?;
-//! let posts = ModelTools::<Post, SqliteConnection>::new(pool)
+//! let posts = ModelTools::<Post, _>::new(pool)
 //!     // Every query of every tool sees only the caller's rows.
 //!     .scope(|ctx| {
 //!         let user = ctx.principal().ok_or_else(|| ToolError::forbidden("sign in first"))?;
@@ -122,8 +122,8 @@
 //! #      INSERT INTO authors VALUES (1, 'Ada', TRUE), (2, 'Bob', FALSE);
 //! #      INSERT INTO posts VALUES (1, 'Hello', 1), (2, 'Bye', 2);")?;
 //! // Only active authors exist for agents, through relations too.
-//! let authors = ModelTools::<Author, SqliteConnection>::new(pool.clone()).scope(|_| Ok(json!({ "active": true })));
-//! let posts = ModelTools::<Post, SqliteConnection>::new(pool).related(&authors);
+//! let authors = ModelTools::<Author, _>::new(pool.clone()).scope(|_| Ok(json!({ "active": true })));
+//! let posts = ModelTools::<Post, _>::new(pool).related(&authors);
 //! let server = Server::builder().info(server_info!()).toolset(posts).toolset(authors).build()?;
 //!
 //! let agent = TestClient::modern(server);
@@ -165,7 +165,7 @@ pub use crate::exec::async_mysql_pool;
 pub use crate::exec::async_postgres_pool;
 #[cfg(feature = "diesel-async")]
 pub use crate::exec::{Async, AsyncModelQuery, AsyncPool};
-pub use crate::exec::{Executor, ModelExec};
+pub use crate::exec::{Executor, ModelExec, ModelPool};
 pub use crate::model::{
     Actions, ListQuery, ModelFilter, ModelInfo, ModelQuery, QueryError, Relation, decode, decode_list, decode_write,
     like_pattern,

@@ -209,8 +209,15 @@ pub enum Action {
 }
 
 impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
-    /// The model's tools over `pool`.
-    pub fn new(pool: C::Pool) -> Self {
+    /// The model's tools over `pool` (an r2d2 pool of Diesel connections, or with the
+    /// `diesel-async` feature a deadpool pool of async ones: the pool's type decides `C`,
+    /// so `ModelTools::<Post, _>::new(pool)` is enough).
+    pub fn new<P: crate::exec::ModelPool<Executor = C>>(pool: P) -> Self {
+        Self::with_pool(pool.into_executor_pool())
+    }
+
+    /// [`ModelTools::new`] for code generic over the executor `C`.
+    pub fn with_pool(pool: C::Pool) -> Self {
         let a = M::ACTIONS;
         let actions = [
             (a.list, Action::List),

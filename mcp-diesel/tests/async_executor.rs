@@ -7,13 +7,12 @@
 
 // Both `RunQueryDsl` traits in scope, as in many apps: the generated queries still compile.
 use diesel::prelude::*;
-use diesel_async::AsyncPgConnection;
 #[allow(unused_imports)]
 use diesel_async::RunQueryDsl as _;
 use mcp_core::schemars::JsonSchema;
 use mcp_core::testing::TestClient;
 use mcp_core::{Server, mcp_toolset};
-use mcp_diesel::{Async, ModelTools};
+use mcp_diesel::ModelTools;
 use serde::Serialize;
 use serde_json::json;
 
@@ -33,7 +32,7 @@ pub struct Note {
 
 fn client(url: &str) -> TestClient {
     let pool = mcp_diesel::async_postgres_pool(url, 2).unwrap();
-    let tools = ModelTools::<Note, Async<AsyncPgConnection>>::new(pool);
+    let tools = ModelTools::<Note, _>::new(pool);
     TestClient::modern(Server::builder().info(mcp_core::server_info!()).toolset(tools).build().unwrap())
 }
 

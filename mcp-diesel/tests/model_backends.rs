@@ -257,9 +257,9 @@ where
     Author: mcp_diesel::ModelExec<C>,
     Comment: mcp_diesel::ModelExec<C>,
 {
-    let authors = ModelTools::<Author, C>::new(pool.clone()).scope(|_| Ok(json!({ "active": true })));
-    let comments_of = ModelTools::<Comment, C>::new(pool.clone());
-    let mut tools = ModelTools::<Post, C>::new(pool.clone()).before_write(move |ctx, action, values| {
+    let authors = ModelTools::<Author, C>::with_pool(pool.clone()).scope(|_| Ok(json!({ "active": true })));
+    let comments_of = ModelTools::<Comment, C>::with_pool(pool.clone());
+    let mut tools = ModelTools::<Post, C>::with_pool(pool.clone()).before_write(move |ctx, action, values| {
         let user: i32 = ctx.principal().and_then(|p| p.subject.parse().ok()).unwrap_or(0);
         if action == WriteAction::Create {
             values.insert("owner_id".into(), json!(opts.wrong_owner.unwrap_or(user)));
@@ -277,7 +277,7 @@ where
         user.subject.parse().map_err(|_| ToolError::forbidden("unknown user"))
     }
     if opts.hooks {
-        tools = ModelTools::<Post, C>::new(pool).hooks(PostRules { banned: "forbidden" });
+        tools = ModelTools::<Post, C>::with_pool(pool).hooks(PostRules { banned: "forbidden" });
     }
     if opts.read_published {
         tools = tools
@@ -1295,10 +1295,10 @@ async fn relations_are_unknown_until_their_tools_are_given() {
     let pool = mcp_diesel::sqlite_pool(dir.join("db.sqlite").to_str().unwrap(), 2).unwrap();
     seed(&mut *pool.get().unwrap(), "INTEGER PRIMARY KEY NOT NULL", "TIMESTAMP", "");
     // Posts without `.related(...)`: their relations do not exist for agents.
-    let posts = ModelTools::<Post, SqliteConnection>::new(pool.clone());
+    let posts = ModelTools::<Post, _>::new(pool.clone());
     // Comments whose scope goes through a relation that was not set up: a server error,
     // never rows from outside the intended scope.
-    let comments = ModelTools::<Comment, SqliteConnection>::new(pool).scope(|_| Ok(json!({ "post": {} })));
+    let comments = ModelTools::<Comment, _>::new(pool).scope(|_| Ok(json!({ "post": {} })));
     let server =
         Server::builder().info(mcp_core::server_info!()).toolset(posts.clone()).toolset(comments).build().unwrap();
     let c = TestClient::modern(server);
@@ -1312,7 +1312,7 @@ async fn relations_are_unknown_until_their_tools_are_given() {
     assert!(err.contains("server misconfigured: invalid scope: unknown field `post`"), "{err}");
     assert!(err.contains("(relations not set up with `ModelTools::related`: `post`)"), "{err}");
     // Naming tools of a model the relations do not reach is a setup mistake.
-    let authors = ModelTools::<Author, SqliteConnection>::new(mcp_diesel::sqlite_pool(":memory:", 1).unwrap());
+    let authors = ModelTools::<Author, _>::new(mcp_diesel::sqlite_pool(":memory:", 1).unwrap());
     let wrong = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| authors.clone().related(&posts)));
     let message = wrong.err().and_then(|e| e.downcast_ref::<String>().cloned()).unwrap_or_default();
     assert!(message.contains("authors declares no relation to posts"), "{message}");

@@ -366,7 +366,7 @@ pub fn database(path: &str, size: u32) -> Result<SqlitePool, String> {
 
 /// Our server with the model's tools (`posts_list`, `posts_get`, `posts_count`).
 pub fn model_router(pool: SqlitePool) -> Result<Router, String> {
-    let tools = ModelTools::<Post, SqliteConnection>::new(pool);
+    let tools = ModelTools::<Post, _>::new(pool);
     let server = Server::builder().info(server_info!()).toolset(tools).build().map_err(|e| e.to_string())?;
     Ok(McpRouter::new(server).into_router())
 }

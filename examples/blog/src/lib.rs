@@ -323,8 +323,8 @@ where
     Tag: ModelQuery<C>,
     PostTag: ModelQuery<C>,
 {
-    let authors = ModelTools::<Author, C>::new(pool.clone());
-    let posts = ModelTools::<Post, C>::new(pool.clone())
+    let authors = ModelTools::<Author, _>::new(pool.clone());
+    let posts = ModelTools::<Post, _>::new(pool.clone())
         // Reading needs no scope beyond signing in; every write needs `posts:write`.
         .write_scopes([WRITE])
         .scope(|ctx| {
@@ -343,11 +343,11 @@ where
         });
     // Read-only comments, visible when their post is (the posts' scope, through the
     // relation): comments on drafts stay with their author.
-    let comments = ModelTools::<Comment, C>::new(pool.clone()).scope(|_| Ok(json!({ "post": {} }))).related(&posts);
+    let comments = ModelTools::<Comment, _>::new(pool.clone()).scope(|_| Ok(json!({ "post": {} }))).related(&posts);
     // Tags are public; which post has which tag is visible with the post, like comments.
-    let tags = ModelTools::<Tag, C>::new(pool.clone());
+    let tags = ModelTools::<Tag, _>::new(pool.clone());
     let post_tags =
-        ModelTools::<PostTag, C>::new(pool).scope(|_| Ok(json!({ "post": {} }))).related(&posts).related(&tags);
+        ModelTools::<PostTag, _>::new(pool).scope(|_| Ok(json!({ "post": {} }))).related(&posts).related(&tags);
     let tags = tags.related(&post_tags);
     let posts = posts.related(&authors).related(&comments).related(&post_tags);
     builder
