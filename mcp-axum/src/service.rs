@@ -696,6 +696,14 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
         Parsed::Single(_) => false,
         Parsed::Batch(items) => items.iter().any(|i| matches!(i, Ok(Message::Request(_)))),
     };
+    if era == Era::Modern && has_requests && !may_send(&parsed) {
+        // Nothing to stream: dispatch in place, without a channel.
+        let cancel = CancellationToken::new();
+        let guard = cancel.clone().drop_guard();
+        let reply = inner.server.handle_parsed(parsed, inbound.cancel(cancel)).await;
+        let _ = guard.disarm();
+        return json_reply(reply, era);
+    }
     let (tx, mut rx) = mpsc::channel::<Message>(64);
     // While this sender lives, the handler finishing (and dropping its own) does not wake
     // this task for nothing, which on a multi-threaded runtime can wake another worker.
@@ -731,16 +739,7 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
             }
             let mut resp = if pending.is_empty() {
                 let _ = guard.disarm();
-                match reply {
-                    Some(reply) => {
-                        let status = match (&reply, era) {
-                            (Reply::Single(r), Era::Modern) => r.as_error().map_or(StatusCode::OK, |e| modern_status(e.code)),
-                            _ => StatusCode::OK,
-                        };
-                        json_response(status, reply.to_vec())
-                    }
-                    None => accepted(),
-                }
+                json_reply(reply, era)
             } else {
                 let mut queue: VecDeque<Bytes> = pending.iter().map(|m| sse_frame(&serde_json::to_vec(m).unwrap_or_default(), None)).collect();
                 if let Some(reply) = reply {
@@ -778,6 +777,47 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
             r
         }
     }
+}
+
+/// The answer to a POST whose handler sent nothing before it: one JSON body (`202`
+/// without a reply). 2026-07-28 errors get their HTTP status.
+fn json_reply(reply: Option<Reply>, era: Era) -> Resp {
+    match reply {
+        Some(reply) => {
+            let status = match (&reply, era) {
+                (Reply::Single(r), Era::Modern) => r.as_error().map_or(StatusCode::OK, |e| modern_status(e.code)),
+                _ => StatusCode::OK,
+            };
+            json_response(status, reply.to_vec())
+        }
+        None => accepted(),
+    }
+}
+
+/// Whether the handler of a 2026-07-28 request could send anything to the client before
+/// its answer. For the request/answer methods only progress (the request names a
+/// `progressToken`) and log messages (it names a `logLevel`) can; asking the client for
+/// input is an answer of its own. Read from the params' text: a key spelled with `\u`
+/// escapes counts as present. Other methods (`subscriptions/listen`) always may.
+fn may_send(parsed: &Parsed) -> bool {
+    let Parsed::Single(Message::Request(req)) = parsed else { return true };
+    let answers_only = matches!(
+        req.method.as_str(),
+        methods::TOOLS_CALL
+            | methods::TOOLS_LIST
+            | methods::RESOURCES_READ
+            | methods::RESOURCES_LIST
+            | methods::RESOURCES_TEMPLATES_LIST
+            | methods::PROMPTS_GET
+            | methods::PROMPTS_LIST
+            | methods::COMPLETION_COMPLETE
+            | methods::SERVER_DISCOVER
+    );
+    if !answers_only {
+        return true;
+    }
+    let raw = req.params.as_deref().map_or("", |p| p.get());
+    raw.contains("progressToken") || raw.contains("logLevel") || raw.contains("\\u")
 }
 
 /// After a legacy `initialize`: keep the session if it succeeded.
@@ -1002,6 +1042,18 @@ mod tests {
             let separately = accepts(accept, "application/json") && accepts(accept, "text/event-stream");
             assert_eq!(separately, both, "{accept:?}");
         }
+    }
+
+    #[test]
+    fn what_may_stream() {
+        let may = |body: &str| may_send(&parse(body.as_bytes()).unwrap());
+        let call = |params: &str| format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{params}}}"#);
+        assert!(!may(&call(r#"{"name":"echo","arguments":{},"_meta":{"x":1}}"#)));
+        assert!(may(&call(r#"{"name":"echo","_meta":{"progressToken":"p"}}"#)));
+        assert!(may(&call(r#"{"name":"echo","_meta":{"io.modelcontextprotocol/logLevel":"info"}}"#)));
+        assert!(may(&call(r#"{"name":"echo","_meta":{"progress\u0054oken":"p"}}"#)));
+        assert!(may(r#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{}}"#));
+        assert!(!may(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#));
     }
 
     #[test]
