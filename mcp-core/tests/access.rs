@@ -91,3 +91,29 @@ async fn scoped_lists_paginate_per_caller() {
     let bad: Result<serde_json::Value, _> = admin.request("tools/list", json!({ "cursor": "bm9wZQ" })).await;
     assert_eq!(bad.unwrap_err().code, -32602);
 }
+
+#[tokio::test]
+async fn callers_share_pages_by_what_they_see() {
+    let server = server();
+    let scopes = ["status:read", "admin:write"];
+    let writer =
+        |name: &str| TestClient::modern(server.clone()).with_principal(Principal::new(name).with_scopes(scopes));
+    let reader = TestClient::modern(server.clone()).with_principal(Principal::new("r").with_scopes(["status:read"]));
+    // Interleaved callers, each list served again from what was built for the first asker.
+    for _ in 0..3 {
+        assert_eq!(names(&writer("w1")).await, ["status", "reindex"]);
+        assert_eq!(names(&reader).await, ["status"]);
+        assert_eq!(names(&writer("w2")).await, ["status", "reindex"]);
+    }
+    let modern: serde_json::Value = writer("w3").request("tools/list", json!({})).await.unwrap();
+    assert_eq!(modern["cacheScope"], "private");
+    assert_eq!(modern["resultType"], "complete");
+    // The same visible set in a legacy session: its own page, shaped for its version.
+    let legacy = TestClient::legacy(server.clone(), mcp_core::protocol::ProtocolVersion::V2025_06_18)
+        .await
+        .unwrap()
+        .with_principal(Principal::new("l").with_scopes(scopes));
+    let page: serde_json::Value = legacy.request("tools/list", json!({})).await.unwrap();
+    assert!(page.get("cacheScope").is_none() && page.get("resultType").is_none(), "{page}");
+    assert_eq!(page["tools"].as_array().unwrap().len(), 2);
+}

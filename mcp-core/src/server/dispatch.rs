@@ -404,11 +404,17 @@ impl Server {
     fn caller_tools_page(&self, req: &Request, v: ProtocolVersion, inbound: &Inbound) -> Routed {
         let p: PaginatedParams = params(req)?;
         let principal = inbound.extensions.get::<Principal>();
+        let mut seen = vec![0u64; self.inner.tools.len().div_ceil(64)];
         let visible: Vec<&ToolEntry> = self
             .inner
             .tools
             .iter()
-            .filter(|e| self.inner.access.check(&e.tool, &e.scopes, principal).is_ok())
+            .enumerate()
+            .filter(|(_, e)| self.inner.access.check(&e.tool, &e.scopes, principal).is_ok())
+            .map(|(i, e)| {
+                seen[i / 64] |= 1 << (i % 64);
+                e
+            })
             .collect();
         let size = self.inner.page_size;
         let pages = visible.len().div_ceil(size).max(1);
@@ -418,6 +424,12 @@ impl Server {
                 ErrorObject::invalid_params("Invalid cursor").with_data(serde_json::json!({ "cursor": c }))
             })?,
         };
+        // A page depends only on which tools the caller sees: callers with the same
+        // scopes share it, serialized once.
+        let key = super::CallerPage { version: v, page, visible: seen };
+        if let Some(hit) = self.inner.caller_pages.get(&key) {
+            return Ok(Some(hit));
+        }
         let mut r = ListToolsResult {
             result_type: None,
             tools: visible.iter().skip(page * size).take(size).map(|e| shape::tool(&e.tool, v)).collect(),
@@ -427,7 +439,9 @@ impl Server {
             meta: None,
         };
         shape::finish(&mut r, v, &self.inner.server_info_value, Some(self.inner.list_cache));
-        Ok(Some(Arc::from(to_raw(&r))))
+        let raw: Arc<RawValue> = Arc::from(to_raw(&r));
+        self.inner.caller_pages.insert(key, raw.clone());
+        Ok(Some(raw))
     }
 
     fn context(&self, req: &Request, facts: Facts, inbound: &Inbound, responses: InputResponses) -> (Context, Tracked) {

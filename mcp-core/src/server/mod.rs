@@ -230,10 +230,47 @@ pub(crate) struct Inner {
     pub(crate) param_headers: bool,
     pub(crate) page_size: usize,
     pub(crate) list_cache: (u64, CacheScope),
+    /// `tools/list` pages of callers who see only some tools, by what they see.
+    pub(crate) caller_pages: CallerPages,
     pub(crate) read_cache: (u64, CacheScope),
     pub(crate) signer: StateSigner,
     pub(crate) events: broadcast::Sender<ServerEvent>,
     pub(crate) shutdown: CancellationToken,
+}
+
+/// Which `tools/list` page of which visible set, in which protocol version.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CallerPage {
+    pub(crate) version: ProtocolVersion,
+    pub(crate) page: usize,
+    /// Bit `i` set: the caller sees tool `i`.
+    pub(crate) visible: Vec<u64>,
+}
+
+/// Serialized `tools/list` pages per [`CallerPage`]: there are as many visible sets as
+/// combinations of scopes callers hold (a handful in practice); a permission hook could
+/// make more, so the cache starts over when it holds [`CallerPages::MAX`].
+#[derive(Default)]
+pub(crate) struct CallerPages(std::sync::Mutex<HashMap<CallerPage, Arc<RawValue>>>);
+
+impl CallerPages {
+    const MAX: usize = 256;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallerPage, Arc<RawValue>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn get(&self, key: &CallerPage) -> Option<Arc<RawValue>> {
+        self.lock().get(key).cloned()
+    }
+
+    pub(crate) fn insert(&self, key: CallerPage, page: Arc<RawValue>) {
+        let mut map = self.lock();
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(key, page);
+    }
 }
 
 /// An MCP server: what it offers and how it answers. Cheap to clone; transports share it.
@@ -673,6 +710,7 @@ impl ServerBuilder {
             param_headers,
             page_size: self.page_size,
             list_cache: (self.list_ttl.as_millis() as u64, CacheScope::Private),
+            caller_pages: CallerPages::default(),
             read_cache: (self.read_ttl.as_millis() as u64, self.read_scope),
             signer: StateSigner::new(key, self.state_ttl.as_secs()),
             events,
