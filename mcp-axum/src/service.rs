@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::body::Body;
 use base64::Engine as _;
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::header::AsHeaderName;
 use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
@@ -23,6 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::future::Future;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -700,7 +702,7 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
         // Nothing to stream: dispatch in place, without a channel.
         let cancel = CancellationToken::new();
         let guard = cancel.clone().drop_guard();
-        let reply = inner.server.handle_parsed(parsed, inbound.cancel(cancel)).await;
+        let reply = dispatch(inner.server.clone(), parsed, inbound.cancel(cancel)).await;
         let _ = guard.disarm();
         return json_reply(reply, era);
     }
@@ -713,7 +715,7 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
     let server = inner.server.clone();
     // Polled right here, not spawned: a task per request costs more than the whole
     // dispatch of a small call. If the handler starts streaming, the stream owns it.
-    let mut task: Handling = Box::pin(async move { server.handle_parsed(parsed, inbound).await });
+    let mut task: Handling = Box::pin(dispatch(server, parsed, inbound));
     if !has_requests {
         // Notifications and client responses: processed, acknowledged with 202.
         let _ = (&mut task).await;
@@ -777,6 +779,18 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
             r
         }
     }
+}
+
+/// Dispatch, a panic (a bug: tools' panics are caught by the dispatcher) becoming an
+/// internal error instead of a dropped connection.
+fn dispatch(server: Server, parsed: Parsed, inbound: Inbound) -> impl Future<Output = Option<Reply>> + Send {
+    std::panic::AssertUnwindSafe(async move { server.handle_parsed(parsed, inbound).await }).catch_unwind().map(|r| {
+        r.unwrap_or_else(|_| {
+            tracing::error!("the MCP dispatcher panicked");
+            let error = ErrorObject::internal("internal error");
+            Some(Reply::Single(mcp_core::protocol::Response::error(None, error)))
+        })
+    })
 }
 
 /// The answer to a POST whose handler sent nothing before it: one JSON body (`202`

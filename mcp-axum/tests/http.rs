@@ -593,3 +593,26 @@ async fn configured_public_url_and_origins() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn a_panicking_permission_hook_is_an_internal_error_not_a_dropped_connection() {
+    // The application's hook runs in the dispatcher, outside the tools' panic guard.
+    let server = Server::builder()
+        .info(server_info!())
+        .toolset(Probe::default())
+        .tool_permission(|tool, _| if tool.name == "hang" { panic!("a bug in the hook") } else { true })
+        .build()
+        .unwrap();
+    let app = axum::Router::new().merge(McpRouter::new(server.clone()).into_router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(mcp_axum::serve(listener, app));
+    let app = App { base: format!("http://{addr}/mcp"), http: reqwest::Client::new(), server, probe: Probe::default() };
+    for round in 0..2 {
+        let r = app.modern(&modern_body(round, "tools/list", json!({}))).send().await.unwrap();
+        assert_eq!(r.status(), 500);
+        let v = r.json_value().await;
+        assert_eq!(v["error"]["code"], -32603, "{v}");
+        assert_eq!(v["error"]["message"], "internal error");
+    }
+}
