@@ -18,8 +18,7 @@ use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE}
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use mcp_core::protocol::jsonrpc::{Parsed, parse};
 use mcp_core::protocol::{ErrorObject, Message, ProtocolVersion, RequestId, codes, methods};
-use mcp_core::server::MirroredHeaders;
-use mcp_core::{Extensions, Inbound, Principal, Reply, Server, Session};
+use mcp_core::{Extensions, Inbound, MirroredHeaders, Principal, Reply, Server, Session};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;

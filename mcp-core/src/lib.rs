@@ -89,7 +89,7 @@ pub use mcp_macros::mcp_prompt;
 /// prompt argument or template variable. See [`macro@mcp_toolset`].
 pub use mcp_macros::mcp_complete;
 pub use server::dispatch::Reply;
-pub use server::{BuildError, Inbound, Server, ServerBuilder, ServerEvent, Toolset};
+pub use server::{BuildError, Inbound, MirroredHeaders, Server, ServerBuilder, ServerEvent, Toolset};
 
 /// The names most servers need: `use mcp_core::prelude::*;`.
 pub mod prelude {

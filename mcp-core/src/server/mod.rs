@@ -64,8 +64,8 @@ pub struct Inbound {
 }
 
 /// Values a 2026-07-28 HTTP request's headers repeat from its body. The dispatcher,
-/// which reads the body anyway, checks them: a mismatch is error -32020 (`Header
-/// mismatch: …`), before anything else about the request is looked at.
+/// which reads the body anyway, checks them as soon as it has read the params: a
+/// mismatch is error -32020 (`Header mismatch: …`), before the request is acted on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MirroredHeaders {
     /// `MCP-Protocol-Version`: must equal `_meta["io.modelcontextprotocol/protocolVersion"]`
