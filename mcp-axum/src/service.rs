@@ -311,22 +311,22 @@ fn mismatch(id: Option<RequestId>, message: String) -> Resp {
 /// Check the 2026-07-28 request headers that the envelope alone can confirm, and collect
 /// those the dispatcher holds against the params as it reads them ([`MirroredHeaders`]:
 /// the body's protocol version and name), so the params are not read twice.
-fn modern_headers(headers: &HeaderMap, req: &mcp_core::protocol::Request) -> Result<MirroredHeaders, Resp> {
-    let id = || Some(req.id.clone());
+fn modern_headers(headers: &HeaderMap, request_id: &RequestId, method: &str) -> Result<MirroredHeaders, Resp> {
+    let id = || Some(request_id.clone());
     let Some(version) = header(headers, &PROTOCOL_VERSION_H) else {
         return Err(mismatch(id(), "Header mismatch: the MCP-Protocol-Version header is required".into()));
     };
     match header(headers, &MCP_METHOD_H) {
         None => return Err(mismatch(id(), "Header mismatch: the Mcp-Method header is required".into())),
-        Some(m) if m != req.method => {
+        Some(m) if m != method => {
             return Err(mismatch(
                 id(),
-                format!("Header mismatch: Mcp-Method header value '{m}' does not match body value '{}'", req.method),
+                format!("Header mismatch: Mcp-Method header value '{m}' does not match body value '{method}'"),
             ));
         }
         Some(_) => {}
     }
-    let name = match req.method.as_str() {
+    let name = match method {
         methods::TOOLS_CALL | methods::PROMPTS_GET | methods::RESOURCES_READ => match header(headers, &MCP_NAME_H) {
             None => None,
             Some(raw) => match decode_header_value(raw) {
@@ -385,6 +385,9 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
             );
         }
     };
+    if let Some(resp) = fast_tool_call(&inner, &mut parts, &bytes).await {
+        return resp;
+    }
     let parsed = match parse(&bytes) {
         Ok(p) => p,
         Err(resp) => return json_response(StatusCode::BAD_REQUEST, resp.to_vec()),
@@ -417,7 +420,7 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
     if modern {
         let mirrored = match single_request {
             Some(req) => {
-                let mirrored = match modern_headers(headers, req) {
+                let mirrored = match modern_headers(headers, &req.id, &req.method) {
                     Ok(m) => m,
                     Err(resp) => return resp,
                 };
@@ -780,10 +783,45 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
     }
 }
 
+/// The hot path: a 2026-07-28 `tools/call` whose headers say so, that nothing but the
+/// dispatcher needs to look into (no scopes to check, no `Mcp-Param-*` headers) and that
+/// cannot stream, read in one pass ([`Server::parse_tool_call`]) and answered in place.
+/// `None`: take the general way, which gives the same answer.
+async fn fast_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Parts, bytes: &Bytes) -> Option<Resp> {
+    let headers = &parts.headers;
+    if inner.auth.is_some()
+        || inner.server.has_param_headers()
+        || header(headers, &PROTOCOL_VERSION_H) != Some(ProtocolVersion::V2026_07_28.as_str())
+        || header(headers, &MCP_METHOD_H) != Some(methods::TOOLS_CALL)
+    {
+        return None;
+    }
+    let call = inner.server.parse_tool_call(bytes).filter(|c| !c.may_send())?;
+    let mirrored = match modern_headers(headers, call.id(), methods::TOOLS_CALL) {
+        Ok(m) => m,
+        Err(resp) => return Some(resp),
+    };
+    let inbound = Inbound::new().extensions(extensions(parts)).mirrored(mirrored);
+    let cancel = CancellationToken::new();
+    let guard = cancel.clone().drop_guard();
+    let server = inner.server.clone();
+    let answer = guarded(async move { server.handle_tool_call(call, inbound.cancel(cancel)).await.map(Reply::Single) });
+    let reply = answer.await;
+    let _ = guard.disarm();
+    Some(json_reply(reply, Era::Modern))
+}
+
 /// Dispatch, a panic (a bug: tools' panics are caught by the dispatcher) becoming an
 /// internal error instead of a dropped connection.
 fn dispatch(server: Server, parsed: Parsed, inbound: Inbound) -> impl Future<Output = Option<Reply>> + Send {
-    std::panic::AssertUnwindSafe(async move { server.handle_parsed(parsed, inbound).await }).catch_unwind().map(|r| {
+    guarded(async move { server.handle_parsed(parsed, inbound).await })
+}
+
+/// `fut`, a panic becoming an internal error.
+fn guarded<'a>(
+    fut: impl Future<Output = Option<Reply>> + Send + 'a,
+) -> impl Future<Output = Option<Reply>> + Send + 'a {
+    std::panic::AssertUnwindSafe(fut).catch_unwind().map(|r| {
         r.unwrap_or_else(|_| {
             tracing::error!("the MCP dispatcher panicked");
             let error = ErrorObject::internal("internal error");

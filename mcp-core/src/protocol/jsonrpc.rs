@@ -384,6 +384,12 @@ fn syntax_error(e: &serde_json::Error) -> Response {
     Response::error(None, ErrorObject::parse_error(format!("parse error: {e}")))
 }
 
+/// Whether `bytes` nest arrays and objects deeper than [`MAX_DEPTH`] (what [`parse`]
+/// refuses as a parse error).
+pub fn nests_too_deep(bytes: &[u8]) -> bool {
+    nesting_exceeds(bytes, MAX_DEPTH)
+}
+
 /// Deepest nesting of arrays and objects accepted in a message (serde_json's own limit
 /// for typed values; raw values would otherwise pass unchecked).
 pub const MAX_DEPTH: usize = 128;

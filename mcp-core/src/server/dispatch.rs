@@ -264,16 +264,7 @@ impl Server {
         if req.method == methods::TOOLS_CALL && self.inner.capabilities.tools.is_some() {
             // The hot path: one pass over the params reads `_meta` and the call.
             return match params::<CallParams<'_>>(req) {
-                Ok(mut p) => {
-                    let meta = p.meta.take().unwrap_or_default();
-                    check_mirrored_version(inbound, &meta)?;
-                    check_mirrored_name(inbound, Some(&p.name))?;
-                    let facts = self.classify_with(req, inbound, meta)?;
-                    match self.start_tool(req, p, facts, inbound)? {
-                        Started::Answered(r) => Ok(r),
-                        Started::Run(call) => self.run_tool(call, inbound).await,
-                    }
-                }
+                Ok(p) => self.call_with(req, p, inbound).await,
                 // Protocol errors (an unsupported version, say) come before bad params.
                 Err(e) => Err(self.classify(req, inbound).err().unwrap_or(e)),
             };
@@ -528,6 +519,69 @@ impl Server {
             meta: Some(Meta::new().with(meta::SERVER_INFO, self.inner.server_info_value.clone())),
         };
         Ok(Some(Arc::from(to_raw(&r))))
+    }
+
+    /// `tools/call` with its params read.
+    async fn call_with(&self, req: &Request, mut p: CallParams<'_>, inbound: &Inbound) -> Routed {
+        let meta = p.meta.take().unwrap_or_default();
+        check_mirrored_version(inbound, &meta)?;
+        check_mirrored_name(inbound, Some(&p.name))?;
+        let facts = self.classify_with(req, inbound, meta)?;
+        match self.start_tool(req, p, facts, inbound)? {
+            Started::Answered(r) => Ok(r),
+            Started::Run(call) => self.run_tool(call, inbound).await,
+        }
+    }
+
+    /// Read `bytes` as a `tools/call` request in one pass (the envelope and the params
+    /// together), for a transport that knows from a header what the body should be.
+    /// `None` whenever it is anything else, or anything unusual (a `\u` escape, an
+    /// `inputResponses` member, deep nesting, a syntax error): the transport then takes
+    /// the general way ([`parse`] and [`Server::handle_parsed`]), which also explains every
+    /// error. The answer is the same either way.
+    pub fn parse_tool_call<'a>(&self, bytes: &'a [u8]) -> Option<ToolCallRequest<'a>> {
+        #[derive(Deserialize)]
+        struct Envelope<'a> {
+            #[serde(borrow)]
+            jsonrpc: &'a RawValue,
+            id: RequestId,
+            #[serde(borrow)]
+            method: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            params: CallParams<'a>,
+            #[serde(default, borrow)]
+            result: Option<&'a RawValue>,
+            #[serde(default, borrow)]
+            error: Option<&'a RawValue>,
+        }
+        self.inner.capabilities.tools.as_ref()?;
+        // What the general path checks beyond a typed read: it decides those cases.
+        let text = std::str::from_utf8(bytes).ok()?;
+        if text.contains("inputResponses") || text.contains("\\u") || crate::protocol::jsonrpc::nests_too_deep(bytes) {
+            return None;
+        }
+        let env: Envelope<'a> = serde_json::from_str(text).ok()?;
+        let valid = env.jsonrpc.get() == "\"2.0\""
+            && env.method == methods::TOOLS_CALL
+            && env.result.is_none()
+            && env.error.is_none();
+        valid.then_some(ToolCallRequest { id: env.id, params: env.params })
+    }
+
+    /// Handle a request [`Server::parse_tool_call`] read: what [`Server::handle_request`]
+    /// answers for the same bytes.
+    pub async fn handle_tool_call(&self, call: ToolCallRequest<'_>, inbound: Inbound) -> Option<Response> {
+        let req = Request {
+            jsonrpc: crate::protocol::jsonrpc::JsonRpcVersion,
+            id: call.id,
+            method: methods::TOOLS_CALL.to_owned(),
+            params: None,
+        };
+        match self.call_with(&req, call.params, &inbound).await {
+            Ok(Some(raw)) => Some(Response::raw(req.id, raw)),
+            Ok(None) => None,
+            Err(e) => Some(Response::error(Some(req.id), e)),
+        }
     }
 
     /// `tools/call` up to running the tool. Synchronous, so that the request's params and
@@ -894,6 +948,37 @@ fn reject_null_input(req: &Request) -> Result<(), ErrorObject> {
             Err(ErrorObject::invalid_params("`inputResponses` must be an object, not null"))
         }
         _ => Ok(()),
+    }
+}
+
+/// A `tools/call` request read in one pass by [`Server::parse_tool_call`].
+pub struct ToolCallRequest<'a> {
+    id: RequestId,
+    params: CallParams<'a>,
+}
+
+impl ToolCallRequest<'_> {
+    /// The request's id.
+    pub fn id(&self) -> &RequestId {
+        &self.id
+    }
+
+    /// The tool's name.
+    pub fn name(&self) -> &str {
+        &self.params.name
+    }
+
+    /// Whether the handler could send anything to the client before its answer: only
+    /// progress (the request names a `progressToken`) and log messages (it names a
+    /// `logLevel`) can; asking for input is an answer of its own (2026-07-28).
+    pub fn may_send(&self) -> bool {
+        self.params.meta.as_ref().is_some_and(|m| m.progress_token.is_some() || m.log_level.is_some())
+    }
+}
+
+impl std::fmt::Debug for ToolCallRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolCallRequest").field("id", &self.id).field("name", &self.params.name).finish_non_exhaustive()
     }
 }
 
