@@ -115,7 +115,9 @@ fn what_is_left_to_the_general_way() {
     let response_too = call("1", "echo", "{}").replace(r#""id":1,"#, r#""id":1,"result":{},"#);
     let broken = call("1", "echo", "{}").replace("}}}", "}}");
     let deep = call("1", "echo", &format!(r#"{{"message":"x","deep":{}1{}}}"#, "[".repeat(200), "]".repeat(200)));
-    for body in [other_method, no_id, null_id, old_version, escaped, input, response_too, broken, deep] {
+    // Members in order, as an array: a batch to the general way, not a call.
+    let positional = r#"["2.0", 1, "tools/call", {"name":"echo","arguments":{"message":"x"}}]"#.to_owned();
+    for body in [other_method, no_id, null_id, old_version, escaped, input, response_too, broken, deep, positional] {
         assert!(!takes(&body), "{body}");
     }
     // A server without tools has nothing to call.

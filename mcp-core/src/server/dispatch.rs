@@ -557,7 +557,12 @@ impl Server {
         self.inner.capabilities.tools.as_ref()?;
         // What the general path checks beyond a typed read: it decides those cases.
         let text = std::str::from_utf8(bytes).ok()?;
-        if text.contains("inputResponses") || text.contains("\\u") || crate::protocol::jsonrpc::nests_too_deep(bytes) {
+        // An array is a batch (serde would read it as the envelope's members in order).
+        if !text.trim_start().starts_with('{')
+            || text.contains("inputResponses")
+            || text.contains("\\u")
+            || crate::protocol::jsonrpc::nests_too_deep(bytes)
+        {
             return None;
         }
         let env: Envelope<'a> = serde_json::from_str(text).ok()?;
