@@ -702,11 +702,8 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
     };
     if era == Era::Modern && has_requests && !may_send(&parsed) {
         // Nothing to stream: dispatch in place, without a channel.
-        let cancel = CancellationToken::new();
-        let guard = cancel.clone().drop_guard();
-        let reply = dispatch(inner.server.clone(), parsed, inbound.cancel(cancel)).await;
-        let _ = guard.disarm();
-        return json_reply(reply, era);
+        let server = inner.server.clone();
+        return answer_in_place(inbound, |inbound| dispatch(server, parsed, inbound)).await;
     }
     let (tx, mut rx) = mpsc::channel::<Message>(64);
     // While this sender lives, the handler finishing (and dropping its own) does not wake
@@ -802,13 +799,19 @@ async fn fast_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Parts, by
         Err(resp) => return Some(resp),
     };
     let inbound = Inbound::new().extensions(extensions(parts)).mirrored(mirrored);
+    let server = inner.server.clone();
+    let run = |inbound| guarded(async move { server.handle_tool_call(call, inbound).await.map(Reply::Single) });
+    Some(answer_in_place(inbound, run).await)
+}
+
+/// A 2026-07-28 dispatch that cannot stream, run in place (cancelled if the client goes
+/// away) and answered with one JSON body.
+async fn answer_in_place<F: Future<Output = Option<Reply>>>(inbound: Inbound, run: impl FnOnce(Inbound) -> F) -> Resp {
     let cancel = CancellationToken::new();
     let guard = cancel.clone().drop_guard();
-    let server = inner.server.clone();
-    let answer = guarded(async move { server.handle_tool_call(call, inbound.cancel(cancel)).await.map(Reply::Single) });
-    let reply = answer.await;
+    let reply = run(inbound.cancel(cancel)).await;
     let _ = guard.disarm();
-    Some(json_reply(reply, Era::Modern))
+    json_reply(reply, Era::Modern)
 }
 
 /// Dispatch, a panic (a bug: tools' panics are caught by the dispatcher) becoming an
