@@ -94,6 +94,12 @@ impl<V: Clone> Bounded<V> {
         Bounded { map: HashMap::new(), queue: VecDeque::new(), next: 0, limits }
     }
 
+    /// How far apart uses must be to be recorded: a 64th of the idle timeout, at most a
+    /// second.
+    fn touch_granularity(&self) -> Duration {
+        (self.limits.idle_timeout / 64).min(Duration::from_secs(1))
+    }
+
     /// Record a use of `key` now.
     fn touch(&mut self, key: Arc<str>) -> u64 {
         self.next += 1;
@@ -107,10 +113,16 @@ impl<V: Clone> Bounded<V> {
     }
 
     fn get(&mut self, id: &str, now: Instant) -> Option<V> {
-        let (key, (_, last, _)) = self.map.get_key_value(id)?;
-        if now.duration_since(*last) > self.limits.idle_timeout {
+        let (key, (v, last, _)) = self.map.get_key_value(id)?;
+        let idle = now.duration_since(*last);
+        if idle > self.limits.idle_timeout {
             self.remove(id);
             return None;
+        }
+        // A use shortly after the last one changes neither the expiry nor the eviction
+        // order by more than this: skip recording it (most requests of a busy session).
+        if idle < self.touch_granularity() {
+            return Some(v.clone());
         }
         let key = key.clone();
         let seq = self.touch(key);
@@ -442,6 +454,24 @@ mod tests {
             assert_eq!(b.get("e", at(20) + Duration::from_millis(i)), Some(5));
         }
         assert!(b.queue.len() <= 2 * b.map.len() + 17, "{}", b.queue.len());
+    }
+
+    #[test]
+    fn uses_closer_than_the_granularity_are_not_recorded() {
+        // 6.4 s idle timeout: uses 100 ms apart or closer are not recorded.
+        let limits = SessionLimits { max_sessions: 2, idle_timeout: Duration::from_millis(6400) };
+        let mut b = Bounded::new(limits);
+        let t0 = Instant::now();
+        let ms = |m| t0 + Duration::from_millis(m);
+        b.insert("a".into(), 1, ms(0));
+        let queued = b.queue.len();
+        assert_eq!(b.get("a", ms(50)), Some(1));
+        assert_eq!(b.queue.len(), queued, "a use 50 ms after the last is not recorded");
+        // Expiry still counts from the last recorded use, at most 100 ms early.
+        assert_eq!(b.get("a", ms(150)), Some(1));
+        assert_eq!(b.queue.len(), queued + 1);
+        assert_eq!(b.get("a", ms(6500)), Some(1));
+        assert_eq!(b.get("a", ms(13_000)), None);
     }
 
     #[tokio::test]
