@@ -18,7 +18,7 @@ use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE}
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use mcp_core::protocol::jsonrpc::{Parsed, parse};
 use mcp_core::protocol::{ErrorObject, Message, ProtocolVersion, RequestId, codes, methods};
-use mcp_core::{Extensions, Inbound, MirroredHeaders, Principal, Reply, Server, Session};
+use mcp_core::{Extensions, Inbound, MirroredHeaders, Principal, Reply, Server, Session, Sink, SinkReceiver};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -705,12 +705,12 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
         let server = inner.server.clone();
         return answer_in_place(inbound, |inbound| dispatch(server, parsed, inbound)).await;
     }
-    let (tx, mut rx) = mpsc::channel::<Message>(64);
-    // While this sender lives, the handler finishing (and dropping its own) does not wake
-    // this task for nothing, which on a multi-threaded runtime can wake another worker.
-    let keep_open = tx.clone();
+    // The channel is made only if the handler sends something (most send nothing); the
+    // handler finishing does not wake this task, which on a multi-threaded runtime could
+    // wake another worker.
+    let (sink, mut rx) = Sink::lazy(64);
     let cancel = CancellationToken::new();
-    let inbound = inbound.sink(tx).cancel(cancel.clone());
+    let inbound = inbound.sink(sink).cancel(cancel.clone());
     let server = inner.server.clone();
     // Polled right here, not spawned: a task per request costs more than the whole
     // dispatch of a small call. If the handler starts streaming, the stream owns it.
@@ -726,9 +726,8 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
         // The handler first: a call that finishes at once never registers with the channel.
         biased;
         reply = &mut task => {
-            drop(keep_open);
             let mut pending = Vec::new();
-            while let Ok(m) = rx.try_recv() {
+            while let Some(m) = rx.try_recv() {
                 pending.push(m);
             }
             let mut session_header = None;
@@ -758,12 +757,10 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
                 }
             resp
         }
-        // A message before the handler finished: answer with an event stream. (With
-        // `keep_open` alive the channel cannot close here; a finished handler is always
+        // A message before the handler finished: answer with an event stream. (The
+        // receiver does not end while the handler runs; a finished handler is always
         // answered by the branch above, which is polled first.)
         Some(first) = rx.recv() => {
-            // The stream learns that the handler is done when its sender goes.
-            drop(keep_open);
             let mut queue = VecDeque::new();
             queue.push_back(sse_frame(&serde_json::to_vec(&first).unwrap_or_default(), None));
             let state = SseState {
@@ -895,7 +892,7 @@ type Handling = std::pin::Pin<Box<dyn std::future::Future<Output = Option<Reply>
 
 struct SseState {
     queue: VecDeque<Bytes>,
-    rx: Option<mpsc::Receiver<Message>>,
+    rx: Option<SinkReceiver>,
     task: Option<Handling>,
     guard: Option<DropGuard>,
     keep_alive: tokio::time::Interval,
@@ -920,7 +917,7 @@ fn sse_stream(state: SseState) -> impl futures_util::Stream<Item = Result<Bytes,
                 joined = async { match s.task.as_mut() { Some(t) => t.await, None => std::future::pending().await } } => {
                     s.task = None;
                     if let Some(rx) = s.rx.as_mut() {
-                        while let Ok(m) = rx.try_recv() {
+                        while let Some(m) = rx.try_recv() {
                             s.queue.push_back(sse_frame(&serde_json::to_vec(&m).unwrap_or_default(), None));
                         }
                     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 pub use tokio_util::sync::CancellationToken;
 
 use crate::error::ToolError;
@@ -18,10 +18,7 @@ use crate::protocol::{
     Message, Notification, Outcome, ProgressParams, ProgressToken, ProtocolVersion, Request, RequestId, methods,
 };
 
-/// Where a request's outgoing messages go: notifications about it (progress, log) and, in a
-/// legacy session, requests to the client (elicitation, sampling, roots). A transport
-/// creates one per request (an SSE stream over HTTP) or one per connection (stdio).
-pub type Sink = mpsc::Sender<Message>;
+use crate::sink::Sink;
 
 /// Request bookkeeping shared by the requests of one connection (stdio) or one legacy
 /// session (HTTP): requests in flight (so `notifications/cancelled` can reach them) and

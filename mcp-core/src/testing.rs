@@ -196,7 +196,7 @@ impl TestClient {
         let req = Request::new(id, method, &params);
         let (tx, mut rx) = mpsc::channel::<Message>(64);
         let server = self.server.clone();
-        let inbound = self.inbound(Some(tx));
+        let inbound = self.inbound(Some(tx.into()));
         let handle = tokio::spawn(async move { server.handle(Message::Request(req), inbound).await });
         let notes = self.notifications.clone();
         let session = self.session.clone();

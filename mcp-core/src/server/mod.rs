@@ -26,13 +26,14 @@ pub use self::access::{AccessDenied, PermissionFn};
 use self::request_state::StateSigner;
 pub use self::toolset::{BoxFuture, CompletionTarget, ResourceTarget, Toolset, UriVariables};
 use self::uri_template::UriTemplate;
-use crate::context::{Session, Sink};
+use crate::context::Session;
 use crate::extensions::{Extensions, Principal};
 use crate::protocol::{
     CacheScope, DiscoverResult, Icon, Implementation, InitializeResult, ListChangedCapability, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, Meta, Prompt, ProtocolVersion, Resource,
     ResourceTemplate, ResourcesCapability, ServerCapabilities, Tool, jsonrpc::to_raw,
 };
+use crate::sink::Sink;
 
 /// Something that happened on the server that subscribed clients hear about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,9 +95,9 @@ impl Inbound {
         self
     }
 
-    /// With a sink.
-    pub fn sink(mut self, sink: Sink) -> Self {
-        self.sink = Some(sink);
+    /// With a sink: a [`Sink::lazy`], or a channel's sender.
+    pub fn sink(mut self, sink: impl Into<Sink>) -> Self {
+        self.sink = Some(sink.into());
         self
     }
 
