@@ -388,6 +388,9 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
     if let Some(resp) = fast_tool_call(&inner, &mut parts, &bytes).await {
         return resp;
     }
+    if let Some(resp) = fast_legacy_tool_call(&inner, &mut parts, &bytes).await {
+        return resp;
+    }
     let parsed = match parse(&bytes) {
         Ok(p) => p,
         Err(resp) => return json_response(StatusCode::BAD_REQUEST, resp.to_vec()),
@@ -473,15 +476,10 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
             "Bad Request: missing Mcp-Session-Id header (send `initialize` first, or use protocol 2026-07-28)",
         ),
         Some(id) => {
-            let live = match Box::pin(inner.sessions.get(&id)).await {
-                Ok(Some(l)) => l,
-                Ok(None) => return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found"),
-                Err(e) => return store_failure(&e),
+            let live = match session(&inner, &parts, &id).await {
+                Ok(l) => l,
+                Err(resp) => return resp,
             };
-            // A session belongs to whoever created it; anyone else does not see it.
-            if !live.session.read(|st| st.principal.as_deref() == principal_subject(&parts)) {
-                return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found");
-            }
             // A client's answer, or a cancellation: applied here if this process runs the
             // request it concerns, otherwise handed to the other replicas.
             if let Parsed::Single(message) = &parsed
@@ -502,6 +500,20 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
             resp
         }
     }
+}
+
+/// The live legacy session `id`, if it exists and belongs to the caller.
+async fn session(inner: &Inner, parts: &http::request::Parts, id: &str) -> Result<Arc<Live>, Resp> {
+    let live = match Box::pin(inner.sessions.get(id)).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return Err(plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found")),
+        Err(e) => return Err(store_failure(&e)),
+    };
+    // A session belongs to whoever created it; anyone else does not see it.
+    if !live.session.read(|st| st.principal.as_deref() == principal_subject(parts)) {
+        return Err(plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found"));
+    }
+    Ok(live)
 }
 
 /// `Mcp-Param-{name}` headers of a 2026-07-28 `tools/call` against the arguments they
@@ -700,26 +712,37 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
         Parsed::Single(_) => false,
         Parsed::Batch(items) => items.iter().any(|i| matches!(i, Ok(Message::Request(_)))),
     };
+    let server = inner.server.clone();
     if era == Era::Modern && has_requests && !may_send(&parsed) {
         // Nothing to stream: dispatch in place, without a channel.
-        let server = inner.server.clone();
         return answer_in_place(inbound, |inbound| dispatch(server, parsed, inbound)).await;
     }
+    if !has_requests {
+        // Notifications and client responses: processed, acknowledged with 202.
+        let _ = dispatch(server, parsed, inbound).await;
+        return accepted();
+    }
+    stream_or_answer(inner, inbound, era, created, |inbound| Box::pin(dispatch(server, parsed, inbound))).await
+}
+
+/// Run a request's handler with a sink; answer with one JSON body, or with an SSE stream
+/// as soon as the handler sends something before its answer.
+async fn stream_or_answer(
+    inner: &Arc<Inner>,
+    inbound: Inbound,
+    era: Era,
+    created: Option<Arc<Live>>,
+    handler: impl FnOnce(Inbound) -> Handling,
+) -> Resp {
     // The channel is made only if the handler sends something (most send nothing); the
     // handler finishing does not wake this task, which on a multi-threaded runtime could
     // wake another worker.
     let (sink, mut rx) = Sink::lazy(64);
     let cancel = CancellationToken::new();
     let inbound = inbound.sink(sink).cancel(cancel.clone());
-    let server = inner.server.clone();
     // Polled right here, not spawned: a task per request costs more than the whole
     // dispatch of a small call. If the handler starts streaming, the stream owns it.
-    let mut task: Handling = Box::pin(dispatch(server, parsed, inbound));
-    if !has_requests {
-        // Notifications and client responses: processed, acknowledged with 202.
-        let _ = (&mut task).await;
-        return accepted();
-    }
+    let mut task = handler(inbound);
     let guard = cancel.drop_guard();
 
     tokio::select! {
@@ -799,6 +822,39 @@ async fn fast_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Parts, by
     let server = inner.server.clone();
     let run = |inbound| guarded(async move { server.handle_tool_call(call, inbound).await.map(Reply::Single) });
     Some(answer_in_place(inbound, run).await)
+}
+
+/// `tools/call` in a legacy session, read in one pass like [`fast_tool_call`] when no
+/// scope needs checking before dispatch. `None`: take the general way, which gives the
+/// same answer.
+async fn fast_legacy_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Parts, bytes: &Bytes) -> Option<Resp> {
+    let headers = &parts.headers;
+    if !inner.config.legacy || inner.auth.is_some() {
+        return None;
+    }
+    let id = header(headers, &SESSION_ID_H)?;
+    if let Some(v) = header(headers, &PROTOCOL_VERSION_H)
+        && ProtocolVersion::parse(v).is_none_or(ProtocolVersion::is_modern)
+    {
+        return None;
+    }
+    // Owned: a handler that streams outlives this function's borrow of the body.
+    let call = inner.server.parse_tool_call(bytes)?.into_owned();
+    let id = id.to_owned();
+    let live = match session(inner, parts, &id).await {
+        Ok(l) => l,
+        Err(resp) => return Some(resp),
+    };
+    let inbound = Inbound::new().extensions(extensions(parts)).session(live.session.clone());
+    let server = inner.server.clone();
+    let handler = |inbound| -> Handling {
+        Box::pin(guarded(async move { server.handle_tool_call(call, inbound).await.map(Reply::Single) }))
+    };
+    let resp = stream_or_answer(inner, inbound, Era::Legacy, None, handler).await;
+    if let Err(e) = Box::pin(inner.sessions.persist(&id, &live)).await {
+        tracing::warn!(error = %e, "could not save session state");
+    }
+    Some(resp)
 }
 
 /// A 2026-07-28 dispatch that cannot stream, run in place (cancelled if the client goes

@@ -392,6 +392,29 @@ async fn idle_streams_get_keep_alive_comments() {
 // ------------------------------------------------------------------ legacy era
 
 #[tokio::test]
+async fn in_a_legacy_session_progress_streams_and_a_disconnect_cancels_too() {
+    let app = start(|r| r).await;
+    let id = app.initialize("2025-11-25").await;
+    let call = |id: u32, name: &str| json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": { "name": name, "arguments": {}, "_meta": { "progressToken": 7 } } });
+    let r = app.legacy(&id, "2025-11-25").body(call(3, "work").to_string()).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let msgs = sse_messages(&r.text().await.unwrap());
+    assert_eq!(msgs.len(), 4, "{msgs:?}");
+    assert_eq!(msgs[0]["params"]["progressToken"], 7);
+    assert_eq!(msgs[3]["result"]["content"][0]["text"], "done");
+
+    let r = app.legacy(&id, "2025-11-25").body(call(4, "hang").to_string()).timeout(Duration::from_millis(300)).send();
+    assert!(r.await.is_err(), "the tool does not answer in time");
+    for _ in 0..100 {
+        if app.probe.dropped.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.probe.dropped.load(Ordering::SeqCst), 1, "the tool's future was dropped");
+}
+
+#[tokio::test]
 async fn legacy_sessions_lifecycle() {
     let app = start(|r| r).await;
     let id = app.initialize("2025-06-18").await;

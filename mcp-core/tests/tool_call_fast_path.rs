@@ -4,7 +4,7 @@
 //! the answers are the same bytes.
 
 use mcp_core::prelude::*;
-use mcp_core::{Inbound, MirroredHeaders};
+use mcp_core::{Inbound, MirroredHeaders, Session};
 use serde_json::json;
 
 struct Tools;
@@ -72,6 +72,48 @@ async fn both_ways_answer_the_same_bytes() {
     let answer: serde_json::Value = serde_json::from_str(&fast(&server, &bodies[1], Inbound::new()).await).unwrap();
     assert_eq!(answer["id"], "s-1");
     assert_eq!(answer["result"]["structuredContent"], json!(42));
+}
+
+/// A legacy session after `initialize` (and `notifications/initialized` unless not).
+async fn session(server: &Server, initialized: bool) -> std::sync::Arc<Session> {
+    let session = std::sync::Arc::new(Session::new());
+    let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    server.handle_bytes(init.as_bytes(), Inbound::new().session(session.clone())).await.expect("initialized");
+    if initialized {
+        let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        assert!(server.handle_bytes(note.as_bytes(), Inbound::new().session(session.clone())).await.is_none());
+    }
+    session
+}
+
+#[tokio::test]
+async fn in_a_legacy_session_both_ways_answer_the_same_bytes_and_owned_reads_too() {
+    let server = server();
+    let legacy = |id: &str, name: &str, arguments: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{name}","arguments":{arguments}}}}}"#
+        )
+    };
+    let bodies = [
+        legacy("1", "echo", r#"{"message":"hi"}"#),
+        legacy("2", "nope", "{}"),
+        legacy("3", "add", r#"{"a":"two","b":1}"#),
+        // `_meta` members a legacy request may carry, copied by `into_owned`.
+        legacy("4", "echo", r#"{"message":"p"}"#).replace(r#""name":"#, r#""_meta":{"progressToken":"t-1"},"name":"#),
+        // A 2026-07-28 `_meta` inside a session.
+        call("5", "echo", r#"{"message":"hi"}"#),
+    ];
+    for initialized in [true, false] {
+        let session = session(&server, initialized).await;
+        let inbound = || Inbound::new().session(session.clone());
+        for body in &bodies {
+            let general = general(&server, body, inbound()).await;
+            assert_eq!(fast(&server, body, inbound()).await, general, "{body}");
+            let owned = server.parse_tool_call(body.as_bytes()).expect("read in one pass").into_owned();
+            let owned = server.handle_tool_call(owned, inbound()).await.expect("an answer");
+            assert_eq!(String::from_utf8(owned.to_vec()).unwrap(), general, "{body}");
+        }
+    }
 }
 
 #[tokio::test]

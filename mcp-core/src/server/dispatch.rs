@@ -1,5 +1,6 @@
 //! `Server::handle`: era detection, method routing, handler calls, result shaping.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -224,7 +225,7 @@ impl Server {
         let session = inbound.session.as_ref();
         let session_version = session.and_then(|s| s.protocol_version());
 
-        if let Some(requested) = meta.protocol_version {
+        if let Some(requested) = meta.protocol_version.as_deref() {
             let parsed = serde_json::from_str::<std::borrow::Cow<'_, str>>(requested.get())
                 .ok()
                 .and_then(|v| ProtocolVersion::parse(&v));
@@ -981,6 +982,24 @@ impl ToolCallRequest<'_> {
     }
 }
 
+impl ToolCallRequest<'_> {
+    /// The request, no longer borrowing the bytes it was read from (copies the name and
+    /// whatever `_meta` holds): for a transport whose handler may outlive them.
+    pub fn into_owned(self) -> ToolCallRequest<'static> {
+        let p = self.params;
+        ToolCallRequest {
+            id: self.id,
+            params: CallParams {
+                name: Cow::Owned(p.name.into_owned()),
+                arguments: p.arguments,
+                input_responses: p.input_responses,
+                request_state: p.request_state,
+                meta: p.meta.map(RequestMeta::into_owned),
+            },
+        }
+    }
+}
+
 impl std::fmt::Debug for ToolCallRequest<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ToolCallRequest").field("id", &self.id).field("name", &self.params.name).finish_non_exhaustive()
@@ -1009,7 +1028,7 @@ struct ToolCall {
 #[serde(rename_all = "camelCase")]
 struct CallParams<'a> {
     #[serde(borrow)]
-    name: std::borrow::Cow<'a, str>,
+    name: Cow<'a, str>,
     #[serde(default)]
     arguments: Option<Map<String, Value>>,
     #[serde(default)]
@@ -1025,19 +1044,33 @@ struct CallParams<'a> {
 #[derive(Deserialize, Default)]
 struct RequestMeta<'a> {
     #[serde(rename = "io.modelcontextprotocol/protocolVersion", default, borrow, deserialize_with = "present")]
-    protocol_version: Option<&'a RawValue>,
+    protocol_version: Option<Cow<'a, RawValue>>,
     #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default, borrow, deserialize_with = "present")]
-    client_capabilities: Option<&'a RawValue>,
+    client_capabilities: Option<Cow<'a, RawValue>>,
     #[serde(rename = "io.modelcontextprotocol/clientInfo", default, borrow, deserialize_with = "present")]
-    client_info: Option<&'a RawValue>,
+    client_info: Option<Cow<'a, RawValue>>,
     #[serde(rename = "io.modelcontextprotocol/logLevel", default, borrow, deserialize_with = "present")]
-    log_level: Option<&'a RawValue>,
+    log_level: Option<Cow<'a, RawValue>>,
     #[serde(rename = "progressToken", default, borrow, deserialize_with = "present")]
-    progress_token: Option<&'a RawValue>,
+    progress_token: Option<Cow<'a, RawValue>>,
 }
 
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&'de RawValue>::deserialize(d).map(Some)
+impl RequestMeta<'_> {
+    fn into_owned(self) -> RequestMeta<'static> {
+        let own = |v: Option<Cow<'_, RawValue>>| v.map(|v| Cow::Owned(v.into_owned()));
+        RequestMeta {
+            protocol_version: own(self.protocol_version),
+            client_capabilities: own(self.client_capabilities),
+            client_info: own(self.client_info),
+            log_level: own(self.log_level),
+            progress_token: own(self.progress_token),
+        }
+    }
+}
+
+/// A member that is present, `null` included, borrowed from the input.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, RawValue>>, D::Error> {
+    <&'de RawValue>::deserialize(d).map(|v| Some(Cow::Borrowed(v)))
 }
 
 /// The request's `_meta`, in one pass over the params that copies nothing.
@@ -1079,7 +1112,7 @@ fn header_mismatch(message: String) -> ErrorObject {
 
 /// `MCP-Protocol-Version` against the version `_meta` names, if it names one.
 fn check_mirrored_version(inbound: &Inbound, meta: &RequestMeta<'_>) -> Result<(), ErrorObject> {
-    let (Some(headers), Some(body)) = (&inbound.mirrored, meta.protocol_version) else { return Ok(()) };
+    let (Some(headers), Some(body)) = (&inbound.mirrored, meta.protocol_version.as_deref()) else { return Ok(()) };
     let Some(header) = headers.protocol_version.as_deref() else { return Ok(()) };
     let text = json_str(body);
     if text.as_deref() == Some(header) {
@@ -1104,7 +1137,7 @@ fn check_mirrored_name(inbound: &Inbound, body: Option<&str>) -> Result<(), Erro
 }
 
 fn progress_token(meta: &RequestMeta<'_>) -> Option<ProgressToken> {
-    meta.progress_token.and_then(|raw| serde_json::from_str(raw.get()).ok())
+    meta.progress_token.as_deref().and_then(|raw| serde_json::from_str(raw.get()).ok())
 }
 
 fn supported_list() -> String {
@@ -1128,7 +1161,7 @@ fn modern_facts(v: ProtocolVersion, meta: &RequestMeta<'_>) -> Result<Facts, Err
         }
     }
     let client_capabilities = field::<ClientCapabilities>(
-        meta.client_capabilities,
+        meta.client_capabilities.as_deref(),
         meta::CLIENT_CAPABILITIES,
         "a ClientCapabilities object",
     )?
@@ -1138,13 +1171,15 @@ fn modern_facts(v: ProtocolVersion, meta: &RequestMeta<'_>) -> Result<Facts, Err
             meta::CLIENT_CAPABILITIES
         ))
     })?;
-    let client_info = field::<Implementation>(meta.client_info, meta::CLIENT_INFO, "an Implementation object")?;
+    let client_info =
+        field::<Implementation>(meta.client_info.as_deref(), meta::CLIENT_INFO, "an Implementation object")?;
     let log_level = field::<LoggingLevel>(
-        meta.log_level,
+        meta.log_level.as_deref(),
         meta::LOG_LEVEL,
         "one of debug, info, notice, warning, error, critical, alert, emergency",
     )?;
-    let progress_token = field::<ProgressToken>(meta.progress_token, meta::PROGRESS_TOKEN, "a string or an integer")?;
+    let progress_token =
+        field::<ProgressToken>(meta.progress_token.as_deref(), meta::PROGRESS_TOKEN, "a string or an integer")?;
     Ok(Facts { version: v, client_info, client_capabilities, log_level, progress_token })
 }
 
