@@ -265,10 +265,7 @@ impl McpRouter {
         let (path, inner) = self.inner();
         let handler = {
             let inner = inner.clone();
-            move |req: Request<Body>| {
-                let inner = inner.clone();
-                async move { service::handle(inner, req).await }
-            }
+            move |req: Request<Body>| service::handle(inner.clone(), req)
         };
         let trimmed = path.trim_end_matches('/');
         let path = if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() };

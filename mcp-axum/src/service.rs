@@ -194,9 +194,16 @@ fn accepts(accept: Option<&str>, wanted: &str) -> bool {
     })
 }
 
-pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Body>) -> Resp {
+/// The endpoint. Every request's future is allocated (by axum), so what it keeps is
+/// watched: the request is taken apart before the future starts (an argument is kept for
+/// the future's whole life) and what each method does is boxed on its own.
+pub(crate) fn handle(inner: Arc<Inner>, req: Request<Body>) -> impl Future<Output = Resp> + Send {
+    let (parts, body) = req.into_parts();
+    serve(inner, parts, body)
+}
+
+async fn serve(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) -> Resp {
     inner.forwarding.call_once(|| listen_forwarded(&inner));
-    let (mut parts, body) = req.into_parts();
     if let Err(refusal) = inner.config.policy.check(&parts.headers, parts.uri.authority().map(|a| a.as_str())) {
         let msg = match refusal {
             Refusal::Host(h) => format!("Forbidden: host `{h}` is not allowed"),
@@ -247,7 +254,7 @@ pub(crate) async fn handle(inner: Arc<Inner>, req: Request<Body>) -> Resp {
         }
     }
     match parts.method {
-        Method::POST => post(inner, parts, body).await,
+        Method::POST => Box::pin(post(&inner, &mut parts, body)).await,
         Method::GET => Box::pin(get(inner, parts)).await,
         Method::DELETE => Box::pin(delete(inner, parts)).await,
         _ => method_not_allowed("POST, GET, DELETE"),
@@ -358,7 +365,9 @@ fn principal_subject(parts: &http::request::Parts) -> Option<&str> {
     parts.extensions.get::<Principal>().or_else(from_app).map(|p| p.subject.as_str())
 }
 
-async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) -> Resp {
+/// A POST. The hot paths (`tools/call`) are awaited in place; the rest is boxed, so that
+/// the future of every request, which axum allocates, stays small.
+async fn post(inner: &Arc<Inner>, parts: &mut http::request::Parts, body: Body) -> Resp {
     let ct = header(&parts.headers, &CONTENT_TYPE).unwrap_or_default();
     if !ct.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
         return plain(
@@ -385,12 +394,17 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
             );
         }
     };
-    if let Some(resp) = fast_tool_call(&inner, &mut parts, &bytes).await {
+    if let Some(resp) = fast_tool_call(inner, parts, &bytes).await {
         return resp;
     }
-    if let Some(resp) = fast_legacy_tool_call(&inner, &mut parts, &bytes).await {
+    if let Some(resp) = fast_legacy_tool_call(inner, parts, &bytes).await {
         return resp;
     }
+    Box::pin(general(inner, parts, bytes)).await
+}
+
+/// A POST off the hot paths: any message of either era.
+async fn general(inner: &Arc<Inner>, parts: &mut http::request::Parts, bytes: Bytes) -> Resp {
     let parsed = match parse(&bytes) {
         Ok(p) => p,
         Err(resp) => return json_response(StatusCode::BAD_REQUEST, resp.to_vec()),
@@ -409,7 +423,7 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
         (!is_modern_header && session_id.is_none()) || inner.server.has_param_headers() || inner.auth.is_some();
     let peeked = single_request.filter(|_| needs_peek).map(peek);
     if let Some(req) = single_request
-        && let Some(resp) = check_tool_scopes(&inner, &parts, req, peeked.as_ref())
+        && let Some(resp) = check_tool_scopes(inner, parts, req, peeked.as_ref())
     {
         return resp;
     }
@@ -442,8 +456,8 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
             // Notifications and responses carry nothing to act on statelessly.
             None => return accepted(),
         };
-        let inbound = Inbound::new().extensions(extensions(&mut parts)).mirrored(mirrored);
-        return respond(&inner, parsed, inbound, Era::Modern, None).await;
+        let inbound = Inbound::new().extensions(extensions(parts)).mirrored(mirrored);
+        return respond(inner, parsed, inbound, Era::Modern, None).await;
     }
 
     if !inner.config.legacy {
@@ -467,8 +481,8 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
         None if is_initialize => {
             let session = Arc::new(Session::new());
             let live = Live::new(session.clone());
-            let inbound = Inbound::new().extensions(extensions(&mut parts)).session(session);
-            respond(&inner, parsed, inbound, Era::Initialize, Some(live)).await
+            let inbound = Inbound::new().extensions(extensions(parts)).session(session);
+            respond(inner, parsed, inbound, Era::Initialize, Some(live)).await
         }
         None => plain(
             StatusCode::BAD_REQUEST,
@@ -476,7 +490,7 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
             "Bad Request: missing Mcp-Session-Id header (send `initialize` first, or use protocol 2026-07-28)",
         ),
         Some(id) => {
-            let live = match session(&inner, &parts, &id).await {
+            let live = match session(inner, parts, &id).await {
                 Ok(l) => l,
                 Err(resp) => return resp,
             };
@@ -492,8 +506,8 @@ async fn post(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) ->
                 }
                 return accepted();
             }
-            let inbound = Inbound::new().extensions(extensions(&mut parts)).session(live.session.clone());
-            let resp = respond(&inner, parsed, inbound, Era::Legacy, None).await;
+            let inbound = Inbound::new().extensions(extensions(parts)).session(live.session.clone());
+            let resp = respond(inner, parsed, inbound, Era::Legacy, None).await;
             if let Err(e) = Box::pin(inner.sessions.persist(&id, &live)).await {
                 tracing::warn!(error = %e, "could not save session state");
             }
@@ -715,34 +729,41 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
     let server = inner.server.clone();
     if era == Era::Modern && has_requests && !may_send(&parsed) {
         // Nothing to stream: dispatch in place, without a channel.
-        return answer_in_place(inbound, |inbound| dispatch(server, parsed, inbound)).await;
+        let cancel = CancellationToken::new();
+        let answer = dispatch(server, parsed, inbound.cancel(cancel.clone()));
+        return answer_in_place(cancel, answer).await;
     }
     if !has_requests {
         // Notifications and client responses: processed, acknowledged with 202.
         let _ = dispatch(server, parsed, inbound).await;
         return accepted();
     }
-    stream_or_answer(inner, inbound, era, created, |inbound| Box::pin(dispatch(server, parsed, inbound))).await
+    let (inbound, rx, cancel) = with_sink(inbound);
+    stream_or_answer(inner, rx, cancel, Box::pin(dispatch(server, parsed, inbound)), era, created).await
+}
+
+/// `inbound` with a sink whose channel is made only if the handler sends something (most
+/// send nothing), and a cancellation token for the request alone.
+fn with_sink(inbound: Inbound) -> (Inbound, SinkReceiver, CancellationToken) {
+    let (sink, rx) = Sink::lazy(64);
+    let cancel = CancellationToken::new();
+    (inbound.sink(sink).cancel(cancel.clone()), rx, cancel)
 }
 
 /// Run a request's handler with a sink; answer with one JSON body, or with an SSE stream
 /// as soon as the handler sends something before its answer.
+/// The handler (`task`, dispatched with [`with_sink`]'s inbound) is polled right here, not
+/// spawned: a task per request costs more than the whole dispatch of a small call. If it
+/// starts streaming, the stream owns it. Its finishing does not wake this task (the sink
+/// never closes), which on a multi-threaded runtime could wake another worker.
 async fn stream_or_answer(
     inner: &Arc<Inner>,
-    inbound: Inbound,
+    mut rx: SinkReceiver,
+    cancel: CancellationToken,
+    mut task: Handling,
     era: Era,
     created: Option<Arc<Live>>,
-    handler: impl FnOnce(Inbound) -> Handling,
 ) -> Resp {
-    // The channel is made only if the handler sends something (most send nothing); the
-    // handler finishing does not wake this task, which on a multi-threaded runtime could
-    // wake another worker.
-    let (sink, mut rx) = Sink::lazy(64);
-    let cancel = CancellationToken::new();
-    let inbound = inbound.sink(sink).cancel(cancel.clone());
-    // Polled right here, not spawned: a task per request costs more than the whole
-    // dispatch of a small call. If the handler starts streaming, the stream owns it.
-    let mut task = handler(inbound);
     let guard = cancel.drop_guard();
 
     tokio::select! {
@@ -818,10 +839,10 @@ async fn fast_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Parts, by
         Ok(m) => m,
         Err(resp) => return Some(resp),
     };
-    let inbound = Inbound::new().extensions(extensions(parts)).mirrored(mirrored);
-    let server = inner.server.clone();
-    let run = |inbound| guarded(async move { server.handle_tool_call(call, inbound).await.map(Reply::Single) });
-    Some(answer_in_place(inbound, run).await)
+    let cancel = CancellationToken::new();
+    let inbound = Inbound::new().extensions(extensions(parts)).mirrored(mirrored).cancel(cancel.clone());
+    let answer = guarded(inner.server.handle_tool_call(call, inbound).map(|r| r.map(Reply::Single)));
+    Some(answer_in_place(cancel, answer).await)
 }
 
 /// `tools/call` in a legacy session, read in one pass like [`fast_tool_call`] when no
@@ -838,33 +859,35 @@ async fn fast_legacy_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Pa
     {
         return None;
     }
-    // Owned: a handler that streams outlives this function's borrow of the body.
-    let call = inner.server.parse_tool_call(bytes)?.into_owned();
+    let call = inner.server.parse_tool_call(bytes)?;
     let id = id.to_owned();
     let live = match session(inner, parts, &id).await {
         Ok(l) => l,
         Err(resp) => return Some(resp),
     };
-    let inbound = Inbound::new().extensions(extensions(parts)).session(live.session.clone());
-    let server = inner.server.clone();
-    let handler = |inbound| -> Handling {
-        Box::pin(guarded(async move { server.handle_tool_call(call, inbound).await.map(Reply::Single) }))
-    };
-    let resp = stream_or_answer(inner, inbound, Era::Legacy, None, handler).await;
+    let (inbound, rx, cancel) = with_sink(Inbound::new().extensions(extensions(parts)).session(live.session.clone()));
+    // The handler's future owns what it needs: it may outlive the body as an event stream.
+    let task = Box::pin(guarded(inner.server.handle_tool_call(call, inbound).map(|r| r.map(Reply::Single))));
+    let resp = stream_or_answer(inner, rx, cancel, task, Era::Legacy, None).await;
     if let Err(e) = Box::pin(inner.sessions.persist(&id, &live)).await {
         tracing::warn!(error = %e, "could not save session state");
     }
     Some(resp)
 }
 
-/// A 2026-07-28 dispatch that cannot stream, run in place (cancelled if the client goes
-/// away) and answered with one JSON body.
-async fn answer_in_place<F: Future<Output = Option<Reply>>>(inbound: Inbound, run: impl FnOnce(Inbound) -> F) -> Resp {
-    let cancel = CancellationToken::new();
-    let guard = cancel.clone().drop_guard();
-    let reply = run(inbound.cancel(cancel)).await;
-    let _ = guard.disarm();
-    json_reply(reply, Era::Modern)
+/// A 2026-07-28 dispatch that cannot stream, run in place (`cancel`, the token its
+/// inbound carries, fires if the client goes away) and answered with one JSON body.
+/// (A combinator, not an `async fn`: that would keep `answer` twice, as its argument and
+/// as what it awaits.)
+fn answer_in_place(
+    cancel: CancellationToken,
+    answer: impl Future<Output = Option<Reply>>,
+) -> impl Future<Output = Resp> {
+    let guard = cancel.drop_guard();
+    answer.map(move |reply| {
+        let _ = guard.disarm();
+        json_reply(reply, Era::Modern)
+    })
 }
 
 /// Dispatch, a panic (a bug: tools' panics are caught by the dispatcher) becoming an

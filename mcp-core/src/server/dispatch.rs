@@ -1,6 +1,5 @@
 //! `Server::handle`: era detection, method routing, handler calls, result shaping.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -225,7 +224,7 @@ impl Server {
         let session = inbound.session.as_ref();
         let session_version = session.and_then(|s| s.protocol_version());
 
-        if let Some(requested) = meta.protocol_version.as_deref() {
+        if let Some(requested) = meta.protocol_version {
             let parsed = serde_json::from_str::<std::borrow::Cow<'_, str>>(requested.get())
                 .ok()
                 .and_then(|v| ProtocolVersion::parse(&v));
@@ -522,15 +521,29 @@ impl Server {
         Ok(Some(Arc::from(to_raw(&r))))
     }
 
-    /// `tools/call` with its params read.
-    async fn call_with(&self, req: &Request, mut p: CallParams<'_>, inbound: &Inbound) -> Routed {
+    /// `tools/call` with its params read: checked and prepared now, the tool run when the
+    /// future is polled. The future holds only what the run needs, so it stays small.
+    fn call_with<'a>(
+        &'a self,
+        req: &Request,
+        p: CallParams<'_>,
+        inbound: &'a Inbound,
+    ) -> impl Future<Output = Routed> + Send + 'a {
+        let mut next = self.start_call(req, p, inbound);
+        async move { next.finish(self, inbound).await }
+    }
+
+    /// `tools/call` up to running the tool: `_meta`, mirrored headers, era, the tool.
+    fn start_call(&self, req: &Request, mut p: CallParams<'_>, inbound: &Inbound) -> Next {
         let meta = p.meta.take().unwrap_or_default();
-        check_mirrored_version(inbound, &meta)?;
-        check_mirrored_name(inbound, Some(&p.name))?;
-        let facts = self.classify_with(req, inbound, meta)?;
-        match self.start_tool(req, p, facts, inbound)? {
-            Started::Answered(r) => Ok(r),
-            Started::Run(call) => self.run_tool(call, inbound).await,
+        let started = check_mirrored_version(inbound, &meta)
+            .and_then(|()| check_mirrored_name(inbound, Some(&p.name)))
+            .and_then(|()| self.classify_with(req, inbound, meta))
+            .and_then(|facts| self.start_tool(req, p, facts, inbound));
+        match started {
+            Ok(Started::Answered(r)) => Next::Done(Ok(r)),
+            Ok(Started::Run(call)) => Next::Run(call),
+            Err(e) => Next::Done(Err(e)),
         }
     }
 
@@ -576,17 +589,30 @@ impl Server {
 
     /// Handle a request [`Server::parse_tool_call`] read: what [`Server::handle_request`]
     /// answers for the same bytes.
-    pub async fn handle_tool_call(&self, call: ToolCallRequest<'_>, inbound: Inbound) -> Option<Response> {
+    ///
+    /// The request is checked and the tool prepared when this is called; the future runs
+    /// the tool. It borrows neither the request's bytes nor the server, so a transport
+    /// can keep it after the body is gone (an answer that turns into an event stream).
+    pub fn handle_tool_call(
+        &self,
+        call: ToolCallRequest<'_>,
+        inbound: Inbound,
+    ) -> impl Future<Output = Option<Response>> + Send + 'static {
         let req = Request {
             jsonrpc: crate::protocol::jsonrpc::JsonRpcVersion,
             id: call.id,
             method: methods::TOOLS_CALL.to_owned(),
             params: None,
         };
-        match self.call_with(&req, call.params, &inbound).await {
-            Ok(Some(raw)) => Some(Response::raw(req.id, raw)),
-            Ok(None) => None,
-            Err(e) => Some(Response::error(Some(req.id), e)),
+        let mut next = self.start_call(&req, call.params, &inbound);
+        let server = self.clone();
+        let id = req.id;
+        async move {
+            match next.finish(&server, &inbound).await {
+                Ok(Some(raw)) => Some(Response::raw(id, raw)),
+                Ok(None) => None,
+                Err(e) => Some(Response::error(Some(id), e)),
+            }
         }
     }
 
@@ -634,14 +660,17 @@ impl Server {
         Ok(Started::Run(ToolCall { tool: i, arguments, ctx, _tracked: tracked, key, version: v }))
     }
 
-    async fn run_tool(&self, call: ToolCall, inbound: &Inbound) -> Routed {
-        let ToolCall { tool, arguments, ctx, _tracked, key, version: v } = call;
-        let entry = &self.inner.tools[tool];
-        let fut = self.inner.toolsets[entry.toolset].call_tool(entry.index, arguments, &ctx);
-        let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
-        if let Some(r) = self.input_required(&ctx, &key, inbound)? {
+    /// Run a prepared tool. Borrowed: the caller's future keeps it, and a future keeps
+    /// what it is given for as long as it lives.
+    async fn run_tool(&self, call: &mut ToolCall, inbound: &Inbound) -> Routed {
+        let entry = &self.inner.tools[call.tool];
+        let arguments = std::mem::take(&mut call.arguments);
+        let fut = self.inner.toolsets[entry.toolset].call_tool(entry.index, arguments, &call.ctx);
+        let Some(outcome) = run(fut, call.ctx.cancellation()).await else { return Ok(None) };
+        if let Some(r) = self.input_required(&call.ctx, &call.key, inbound)? {
             return Ok(Some(r));
         }
+        let v = call.version;
         let mut result = match outcome {
             Ok(r) => r,
             Err(e) => match e.kind() {
@@ -982,24 +1011,6 @@ impl ToolCallRequest<'_> {
     }
 }
 
-impl ToolCallRequest<'_> {
-    /// The request, no longer borrowing the bytes it was read from (copies the name and
-    /// whatever `_meta` holds): for a transport whose handler may outlive them.
-    pub fn into_owned(self) -> ToolCallRequest<'static> {
-        let p = self.params;
-        ToolCallRequest {
-            id: self.id,
-            params: CallParams {
-                name: Cow::Owned(p.name.into_owned()),
-                arguments: p.arguments,
-                input_responses: p.input_responses,
-                request_state: p.request_state,
-                meta: p.meta.map(RequestMeta::into_owned),
-            },
-        }
-    }
-}
-
 impl std::fmt::Debug for ToolCallRequest<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ToolCallRequest").field("id", &self.id).field("name", &self.params.name).finish_non_exhaustive()
@@ -1010,6 +1021,23 @@ impl std::fmt::Debug for ToolCallRequest<'_> {
 enum Started {
     Answered(Option<Arc<RawValue>>),
     Run(ToolCall),
+}
+
+/// A `tools/call` after its checks, for the future that finishes it.
+enum Next {
+    Done(Routed),
+    Run(ToolCall),
+}
+
+impl Next {
+    /// The answer: the one already known, or the tool's. (In place: moving the tool call
+    /// into the future would keep it twice.)
+    async fn finish(&mut self, server: &Server, inbound: &Inbound) -> Routed {
+        match self {
+            Next::Done(r) => std::mem::replace(r, Ok(None)),
+            Next::Run(call) => server.run_tool(call, inbound).await,
+        }
+    }
 }
 
 /// A tool ready to run, with what its answer needs.
@@ -1028,7 +1056,7 @@ struct ToolCall {
 #[serde(rename_all = "camelCase")]
 struct CallParams<'a> {
     #[serde(borrow)]
-    name: Cow<'a, str>,
+    name: std::borrow::Cow<'a, str>,
     #[serde(default)]
     arguments: Option<Map<String, Value>>,
     #[serde(default)]
@@ -1044,33 +1072,19 @@ struct CallParams<'a> {
 #[derive(Deserialize, Default)]
 struct RequestMeta<'a> {
     #[serde(rename = "io.modelcontextprotocol/protocolVersion", default, borrow, deserialize_with = "present")]
-    protocol_version: Option<Cow<'a, RawValue>>,
+    protocol_version: Option<&'a RawValue>,
     #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default, borrow, deserialize_with = "present")]
-    client_capabilities: Option<Cow<'a, RawValue>>,
+    client_capabilities: Option<&'a RawValue>,
     #[serde(rename = "io.modelcontextprotocol/clientInfo", default, borrow, deserialize_with = "present")]
-    client_info: Option<Cow<'a, RawValue>>,
+    client_info: Option<&'a RawValue>,
     #[serde(rename = "io.modelcontextprotocol/logLevel", default, borrow, deserialize_with = "present")]
-    log_level: Option<Cow<'a, RawValue>>,
+    log_level: Option<&'a RawValue>,
     #[serde(rename = "progressToken", default, borrow, deserialize_with = "present")]
-    progress_token: Option<Cow<'a, RawValue>>,
+    progress_token: Option<&'a RawValue>,
 }
 
-impl RequestMeta<'_> {
-    fn into_owned(self) -> RequestMeta<'static> {
-        let own = |v: Option<Cow<'_, RawValue>>| v.map(|v| Cow::Owned(v.into_owned()));
-        RequestMeta {
-            protocol_version: own(self.protocol_version),
-            client_capabilities: own(self.client_capabilities),
-            client_info: own(self.client_info),
-            log_level: own(self.log_level),
-            progress_token: own(self.progress_token),
-        }
-    }
-}
-
-/// A member that is present, `null` included, borrowed from the input.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, RawValue>>, D::Error> {
-    <&'de RawValue>::deserialize(d).map(|v| Some(Cow::Borrowed(v)))
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&'de RawValue>::deserialize(d).map(Some)
 }
 
 /// The request's `_meta`, in one pass over the params that copies nothing.
@@ -1112,7 +1126,7 @@ fn header_mismatch(message: String) -> ErrorObject {
 
 /// `MCP-Protocol-Version` against the version `_meta` names, if it names one.
 fn check_mirrored_version(inbound: &Inbound, meta: &RequestMeta<'_>) -> Result<(), ErrorObject> {
-    let (Some(headers), Some(body)) = (&inbound.mirrored, meta.protocol_version.as_deref()) else { return Ok(()) };
+    let (Some(headers), Some(body)) = (&inbound.mirrored, meta.protocol_version) else { return Ok(()) };
     let Some(header) = headers.protocol_version.as_deref() else { return Ok(()) };
     let text = json_str(body);
     if text.as_deref() == Some(header) {
@@ -1137,7 +1151,7 @@ fn check_mirrored_name(inbound: &Inbound, body: Option<&str>) -> Result<(), Erro
 }
 
 fn progress_token(meta: &RequestMeta<'_>) -> Option<ProgressToken> {
-    meta.progress_token.as_deref().and_then(|raw| serde_json::from_str(raw.get()).ok())
+    meta.progress_token.and_then(|raw| serde_json::from_str(raw.get()).ok())
 }
 
 fn supported_list() -> String {
@@ -1161,7 +1175,7 @@ fn modern_facts(v: ProtocolVersion, meta: &RequestMeta<'_>) -> Result<Facts, Err
         }
     }
     let client_capabilities = field::<ClientCapabilities>(
-        meta.client_capabilities.as_deref(),
+        meta.client_capabilities,
         meta::CLIENT_CAPABILITIES,
         "a ClientCapabilities object",
     )?
@@ -1171,15 +1185,13 @@ fn modern_facts(v: ProtocolVersion, meta: &RequestMeta<'_>) -> Result<Facts, Err
             meta::CLIENT_CAPABILITIES
         ))
     })?;
-    let client_info =
-        field::<Implementation>(meta.client_info.as_deref(), meta::CLIENT_INFO, "an Implementation object")?;
+    let client_info = field::<Implementation>(meta.client_info, meta::CLIENT_INFO, "an Implementation object")?;
     let log_level = field::<LoggingLevel>(
-        meta.log_level.as_deref(),
+        meta.log_level,
         meta::LOG_LEVEL,
         "one of debug, info, notice, warning, error, critical, alert, emergency",
     )?;
-    let progress_token =
-        field::<ProgressToken>(meta.progress_token.as_deref(), meta::PROGRESS_TOKEN, "a string or an integer")?;
+    let progress_token = field::<ProgressToken>(meta.progress_token, meta::PROGRESS_TOKEN, "a string or an integer")?;
     Ok(Facts { version: v, client_info, client_capabilities, log_level, progress_token })
 }
 
