@@ -25,10 +25,9 @@ use crate::protocol::jsonrpc::{Parsed, parse, to_raw};
 use crate::protocol::{
     CallToolResult, CancelledParams, ClientCapabilities, CompleteParams, CompleteResult, Completion, EmptyParams,
     EmptyResult, ErrorObject, GetPromptParams, Implementation, InitializeParams, InputRequiredResult, InputResponses,
-    ListToolsResult, LoggingLevel, Message, Meta, Notification, PaginatedParams, ProgressToken, ProtocolVersion,
-    ReadResourceParams, Reference, Request, RequestId, ResourceUriParams, Response, ResultType, SetLevelParams,
-    SubscriptionFilter, SubscriptionsAcknowledgedParams, SubscriptionsListenParams, SubscriptionsListenResult, codes,
-    meta, methods,
+    ListToolsResult, LoggingLevel, Message, Meta, Notification, ProgressToken, ProtocolVersion, ReadResourceParams,
+    Reference, Request, RequestId, ResourceUriParams, Response, ResultType, SetLevelParams, SubscriptionFilter,
+    SubscriptionsAcknowledgedParams, SubscriptionsListenParams, SubscriptionsListenResult, codes, meta, methods,
 };
 
 /// At most this many URIs in one `subscriptions/listen` filter.
@@ -373,7 +372,7 @@ impl Server {
     }
 
     fn list_page(&self, req: &Request, v: ProtocolVersion, kind: ListKind) -> Routed {
-        let p: PaginatedParams = params(req)?;
+        let p: Cursor<'_> = params(req)?;
         let pages = self.pages(v);
         let list = match kind {
             ListKind::Tools => &pages.tools,
@@ -393,7 +392,7 @@ impl Server {
     /// `tools/list` when tools have scopes or a permission hook: the tools this caller may
     /// call, paginated and serialized for this request (`cacheScope: private`).
     fn caller_tools_page(&self, req: &Request, v: ProtocolVersion, inbound: &Inbound) -> Routed {
-        let p: PaginatedParams = params(req)?;
+        let p: Cursor<'_> = params(req)?;
         let principal = inbound.extensions.get::<Principal>();
         let mut seen = vec![0u64; self.inner.tools.len().div_ceil(64)];
         let visible: Vec<&ToolEntry> = self
@@ -1021,6 +1020,14 @@ impl std::fmt::Debug for ToolCallRequest<'_> {
 enum Started {
     Answered(Option<Arc<RawValue>>),
     Run(ToolCall),
+}
+
+/// The params of a `*/list` request as the dispatcher reads them: the cursor, borrowed
+/// when it can be (`_meta` was read already; everything else is skipped).
+#[derive(Deserialize)]
+struct Cursor<'a> {
+    #[serde(default, borrow)]
+    cursor: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// A `tools/call` after its checks, for the future that finishes it.
