@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use mcp_core::protocol::{CallToolResult, Tool, ToolAnnotations};
+use mcp_core::protocol::{CallToolResult, Content, Tool, ToolAnnotations};
 use mcp_core::server::{BoxFuture, Toolset};
 use mcp_core::{Context, ToolError};
 use serde_json::{Map, Value, json};
@@ -1427,6 +1427,8 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         let (rows, total, included) = M::exec_page(&self.db, query, scope, total, includes).await?;
         let fetched_more = rows.len() as i64 > limit;
         let mut items = Vec::new();
+        // The text content, written as the rows are measured: each row is serialized once.
+        let mut text = String::from(r#"{"items":["#);
         let mut used = 0usize;
         let mut truncated = false;
         let mut last_key: Option<Vec<Value>> = None;
@@ -1443,16 +1445,20 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
             for (name, values) in &included {
                 obj.insert((*name).to_owned(), values.get(i).cloned().unwrap_or(Value::Null));
             }
-            let mut size = serde_json::to_vec(&obj).map(|v| v.len()).unwrap_or(0);
-            if size > self.budget && items.is_empty() {
+            let mut json = json_text(&obj);
+            if json.len() > self.budget && items.is_empty() {
                 shorten(&mut obj, self.budget);
-                size = serde_json::to_vec(&obj).map(|v| v.len()).unwrap_or(0);
+                json = json_text(&obj);
                 truncated = true;
-            } else if used + size > self.budget {
+            } else if used + json.len() > self.budget {
                 truncated = true;
                 break;
             }
-            used += size;
+            used += json.len();
+            if !items.is_empty() {
+                text.push(',');
+            }
+            text.push_str(&json);
             items.push(Value::Object(obj));
             last_key = Some(key);
         }
@@ -1460,20 +1466,30 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         let has_more = fetched_more || (truncated && returned < limit);
         let mut out = Map::new();
         out.insert("items".into(), Value::Array(items));
-        out.insert("returned".into(), json!(returned));
+        text.push(']');
+        let mut member = |key: &str, value: Value| {
+            text.push_str(&format!(",\"{key}\":{}", json_text(&value)));
+            out.insert(key.into(), value);
+        };
+        member("returned", json!(returned));
         if let Some(t) = total {
-            out.insert("total".into(), json!(t));
+            member("total", json!(t));
         }
-        out.insert("has_more".into(), json!(has_more));
+        member("has_more", json!(has_more));
         if has_more {
             let next = match last_key {
                 Some(values) if keyset => Cursor::After(values),
                 _ => Cursor::Offset(offset + returned),
             };
-            out.insert("next_cursor".into(), json!(encode_cursor(&next, &order_for_cursor)));
+            member("next_cursor", json!(encode_cursor(&next, &order_for_cursor)));
         }
-        out.insert("truncated".into(), json!(truncated));
-        Ok(CallToolResult::structured(Value::Object(out)))
+        member("truncated", json!(truncated));
+        text.push('}');
+        Ok(CallToolResult {
+            content: vec![Content::text(text)],
+            structured_content: Some(Value::Object(out)),
+            ..Default::default()
+        })
     }
 
     async fn get(&self, mut args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
@@ -1504,6 +1520,11 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         let n = M::exec_count(&self.db, filter, scope).await?;
         Ok(CallToolResult::structured(json!({ "count": n })))
     }
+}
+
+/// Compact JSON text of a value (JSON values always serialize).
+fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
 /// Cut long strings of a row that alone exceeds the byte budget, marking each cut.

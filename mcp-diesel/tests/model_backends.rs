@@ -414,7 +414,11 @@ fn fixtures() -> Vec<Fixture> {
 async fn call(c: &TestClient, tool: &str, args: Value) -> Value {
     let r = c.call_tool(tool, args).await.expect("protocol error");
     assert_ne!(r.is_error, Some(true), "{tool} failed: {:?}", r.content);
-    r.structured_content.expect("structured content")
+    // The text block carries the same JSON, for clients that read only text.
+    let text: Value = serde_json::from_str(&r.text_content()).expect("the text is JSON");
+    let structured = r.structured_content.expect("structured content");
+    assert_eq!(text, structured, "{tool}: text and structured content differ");
+    structured
 }
 
 async fn call_err(c: &TestClient, tool: &str, args: Value) -> String {
