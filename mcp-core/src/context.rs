@@ -189,7 +189,7 @@ pub(crate) struct InputState {
 
 pub(crate) struct ContextParts {
     pub(crate) request_id: RequestId,
-    pub(crate) method: String,
+    pub(crate) method: std::borrow::Cow<'static, str>,
     pub(crate) version: ProtocolVersion,
     pub(crate) client_info: Option<Implementation>,
     pub(crate) client_capabilities: ClientCapabilities,
@@ -251,7 +251,7 @@ impl Context {
     pub fn detached() -> Self {
         Self::new(ContextParts {
             request_id: RequestId::Number(0),
-            method: methods::TOOLS_CALL.into(),
+            method: std::borrow::Cow::Borrowed(methods::TOOLS_CALL),
             version: ProtocolVersion::LATEST,
             client_info: None,
             client_capabilities: ClientCapabilities::default(),

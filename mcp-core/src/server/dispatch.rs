@@ -1,5 +1,6 @@
 //! `Server::handle`: era detection, method routing, handler calls, result shaping.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -453,7 +454,7 @@ impl Server {
         let tracked = Tracked::new(inbound.session.clone(), req.id.clone(), cancel.clone());
         let ctx = Context::new(ContextParts {
             request_id: req.id.clone(),
-            method: req.method.clone(),
+            method: static_method(&req.method),
             version: facts.version,
             client_info: facts.client_info,
             client_capabilities: facts.client_capabilities,
@@ -1020,6 +1021,18 @@ impl std::fmt::Debug for ToolCallRequest<'_> {
 enum Started {
     Answered(Option<Arc<RawValue>>),
     Run(ToolCall),
+}
+
+/// A method name handlers see in their [`Context`]: the constant for those that have one
+/// (no copy per request).
+fn static_method(method: &str) -> Cow<'static, str> {
+    match method {
+        methods::TOOLS_CALL => Cow::Borrowed(methods::TOOLS_CALL),
+        methods::RESOURCES_READ => Cow::Borrowed(methods::RESOURCES_READ),
+        methods::PROMPTS_GET => Cow::Borrowed(methods::PROMPTS_GET),
+        methods::COMPLETION_COMPLETE => Cow::Borrowed(methods::COMPLETION_COMPLETE),
+        other => Cow::Owned(other.to_owned()),
+    }
 }
 
 /// The params of a `*/list` request as the dispatcher reads them: the cursor, borrowed
