@@ -13,6 +13,7 @@ use axum::body::Body;
 use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::FutureExt as _;
+use futures_util::future::Either;
 use http::header::AsHeaderName;
 use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
@@ -841,7 +842,7 @@ async fn fast_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Parts, by
     };
     let cancel = CancellationToken::new();
     let inbound = Inbound::new().extensions(extensions(parts)).mirrored(mirrored).cancel(cancel.clone());
-    let answer = guarded(inner.server.handle_tool_call(call, inbound).map(|r| r.map(Reply::Single)));
+    let answer = guarded_call(|| inner.server.handle_tool_call(call, inbound));
     Some(answer_in_place(cancel, answer).await)
 }
 
@@ -867,7 +868,7 @@ async fn fast_legacy_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Pa
     };
     let (inbound, rx, cancel) = with_sink(Inbound::new().extensions(extensions(parts)).session(live.session.clone()));
     // The handler's future owns what it needs: it may outlive the body as an event stream.
-    let task = Box::pin(guarded(inner.server.handle_tool_call(call, inbound).map(|r| r.map(Reply::Single))));
+    let task = Box::pin(guarded_call(|| inner.server.handle_tool_call(call, inbound)));
     let resp = stream_or_answer(inner, rx, cancel, task, Era::Legacy, None).await;
     if let Err(e) = Box::pin(inner.sessions.persist(&id, &live)).await {
         tracing::warn!(error = %e, "could not save session state");
@@ -900,13 +901,24 @@ fn dispatch(server: Server, parsed: Parsed, inbound: Inbound) -> impl Future<Out
 fn guarded<'a>(
     fut: impl Future<Output = Option<Reply>> + Send + 'a,
 ) -> impl Future<Output = Option<Reply>> + Send + 'a {
-    std::panic::AssertUnwindSafe(fut).catch_unwind().map(|r| {
-        r.unwrap_or_else(|_| {
-            tracing::error!("the MCP dispatcher panicked");
-            let error = ErrorObject::internal("internal error");
-            Some(Reply::Single(mcp_core::protocol::Response::error(None, error)))
-        })
-    })
+    std::panic::AssertUnwindSafe(fut).catch_unwind().map(|r| r.unwrap_or_else(|_| panicked()))
+}
+
+/// A `tools/call` answer: checked and prepared by `start` (which runs the application's
+/// permission hook), then run; a panic in either becomes an internal error.
+fn guarded_call<F: Future<Output = Option<mcp_core::protocol::Response>> + Send + 'static>(
+    start: impl FnOnce() -> F,
+) -> impl Future<Output = Option<Reply>> + Send + 'static {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(start)) {
+        Ok(fut) => Either::Left(guarded(fut.map(|r| r.map(Reply::Single)))),
+        Err(_) => Either::Right(std::future::ready(panicked())),
+    }
+}
+
+fn panicked() -> Option<Reply> {
+    tracing::error!("the MCP dispatcher panicked");
+    let error = ErrorObject::internal("internal error");
+    Some(Reply::Single(mcp_core::protocol::Response::error(None, error)))
 }
 
 /// The answer to a POST whose handler sent nothing before it: one JSON body (`202`

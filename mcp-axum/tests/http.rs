@@ -638,4 +638,14 @@ async fn a_panicking_permission_hook_is_an_internal_error_not_a_dropped_connecti
         assert_eq!(v["error"]["code"], -32603, "{v}");
         assert_eq!(v["error"]["message"], "internal error");
     }
+    // The hook also runs before a call: in 2026-07-28 and in a legacy session alike.
+    let call = modern_body(3, "tools/call", json!({ "name": "hang", "arguments": {} }));
+    let r = app.modern(&call).header("mcp-name", "hang").send().await.unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.json_value().await["error"]["code"], -32603);
+    let id = app.initialize("2025-11-25").await;
+    let call =
+        json!({ "jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": { "name": "hang", "arguments": {} } });
+    let v = app.legacy(&id, "2025-11-25").body(call.to_string()).send().await.unwrap().json_value().await;
+    assert_eq!(v["error"]["code"], -32603, "{v}");
 }

@@ -1040,7 +1040,7 @@ fn static_method(method: &str) -> Cow<'static, str> {
 #[derive(Deserialize)]
 struct Cursor<'a> {
     #[serde(default, borrow)]
-    cursor: Option<std::borrow::Cow<'a, str>>,
+    cursor: Option<Cow<'a, str>>,
 }
 
 /// A `tools/call` after its checks, for the future that finishes it.
