@@ -17,6 +17,7 @@ use crate::driver::{self, Client, Load, RunStats, Workload};
 use crate::servers::{self, LimitState};
 use crate::stats::rss_bytes;
 use crate::workload::{Check, Era, Handshake, Rpc, handshake};
+use mcp_diesel::SqlitePool;
 
 /// One scenario of the benchmark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,22 +327,16 @@ fn same_answers(
     Ok(())
 }
 
-fn pair(
-    env: &Env,
-    scenario: Scenario,
-    ours: impl Fn() -> Result<Router, String>,
-    ours_rpc: Rpc,
-    limit: impl Fn() -> Result<Router, String>,
-    limit_rpc: Rpc,
-    extra: Option<(&'static str, Router, Rpc)>,
-) -> Result<Outcome, String> {
-    let (ours_rpc, limit_rpc) = (Arc::new(ours_rpc), Arc::new(limit_rpc));
-    same_answers(env, scenario, (ours()?, &ours_rpc), (limit()?, &limit_rpc))?;
-    let mut sides: Vec<(&'static str, Router, Arc<dyn Workload>)> =
-        vec![("ours", ours()?, ours_rpc), ("limit", limit()?, limit_rpc)];
-    if let Some((label, app, rpc)) = extra {
-        sides.push((label, app, Arc::new(rpc)));
-    }
+/// Measure `sides` (ours first, the limit second, then any other) after checking that ours
+/// and the limit answer the same.
+fn pair(env: &Env, scenario: Scenario, sides: Vec<SideSpec>) -> Result<Outcome, String> {
+    let [ours, limit, ..] = sides.as_slice() else { return Err(format!("{}: two sides needed", scenario.name())) };
+    let (ours_rpc, limit_rpc) = (Arc::new(ours.rpc()), Arc::new(limit.rpc()));
+    same_answers(env, scenario, ((ours.app)()?, &ours_rpc), ((limit.app)()?, &limit_rpc))?;
+    let sides = sides
+        .iter()
+        .map(|s| Ok((s.label, (s.app)()?, Arc::new(s.rpc()) as Arc<dyn Workload>)))
+        .collect::<Result<Vec<_>, String>>()?;
     let sides = env.measure(sides)?;
     let (o, l) = (&sides[0].stats, &sides[1].stats);
     let ratio = if l.rate() > 0.0 { o.rate() / l.rate() } else { 0.0 };
@@ -379,19 +374,111 @@ fn echo_rpc(era: Era, path: &'static str, handshake: bool) -> Rpc {
 
 fn echo(env: &Env, era: Era) -> Result<Outcome, String> {
     let scenario = if era == Era::Modern { Scenario::EchoModern } else { Scenario::EchoLegacy };
-    let state = LimitState::new(&mcp_core::server_info!())?;
-    pair(
-        env,
-        scenario,
-        || servers::echo_router(SessionLimits::default()),
-        echo_rpc(era, "/mcp", era == Era::Legacy),
-        || Ok(servers::echo_limit_router(state.clone())),
-        echo_rpc(era, "/mcp", false),
-        // Where the cost is: our dispatcher behind a bare handler.
-        (era == Era::Modern)
-            .then(|| servers::echo_core_router().map(|app| ("core", app, echo_rpc(era, "/mcp", false))))
-            .transpose()?,
-    )
+    pair(env, scenario, sides(scenario, &Fixture::None)?)
+}
+
+/// What the sides of a scenario share: nothing, the page ours answers, or a database.
+enum Fixture {
+    None,
+    Page(Arc<RawValue>),
+    Db(SqlitePool),
+}
+
+/// One side of a scenario: its label, how to build its server, and what to send it.
+struct SideSpec {
+    label: &'static str,
+    app: Box<dyn Fn() -> Result<Router, String>>,
+    rpc: Box<dyn Fn() -> Rpc>,
+}
+
+impl SideSpec {
+    fn new(
+        label: &'static str,
+        app: impl Fn() -> Result<Router, String> + 'static,
+        rpc: impl Fn() -> Rpc + 'static,
+    ) -> Self {
+        SideSpec { label, app: Box::new(app), rpc: Box::new(rpc) }
+    }
+
+    fn rpc(&self) -> Rpc {
+        (self.rpc)()
+    }
+}
+
+/// The sides of `scenario`, ours first and the limit second (then `core` for
+/// `echo_modern`): what a measurement compares and what `--profile` calls.
+fn sides(scenario: Scenario, fixture: &Fixture) -> Result<Vec<SideSpec>, String> {
+    Ok(match (scenario, fixture) {
+        (Scenario::EchoModern | Scenario::EchoLegacy, _) => {
+            let era = if scenario == Scenario::EchoModern { Era::Modern } else { Era::Legacy };
+            let state = LimitState::new(&mcp_core::server_info!())?;
+            let mut sides = vec![
+                SideSpec::new(
+                    "ours",
+                    || servers::echo_router(SessionLimits::default()),
+                    move || echo_rpc(era, "/mcp", era == Era::Legacy),
+                ),
+                SideSpec::new(
+                    "limit",
+                    move || Ok(servers::echo_limit_router(state.clone())),
+                    move || echo_rpc(era, "/mcp", false),
+                ),
+            ];
+            if era == Era::Modern {
+                // Where the cost is: our dispatcher behind a bare handler.
+                sides.push(SideSpec::new("core", servers::echo_core_router, move || echo_rpc(era, "/mcp", false)));
+            }
+            sides
+        }
+        (Scenario::ToolsList, Fixture::Page(page)) => {
+            let (a, b, c) = (page.clone(), page.clone(), page.clone());
+            vec![
+                SideSpec::new("ours", || servers::many_tools_router(TOOLS), move || list_rpc(Check::Exact(a.clone()))),
+                SideSpec::new(
+                    "limit",
+                    move || Ok(servers::bytes_limit_router(b.clone())),
+                    move || list_rpc(Check::Exact(c.clone())),
+                ),
+            ]
+        }
+        (Scenario::ModelList | Scenario::ModelGet, Fixture::Db(pool)) => {
+            let state = LimitState::new(&mcp_core::server_info!())?;
+            let limit_path = if scenario == Scenario::ModelList { "/list" } else { "/get" };
+            let (a, b) = (pool.clone(), pool.clone());
+            vec![
+                SideSpec::new("ours", move || servers::model_router(a.clone()), move || model_rpc(scenario, "/mcp")),
+                SideSpec::new(
+                    "limit",
+                    move || Ok(servers::model_limit_router(b.clone(), state.clone())),
+                    move || model_rpc(scenario, limit_path),
+                ),
+            ]
+        }
+        _ => return Err(format!("{} has no sides to compare", scenario.name())),
+    })
+}
+
+/// A temporary SQLite database for the model scenarios, removed when dropped.
+struct TempDb {
+    path: String,
+}
+
+impl TempDb {
+    fn new(tag: &str) -> Result<(Self, SqlitePool), String> {
+        let path = std::env::temp_dir().join(format!("mcp-bench-{tag}{}.db", std::process::id()));
+        let path = path.to_str().ok_or("the temporary directory's path is not UTF-8")?.to_owned();
+        let db = TempDb { path };
+        let pool = servers::database(&db.path, 8)?;
+        Ok((db, pool))
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path));
+        }
+    }
 }
 
 const TOOLS: usize = 200;
@@ -442,15 +529,7 @@ fn tools_list(env: &Env) -> Result<Outcome, String> {
     // The page as ours sends it; then every answer, ours and the limit's, must be exactly it.
     let page = raw_result(env, servers::many_tools_router(TOOLS)?, list_rpc(list_check()))?;
     let bytes = page.get().len();
-    let mut o = pair(
-        env,
-        Scenario::ToolsList,
-        || servers::many_tools_router(TOOLS),
-        list_rpc(Check::Exact(page.clone())),
-        || Ok(servers::bytes_limit_router(page.clone())),
-        list_rpc(Check::Exact(page.clone())),
-        None,
-    )?;
+    let mut o = pair(env, Scenario::ToolsList, sides(Scenario::ToolsList, &Fixture::Page(page))?)?;
     o.notes.push(format!("one page of {TOOLS} tools: {bytes} bytes"));
     Ok(o)
 }
@@ -515,24 +594,10 @@ fn key_of(n: u64) -> i64 {
 }
 
 fn model(env: &Env, scenario: Scenario) -> Result<Outcome, String> {
-    let path = std::env::temp_dir().join(format!("mcp-bench-{}.db", std::process::id()));
-    let path = path.to_str().ok_or("the temporary directory's path is not UTF-8")?.to_owned();
-    let pool = servers::database(&path, 8)?;
-    let state = LimitState::new(&mcp_core::server_info!())?;
-    let limit_path = if scenario == Scenario::ModelList { "/list" } else { "/get" };
-    let out = pair(
-        env,
-        scenario,
-        || servers::model_router(pool.clone()),
-        model_rpc(scenario, "/mcp"),
-        || Ok(servers::model_limit_router(pool.clone(), state.clone())),
-        model_rpc(scenario, limit_path),
-        None,
-    );
-    drop(pool);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{path}{suffix}"));
-    }
+    let (db, pool) = TempDb::new("")?;
+    let out = sides(scenario, &Fixture::Db(pool)).and_then(|sides| pair(env, scenario, sides));
+    // The pools (in the sides, now dropped) close before the files go.
+    drop(db);
     let mut o = out?;
     o.notes.push(format!("{} rows, pool of 8 connections, an index on (views DESC, id)", servers::ROWS));
     Ok(o)
@@ -727,54 +792,29 @@ pub struct Profiled {
 /// the machine's noise.
 pub fn profile(scenario: Scenario, side: &str, requests: u64, warmup: u64) -> Result<Profiled, String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let mut cleanup = None;
-    let unknown = || format!("{} has no side `{side}`", scenario.name());
-    let (app, workload): (Router, Arc<dyn Workload>) = match (scenario, side) {
-        (Scenario::EchoModern | Scenario::EchoLegacy, _) => {
-            let era = if scenario == Scenario::EchoModern { Era::Modern } else { Era::Legacy };
-            match side {
-                "ours" => (
-                    servers::echo_router(SessionLimits::default())?,
-                    Arc::new(echo_rpc(era, "/mcp", era == Era::Legacy)),
-                ),
-                "limit" => {
-                    let state = LimitState::new(&mcp_core::server_info!())?;
-                    (servers::echo_limit_router(state), Arc::new(echo_rpc(era, "/mcp", false)))
-                }
-                "core" if era == Era::Modern => (servers::echo_core_router()?, Arc::new(echo_rpc(era, "/mcp", false))),
-                _ => return Err(unknown()),
+    let mut db = None;
+    let (app, workload): (Router, Arc<dyn Workload>) = if scenario == Scenario::Initialize && side == "ours" {
+        (servers::echo_router(SessionLimits::default())?, Arc::new(Handshake { path: "/mcp" }))
+    } else {
+        let fixture = match scenario {
+            Scenario::ToolsList => {
+                // As in a measurement, both sides' answers must be exactly ours, byte for byte.
+                let mut ours = Client::in_process(servers::many_tools_router(TOOLS)?);
+                Fixture::Page(rt.block_on(first_result(&mut ours, &list_rpc(list_check())))?)
             }
-        }
-        (Scenario::ToolsList, "ours" | "limit") => {
-            // As in a measurement, both sides' answers must be exactly ours, byte for byte.
-            let rpc = list_rpc(list_check());
-            let page = rt.block_on(async {
-                first_result(&mut Client::in_process(servers::many_tools_router(TOOLS)?), &rpc).await
-            })?;
-            let app = if side == "ours" {
-                servers::many_tools_router(TOOLS)?
-            } else {
-                servers::bytes_limit_router(page.clone())
-            };
-            (app, Arc::new(list_rpc(Check::Exact(page))))
-        }
-        (Scenario::ModelList | Scenario::ModelGet, "ours" | "limit") => {
-            let path = std::env::temp_dir().join(format!("mcp-bench-profile-{}.db", std::process::id()));
-            let path = path.to_str().ok_or("the temporary directory's path is not UTF-8")?.to_owned();
-            let pool = servers::database(&path, 8)?;
-            cleanup = Some(path);
-            if side == "ours" {
-                (servers::model_router(pool)?, Arc::new(model_rpc(scenario, "/mcp")))
-            } else {
-                let state = LimitState::new(&mcp_core::server_info!())?;
-                let limit_path = if scenario == Scenario::ModelList { "/list" } else { "/get" };
-                (servers::model_limit_router(pool, state), Arc::new(model_rpc(scenario, limit_path)))
+            Scenario::ModelList | Scenario::ModelGet => {
+                let (tmp, pool) = TempDb::new("profile-")?;
+                db = Some(tmp);
+                Fixture::Db(pool)
             }
-        }
-        (Scenario::Initialize, "ours") => {
-            (servers::echo_router(SessionLimits::default())?, Arc::new(Handshake { path: "/mcp" }))
-        }
-        _ => return Err(unknown()),
+            _ => Fixture::None,
+        };
+        let sides = sides(scenario, &fixture).map_err(|_| format!("{} has no side `{side}`", scenario.name()))?;
+        let chosen = sides
+            .iter()
+            .find(|s| s.label == side)
+            .ok_or_else(|| format!("{} has no side `{side}`", scenario.name()))?;
+        ((chosen.app)()?, Arc::new(chosen.rpc()))
     };
     let out = rt.block_on(async move {
         let mut client = Client::in_process(app);
@@ -788,10 +828,6 @@ pub fn profile(scenario: Scenario, side: &str, requests: u64, warmup: u64) -> Re
         }
         Ok(Profiled { requests, elapsed: t.elapsed() })
     });
-    if let Some(path) = cleanup {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{path}{suffix}"));
-        }
-    }
+    drop(db);
     out
 }
