@@ -509,9 +509,7 @@ async fn general(inner: &Arc<Inner>, parts: &mut http::request::Parts, bytes: By
             }
             let inbound = Inbound::new().extensions(extensions(parts)).session(live.session.clone());
             let resp = respond(inner, parsed, inbound, Era::Legacy, None).await;
-            if let Err(e) = Box::pin(inner.sessions.persist(&id, &live)).await {
-                tracing::warn!(error = %e, "could not save session state");
-            }
+            save_session(inner, &id, &live).await;
             resp
         }
     }
@@ -529,6 +527,14 @@ async fn session(inner: &Inner, parts: &http::request::Parts, id: &str) -> Resul
         return Err(plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Session not found"));
     }
     Ok(live)
+}
+
+/// Keep what a request changed in its legacy session. A store that fails is logged: the
+/// answer stands.
+async fn save_session(inner: &Inner, id: &str, live: &Live) {
+    if let Err(e) = Box::pin(inner.sessions.persist(id, live)).await {
+        tracing::warn!(error = %e, "could not save session state");
+    }
 }
 
 /// `Mcp-Param-{name}` headers of a 2026-07-28 `tools/call` against the arguments they
@@ -753,6 +759,7 @@ fn with_sink(inbound: Inbound) -> (Inbound, SinkReceiver, CancellationToken) {
 
 /// Run a request's handler with a sink; answer with one JSON body, or with an SSE stream
 /// as soon as the handler sends something before its answer.
+///
 /// The handler (`task`, dispatched with [`with_sink`]'s inbound) is polled right here, not
 /// spawned: a task per request costs more than the whole dispatch of a small call. If it
 /// starts streaming, the stream owns it. Its finishing does not wake this task (the sink
@@ -870,9 +877,7 @@ async fn fast_legacy_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Pa
     // The handler's future owns what it needs: it may outlive the body as an event stream.
     let task = Box::pin(guarded_call(|| inner.server.handle_tool_call(call, inbound)));
     let resp = stream_or_answer(inner, rx, cancel, task, Era::Legacy, None).await;
-    if let Err(e) = Box::pin(inner.sessions.persist(&id, &live)).await {
-        tracing::warn!(error = %e, "could not save session state");
-    }
+    save_session(inner, &id, &live).await;
     Some(resp)
 }
 

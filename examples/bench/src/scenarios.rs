@@ -809,7 +809,7 @@ pub fn profile(scenario: Scenario, side: &str, requests: u64, warmup: u64) -> Re
             }
             _ => Fixture::None,
         };
-        let sides = sides(scenario, &fixture).map_err(|_| format!("{} has no side `{side}`", scenario.name()))?;
+        let sides = sides(scenario, &fixture)?;
         let chosen = sides
             .iter()
             .find(|s| s.label == side)

@@ -540,11 +540,7 @@ impl Server {
             .and_then(|()| check_mirrored_name(inbound, Some(&p.name)))
             .and_then(|()| self.classify_with(req, inbound, meta))
             .and_then(|facts| self.start_tool(req, p, facts, inbound));
-        match started {
-            Ok(Started::Answered(r)) => Next::Done(Ok(r)),
-            Ok(Started::Run(call)) => Next::Run(call),
-            Err(e) => Next::Done(Err(e)),
-        }
+        started.unwrap_or_else(|e| Next::Done(Err(e)))
     }
 
     /// Read `bytes` as a `tools/call` request in one pass (the envelope and the params
@@ -560,7 +556,7 @@ impl Server {
             jsonrpc: &'a RawValue,
             id: RequestId,
             #[serde(borrow)]
-            method: std::borrow::Cow<'a, str>,
+            method: Cow<'a, str>,
             #[serde(borrow)]
             params: CallParams<'a>,
             #[serde(default, borrow)]
@@ -625,7 +621,7 @@ impl Server {
         p: CallParams<'_>,
         facts: Facts,
         inbound: &Inbound,
-    ) -> Result<Started, ErrorObject> {
+    ) -> Result<Next, ErrorObject> {
         reject_null_input(req)?;
         let Some(&i) = self.inner.tool_index.get(p.name.as_ref()) else {
             return Err(ErrorObject::invalid_params(format!("Unknown tool: {}", p.name)));
@@ -636,11 +632,11 @@ impl Server {
         {
             // Transports that can answer 403 with a scope challenge do so before dispatch;
             // here (stdio, or HTTP in compatibility mode) the agent reads why.
-            return Ok(Started::Answered(Some(self.finish(
+            return Ok(Next::Done(Ok(Some(self.finish(
                 CallToolResult::error(format!("Forbidden: {denied}")),
                 v,
                 None,
-            ))));
+            )))));
         }
         // Only a 2026-07-28 request with a state, or from a client able to answer input
         // requests, can use the key: skip hashing the arguments of every other call.
@@ -657,7 +653,7 @@ impl Server {
         };
         let (ctx, tracked) = self.prepare(req, facts, inbound, &key, p.request_state.as_deref(), p.input_responses)?;
         let arguments = p.arguments.unwrap_or_default();
-        Ok(Started::Run(ToolCall { tool: i, arguments, ctx, _tracked: tracked, key, version: v }))
+        Ok(Next::Run(ToolCall { tool: i, arguments, ctx, _tracked: tracked, key, version: v }))
     }
 
     /// Run a prepared tool. Borrowed: the caller's future keeps it, and a future keeps
@@ -1017,12 +1013,6 @@ impl std::fmt::Debug for ToolCallRequest<'_> {
     }
 }
 
-/// A `tools/call` after its checks: answered already (refused), or ready to run.
-enum Started {
-    Answered(Option<Arc<RawValue>>),
-    Run(ToolCall),
-}
-
 /// A method name handlers see in their [`Context`]: the constant for those that have one
 /// (no copy per request).
 fn static_method(method: &str) -> Cow<'static, str> {
@@ -1043,7 +1033,8 @@ struct Cursor<'a> {
     cursor: Option<Cow<'a, str>>,
 }
 
-/// A `tools/call` after its checks, for the future that finishes it.
+/// A `tools/call` after its checks, for the future that finishes it: answered already
+/// (refused), or ready to run.
 enum Next {
     Done(Routed),
     Run(ToolCall),
