@@ -23,7 +23,7 @@
 //! let client = McpTestClient::new(app).bearer("a-token");
 //! assert_eq!(client.list_tools().await.unwrap()[0].name, "add");
 //! let sum = client.call_tool("add", serde_json::json!({ "a": 2, "b": 3 })).await.unwrap();
-//! assert_eq!(sum.structured_content, Some(serde_json::json!(5)));
+//! assert_eq!(sum.structured_value(), Some(serde_json::json!(5)));
 //! # }
 //! ```
 

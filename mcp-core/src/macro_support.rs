@@ -712,9 +712,8 @@ impl<T: Serialize + JsonSchema> StructuredReturn<T> {
 
     /// The result.
     pub fn into_result(&self, value: T) -> Result<CallToolResult, ToolError> {
-        let v = serde_json::to_value(&value)
-            .map_err(|e| ToolError::internal(format!("the tool's result could not be serialized: {e}")))?;
-        Ok(CallToolResult::structured(v))
+        CallToolResult::serialized(&value)
+            .map_err(|e| ToolError::internal(format!("the tool's result could not be serialized: {e}")))
     }
 }
 

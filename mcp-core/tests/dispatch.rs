@@ -373,12 +373,12 @@ async fn tool_results_are_shaped_per_version() {
                 assert!(numbers.structured_content.is_none());
             }
             ProtocolVersion::V2026_07_28 => {
-                assert_eq!(r.structured_content, Some(json!({ "echo": "hi" })));
-                assert_eq!(numbers.structured_content, Some(json!([1, 2, 3])));
+                assert_eq!(r.structured_value(), Some(json!({ "echo": "hi" })));
+                assert_eq!(numbers.structured_value(), Some(json!([1, 2, 3])));
             }
             _ => {
-                assert_eq!(r.structured_content, Some(json!({ "echo": "hi" })));
-                assert_eq!(numbers.structured_content, Some(json!({ "result": [1, 2, 3] })));
+                assert_eq!(r.structured_value(), Some(json!({ "echo": "hi" })));
+                assert_eq!(numbers.structured_value(), Some(json!({ "result": [1, 2, 3] })));
             }
         }
         let links = result(c.send("tools/call", json!({ "name": "links", "arguments": {} })).await);

@@ -243,16 +243,16 @@ async fn plain_parameters_and_structured_output() {
     let c = client();
     let r = call(&c, "posts_per_author", json!({ "top": 1 })).await;
     assert!(!r.is_error(), "{}", r.text_content());
-    assert_eq!(r.structured_content, Some(json!([{ "author": "alice", "posts": 3 }])));
+    assert_eq!(r.structured_value(), Some(json!([{ "author": "alice", "posts": 3 }])));
     assert_eq!(r.text_content(), r#"[{"author":"alice","posts":3}]"#);
     let r = call(&c, "posts_per_author", json!({ "order": "oldest" })).await;
-    assert_eq!(r.structured_content.unwrap()[0]["author"], "bob");
+    assert_eq!(r.structured_value().unwrap()[0]["author"], "bob");
     let r = call(&c, "posts_per_author", json!({})).await;
-    assert_eq!(r.structured_content.unwrap().as_array().unwrap().len(), 2);
+    assert_eq!(r.structured_value().unwrap().as_array().unwrap().len(), 2);
     // Legacy clients get the array wrapped in an object, matching the wrapped schema.
     let legacy = TestClient::legacy(server(), ProtocolVersion::V2025_06_18).await.unwrap();
     let r = legacy.call_tool("posts_per_author", json!({ "top": 2 })).await.unwrap();
-    assert_eq!(r.structured_content.unwrap()["result"][1]["author"], "bob");
+    assert_eq!(r.structured_value().unwrap()["result"][1]["author"], "bob");
 }
 
 #[tokio::test]
@@ -295,7 +295,7 @@ async fn argument_errors_name_the_field_and_what_was_expected() {
             .await;
     assert_eq!(r.text_content(), "a:2 (x@example.com)");
     let r = call(&c, "count_categories", json!({ "tree": { "name": "root", "children": [{ "name": "a" }, { "name": "b", "children": [{ "name": "c" }] }] } })).await;
-    assert_eq!(r.structured_content.unwrap()["name"], "4 categories");
+    assert_eq!(r.structured_value().unwrap()["name"], "4 categories");
 }
 
 #[tokio::test]
@@ -327,8 +327,8 @@ async fn context_values_units_errors_blocking_and_raw() {
     let r = call(&c, "explode", json!({})).await;
     assert!(r.is_error());
     assert_eq!(r.text_content(), "the database is on fire");
-    assert_eq!(call(&c, "crunch", json!({})).await.structured_content, Some(json!(0)));
-    assert_eq!(call(&c, "crunch", json!({ "rounds": 4 })).await.structured_content, Some(json!(10)));
+    assert_eq!(call(&c, "crunch", json!({})).await.structured_value(), Some(json!(0)));
+    assert_eq!(call(&c, "crunch", json!({ "rounds": 4 })).await.structured_value(), Some(json!(10)));
     let r = call(&c, "raw", json!({})).await;
     assert_eq!(r.content.len(), 2);
     assert_eq!(call(&c, "last", json!({})).await.text_content(), "last");

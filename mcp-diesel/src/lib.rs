@@ -130,11 +130,11 @@
 //! let found = agent
 //!     .call_tool("posts_list", json!({ "filter": { "author.name__icontains": "a" }, "include": ["author"] }))
 //!     .await?
-//!     .structured_content
+//!     .structured_value()
 //!     .unwrap_or_default();
 //! assert_eq!(found["items"], json!([{ "id": 1, "title": "Hello", "author_id": 1, "author": { "id": 1, "name": "Ada" } }]));
 //! let bye = agent.call_tool("posts_get", json!({ "id": 2, "include": ["author"] })).await?;
-//! assert_eq!(bye.structured_content.unwrap_or_default()["author"], json!(null), "Bob is out of scope");
+//! assert_eq!(bye.structured_value().unwrap_or_default()["author"], json!(null), "Bob is out of scope");
 //! # Ok(())
 //! # }
 //! ```
@@ -156,6 +156,7 @@ pub mod exec;
 pub mod filter;
 mod model;
 mod query;
+mod row_json;
 mod template;
 mod tools;
 

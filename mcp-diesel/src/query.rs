@@ -499,7 +499,7 @@ impl QueryTool {
             specs.dedup();
             query.insert("metrics".into(), json!(specs));
             let out = c.aggregate(query, ctx).await?;
-            let result = out.structured_content.unwrap_or_default();
+            let result = out.structured_value().unwrap_or_default();
             // Rename to the pipeline's names, with the group key as `_id`.
             let groups: Vec<Value> = result["groups"]
                 .as_array()
@@ -520,7 +520,7 @@ impl QueryTool {
             ));
         }
         if let Some(out) = &p.count {
-            let n = c.count(query, ctx).await?.structured_content.unwrap_or_default();
+            let n = c.count(query, ctx).await?.structured_value().unwrap_or_default();
             return Ok(CallToolResult::structured(
                 json!({ "items": [{ out: n["count"] }], "returned": 1, "has_more": false }),
             ));
@@ -562,13 +562,14 @@ impl QueryTool {
             }
             None => {}
         }
-        let mut out = c.list(query, ctx).await?;
+        let out = c.list(query, ctx).await?;
         let reshaped =
             p.project.as_ref().is_some_and(|pr| pr.iter().any(|(k, src)| !matches!(src, Proj::Field(f) if f == k)));
         if p.lookups.is_empty() && !reshaped {
             return Ok(out);
         }
-        let Some(Value::Array(items)) = out.structured_content.as_mut().and_then(|v| v.get_mut("items")) else {
+        let mut page = out.structured_value().unwrap_or_default();
+        let Some(Value::Array(items)) = page.get_mut("items") else {
             return Ok(out);
         };
         // As `$lookup` gives them: a list of related rows under the `as` name.
@@ -609,7 +610,7 @@ impl QueryTool {
                 *item = row;
             }
         }
-        Ok(CallToolResult::structured(out.structured_content.unwrap_or_default()))
+        Ok(CallToolResult::structured(page))
     }
 }
 

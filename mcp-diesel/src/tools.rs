@@ -4,15 +4,17 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use mcp_core::protocol::{CallToolResult, Content, Tool, ToolAnnotations};
+use mcp_core::protocol::{CallToolResult, Content, StructuredContent, Tool, ToolAnnotations};
 use mcp_core::server::{BoxFuture, Toolset};
 use mcp_core::{Context, ToolError};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::aggregate::{AggOp, AggQuery, Metric};
 use crate::exec::{Db, Executor, ModelExec};
 use crate::filter::{Caps, Condition, Filter, Kind, Op, RelatedFields, parse_related, parse_trusted_related};
 use crate::model::{ListQuery, ModelInfo, QueryError};
+use crate::row_json::{Extra, agent_value, row_content, write_row};
 
 type ScopeFn = dyn Fn(&Context) -> Result<Value, ToolError> + Send + Sync;
 type FilterFn = dyn Fn(&Context) -> Result<Filter, ToolError> + Send + Sync;
@@ -1024,7 +1026,7 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         let (_, values) = self.prepare_write(args, WriteAction::Create, ctx)?;
         let scope = self.write_scope_filter(ctx)?;
         let row = M::exec_create(&self.db, values, scope).await?;
-        row_result(&row)
+        row_result(&row, &[])
     }
 
     async fn update(&self, args: Map<String, Value>, ctx: &Context, patch: bool) -> Result<CallToolResult, ToolError> {
@@ -1034,7 +1036,7 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         let scope = self.write_scope_filter(ctx)?;
         let shown = key.clone();
         match M::exec_update(&self.db, key, values, scope).await? {
-            Some(row) => row_result(&row),
+            Some(row) => row_result(&row, &[]),
             None => Err(not_found::<M>(&shown)),
         }
     }
@@ -1193,9 +1195,10 @@ fn not_found<M: ModelInfo>(key: &Value) -> ToolError {
     ToolError::not_found(format!("no {} with `{}` = {key}", M::NAME, M::FIELDS[M::PRIMARY_KEY].name))
 }
 
-fn row_result<M: ModelInfo>(row: &M) -> Result<CallToolResult, ToolError> {
-    let obj = row.to_agent_json().map_err(|e| ToolError::internal(format!("the row could not be serialized: {e}")))?;
-    Ok(CallToolResult::structured(Value::Object(obj)))
+fn row_result<M: ModelInfo>(row: &M, extra: &Extra<'_>) -> Result<CallToolResult, ToolError> {
+    row_content(row, extra)
+        .map(CallToolResult::from_structured)
+        .map_err(|e| ToolError::internal(format!("the row could not be serialized: {e}")))
 }
 
 /// The schema of one field of the row schema (`{}` if it has none).
@@ -1426,68 +1429,70 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         let total = include_total.then_some(filter);
         let (rows, total, included) = M::exec_page(&self.db, query, scope, total, includes).await?;
         let fetched_more = rows.len() as i64 > limit;
-        let mut items = Vec::new();
-        // The text content, written as the rows are measured: each row is serialized once.
-        let mut text = String::from(r#"{"items":["#);
+        let page = &rows[..rows.len().min(limit as usize)];
+        // The page's JSON, written once: each row straight from the model's `Serialize`,
+        // measured as it is written.
+        let mut text = br#"{"items":["#.to_vec();
         let mut used = 0usize;
         let mut truncated = false;
-        let mut last_key: Option<Vec<Value>> = None;
-        for (i, row) in rows.into_iter().take(limit as usize).enumerate() {
-            let mut obj =
-                row.to_agent_json().map_err(|e| ToolError::internal(format!("a row could not be serialized: {e}")))?;
-            let key: Vec<Value> = order_for_cursor
-                .iter()
-                .map(|(f, _)| obj.get(M::FIELDS[*f].name).cloned().unwrap_or(Value::Null))
-                .collect();
-            if let Some(f) = &fields {
-                obj.retain(|k, _| f.contains(k));
+        let mut returned = 0usize;
+        let serialize_error = |e: serde_json::Error| ToolError::internal(format!("a row could not be serialized: {e}"));
+        for (i, row) in page.iter().enumerate() {
+            let extra: Vec<(&str, &Value)> =
+                included.iter().map(|(name, values)| (*name, values.get(i).unwrap_or(&Value::Null))).collect();
+            let start = text.len();
+            if returned > 0 {
+                text.push(b',');
             }
-            for (name, values) in &included {
-                obj.insert((*name).to_owned(), values.get(i).cloned().unwrap_or(Value::Null));
-            }
-            let mut json = json_text(&obj);
-            if json.len() > self.budget && items.is_empty() {
+            let row_start = text.len();
+            write_row(&mut text, row, fields.as_deref(), &extra).map_err(serialize_error)?;
+            let mut len = text.len() - row_start;
+            if len > self.budget && returned == 0 {
+                // A row too long on its own is shown cut, rather than not at all.
+                text.truncate(row_start);
+                let mut obj = agent_value(row, fields.as_deref(), &extra).map_err(serialize_error)?;
                 shorten(&mut obj, self.budget);
-                json = json_text(&obj);
+                serde_json::to_writer(&mut text, &obj).map_err(serialize_error)?;
+                len = text.len() - row_start;
                 truncated = true;
-            } else if used + json.len() > self.budget {
+            } else if used + len > self.budget {
+                text.truncate(start);
                 truncated = true;
                 break;
             }
-            used += json.len();
-            if !items.is_empty() {
-                text.push(',');
-            }
-            text.push_str(&json);
-            items.push(Value::Object(obj));
-            last_key = Some(key);
+            used += len;
+            returned += 1;
         }
-        let returned = items.len() as i64;
-        let has_more = fetched_more || (truncated && returned < limit);
-        let mut out = Map::new();
-        out.insert("items".into(), Value::Array(items));
-        text.push(']');
-        let mut member = |key: &str, value: Value| {
-            text.push_str(&format!(",\"{key}\":{}", json_text(&value)));
-            out.insert(key.into(), value);
-        };
-        member("returned", json!(returned));
+        let has_more = fetched_more || (truncated && (returned as i64) < limit);
+        text.push(b']');
+        member(&mut text, "returned", &returned);
         if let Some(t) = total {
-            member("total", json!(t));
+            member(&mut text, "total", &t);
         }
-        member("has_more", json!(has_more));
+        member(&mut text, "has_more", &has_more);
         if has_more {
-            let next = match last_key {
-                Some(values) if keyset => Cursor::After(values),
-                _ => Cursor::Offset(offset + returned),
+            let next = match page.get(returned.wrapping_sub(1)) {
+                Some(last) if keyset => {
+                    let obj = last.to_agent_json().map_err(serialize_error)?;
+                    Cursor::After(
+                        order_for_cursor
+                            .iter()
+                            .map(|(f, _)| obj.get(M::FIELDS[*f].name).cloned().unwrap_or(Value::Null))
+                            .collect(),
+                    )
+                }
+                _ => Cursor::Offset(offset + returned as i64),
             };
-            member("next_cursor", json!(encode_cursor(&next, &order_for_cursor)));
+            member(&mut text, "next_cursor", &encode_cursor(&next, &order_for_cursor));
         }
-        member("truncated", json!(truncated));
-        text.push('}');
+        member(&mut text, "truncated", &truncated);
+        text.push(b'}');
+        let text = String::from_utf8(text).map_err(|e| ToolError::internal(format!("a page is not UTF-8: {e}")))?;
+        let structured =
+            RawValue::from_string(text.clone()).map_err(|e| ToolError::internal(format!("a page is not JSON: {e}")))?;
         Ok(CallToolResult {
             content: vec![Content::text(text)],
-            structured_content: Some(Value::Object(out)),
+            structured_content: Some(StructuredContent::from(structured)),
             ..Default::default()
         })
     }
@@ -1501,13 +1506,8 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         let found = M::exec_get(&self.db, key, scope, includes).await?;
         match found {
             Some((row, included)) => {
-                let mut obj = row
-                    .to_agent_json()
-                    .map_err(|e| ToolError::internal(format!("the row could not be serialized: {e}")))?;
-                for (name, value) in included {
-                    obj.insert(name.to_owned(), value);
-                }
-                Ok(CallToolResult::structured(Value::Object(obj)))
+                let extra: Vec<(&str, &Value)> = included.iter().map(|(name, value)| (*name, value)).collect();
+                row_result(&row, &extra)
             }
             None => Err(not_found::<M>(&shown)),
         }
@@ -1522,9 +1522,15 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
     }
 }
 
-/// Compact JSON text of a value (JSON values always serialize).
-fn json_text(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+/// Append `,"key":value` to an object's JSON text (`key` needs no escaping; numbers,
+/// booleans and strings always serialize).
+fn member(text: &mut Vec<u8>, key: &str, value: &impl serde::Serialize) {
+    text.extend_from_slice(b",\"");
+    text.extend_from_slice(key.as_bytes());
+    text.extend_from_slice(b"\":");
+    if serde_json::to_writer(&mut *text, value).is_err() {
+        text.extend_from_slice(b"null");
+    }
 }
 
 /// Cut long strings of a row that alone exceeds the byte budget, marking each cut.

@@ -149,7 +149,7 @@ async fn concurrent_writes_share_a_small_pool() {
         assert_ne!(r.is_error, Some(true), "{:?}", r.content);
     }
     let all = c.call_tool("notes_list", json!({ "limit": 100, "include_total": true })).await.unwrap();
-    let page = all.structured_content.unwrap();
+    let page = all.structured_value().unwrap();
     assert_eq!(page["total"], 12);
     let mut bodies: Vec<&str> = page["items"].as_array().unwrap().iter().map(|n| n["body"].as_str().unwrap()).collect();
     bodies.sort_unstable();

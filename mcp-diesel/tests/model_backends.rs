@@ -416,7 +416,7 @@ async fn call(c: &TestClient, tool: &str, args: Value) -> Value {
     assert_ne!(r.is_error, Some(true), "{tool} failed: {:?}", r.content);
     // The text block carries the same JSON, for clients that read only text.
     let text: Value = serde_json::from_str(&r.text_content()).expect("the text is JSON");
-    let structured = r.structured_content.expect("structured content");
+    let structured = r.structured_value().expect("structured content");
     assert_eq!(text, structured, "{tool}: text and structured content differ");
     structured
 }

@@ -88,6 +88,6 @@ async fn a_slow_sqlite_statement_times_out_and_keeps_its_connection_until_it_end
     eprintln!("the abandoned statement ended after {:?}", started.elapsed());
     let r = c.call_tool("notes_list", json!({})).await.expect("protocol error");
     assert_ne!(r.is_error, Some(true), "{:?}", r.content);
-    assert_eq!(r.structured_content.unwrap()["items"], json!([{ "id": 1, "text": "hello" }]));
+    assert_eq!(r.structured_value().unwrap()["items"], json!([{ "id": 1, "text": "hello" }]));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -19,7 +19,7 @@ fn blog() -> Blog {
 
 fn structured(r: &mcp_core::protocol::CallToolResult) -> Value {
     assert_ne!(r.is_error, Some(true), "{:?}", r.content);
-    r.structured_content.clone().unwrap()
+    r.structured_value().expect("structured content")
 }
 
 #[tokio::test]

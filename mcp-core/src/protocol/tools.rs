@@ -1,6 +1,9 @@
 //! Tools: `tools/list` and `tools/call`.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{CacheScope, Content, Icon, InputResponses, Meta, ResultType};
@@ -182,7 +185,7 @@ pub struct CallToolResult {
     pub content: Vec<Content>,
     /// Structured content matching the tool's `outputSchema`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub structured_content: Option<Value>,
+    pub structured_content: Option<StructuredContent>,
     /// Whether the tool failed (an error the model can see and act on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_error: Option<bool>,
@@ -205,7 +208,42 @@ impl CallToolResult {
     /// A successful structured result with a text copy of the value.
     pub fn structured(value: Value) -> Self {
         let text = serde_json::to_string(&value).unwrap_or_default();
-        CallToolResult { content: vec![Content::text(text)], structured_content: Some(value), ..Default::default() }
+        CallToolResult {
+            content: vec![Content::text(text)],
+            structured_content: Some(StructuredContent::from(value)),
+            ..Default::default()
+        }
+    }
+
+    /// A successful structured result from any serializable value, with a text copy:
+    /// `value` is serialized once, straight to JSON text, without building a [`Value`]
+    /// on the way. Fails only where `serde_json` would (a map with non-string keys, a
+    /// `Serialize` impl that reports an error).
+    ///
+    /// ```
+    /// # use mcp_core::protocol::CallToolResult;
+    /// #[derive(serde::Serialize)]
+    /// struct Sum { total: i64 }
+    ///
+    /// let r = CallToolResult::serialized(&Sum { total: 5 }).unwrap();
+    /// assert_eq!(r.text_content(), r#"{"total":5}"#);
+    /// assert_eq!(r.structured_value(), Some(serde_json::json!({ "total": 5 })));
+    /// ```
+    pub fn serialized<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        StructuredContent::to_raw(value).map(Self::from_structured)
+    }
+
+    /// A successful structured result whose text block is a copy of the content's JSON.
+    pub fn from_structured(content: StructuredContent) -> Self {
+        let text = content.json().into_owned();
+        CallToolResult { content: vec![Content::text(text)], structured_content: Some(content), ..Default::default() }
+    }
+
+    /// The structured content as a [`Value`]: `None` when there is none, or when it is
+    /// JSON text `serde_json` cannot read back into a tree (nested deeper than its
+    /// recursion limit of 128). Meant for tests and for code that edits a result.
+    pub fn structured_value(&self) -> Option<Value> {
+        self.structured_content.as_ref().and_then(|s| s.to_value().ok())
     }
 
     /// A failed result (`isError: true`) with a message the model can act on.
@@ -221,5 +259,197 @@ impl CallToolResult {
     /// The concatenated text of all text blocks.
     pub fn text_content(&self) -> String {
         self.content.iter().filter_map(Content::as_text).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// A tool result's `structuredContent`: a JSON value, held either as a tree ([`Value`],
+/// to build or edit) or as the compact JSON text it was serialized to (written into the
+/// response as it is, without a tree in between).
+///
+/// Results read off the wire (a client, [`crate::testing`]) hold a tree. Two contents are
+/// equal when they hold the same JSON value, whichever way each holds it; a content also
+/// compares with a [`Value`].
+#[derive(Clone)]
+pub struct StructuredContent(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Tree(Value),
+    Text(Box<RawValue>),
+}
+
+impl StructuredContent {
+    /// Serialize `value` straight to JSON text (no [`Value`] is built).
+    pub fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        serde_json::value::to_raw_value(value).map(Self::from)
+    }
+
+    /// The tree, when the content holds one (not when it holds text).
+    pub fn as_value(&self) -> Option<&Value> {
+        match &self.0 {
+            Repr::Tree(v) => Some(v),
+            Repr::Text(_) => None,
+        }
+    }
+
+    /// The JSON text, when the content holds text (not when it holds a tree).
+    pub fn as_raw(&self) -> Option<&RawValue> {
+        match &self.0 {
+            Repr::Tree(_) => None,
+            Repr::Text(raw) => Some(raw),
+        }
+    }
+
+    /// The value as a tree: a clone, or the text read back. Reading back fails only for
+    /// text nested deeper than `serde_json`'s recursion limit (128).
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        match &self.0 {
+            Repr::Tree(v) => Ok(v.clone()),
+            Repr::Text(raw) => serde_json::from_str(raw.get()),
+        }
+    }
+
+    /// [`StructuredContent::to_value`], without the clone when the content is a tree.
+    pub fn into_value(self) -> Result<Value, serde_json::Error> {
+        match self.0 {
+            Repr::Tree(v) => Ok(v),
+            Repr::Text(raw) => serde_json::from_str(raw.get()),
+        }
+    }
+
+    /// The compact JSON text (borrowed when the content holds text).
+    pub fn json(&self) -> std::borrow::Cow<'_, str> {
+        match &self.0 {
+            Repr::Tree(v) => serde_json::to_string(v).unwrap_or_default().into(),
+            Repr::Text(raw) => raw.get().into(),
+        }
+    }
+
+    /// Whether the value is a JSON object.
+    pub fn is_object(&self) -> bool {
+        match &self.0 {
+            Repr::Tree(v) => v.is_object(),
+            Repr::Text(raw) => raw.get().trim_start().starts_with('{'),
+        }
+    }
+}
+
+impl From<Value> for StructuredContent {
+    fn from(value: Value) -> Self {
+        StructuredContent(Repr::Tree(value))
+    }
+}
+
+impl From<Box<RawValue>> for StructuredContent {
+    fn from(raw: Box<RawValue>) -> Self {
+        StructuredContent(Repr::Text(raw))
+    }
+}
+
+impl fmt::Debug for StructuredContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Tree(v) => fmt::Debug::fmt(v, f),
+            Repr::Text(raw) => f.write_str(raw.get()),
+        }
+    }
+}
+
+impl PartialEq for StructuredContent {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Repr::Tree(a), Repr::Tree(b)) => a == b,
+            (Repr::Text(a), Repr::Text(b)) if a.get() == b.get() => true,
+            _ => match (self.to_value(), other.to_value()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            },
+        }
+    }
+}
+
+impl PartialEq<Value> for StructuredContent {
+    fn eq(&self, other: &Value) -> bool {
+        match &self.0 {
+            Repr::Tree(v) => v == other,
+            Repr::Text(_) => self.to_value().is_ok_and(|v| v == *other),
+        }
+    }
+}
+
+impl Serialize for StructuredContent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Repr::Tree(v) => v.serialize(serializer),
+            Repr::Text(raw) => raw.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StructuredContent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(Self::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use serde_json::value::RawValue;
+
+    use super::{CallToolResult, StructuredContent};
+
+    fn text(json: &str) -> StructuredContent {
+        StructuredContent::from(RawValue::from_string(json.to_owned()).unwrap())
+    }
+
+    #[test]
+    fn text_and_tree_are_equal_when_they_hold_the_same_value() {
+        let tree = StructuredContent::from(json!({ "a": 1, "b": [true] }));
+        assert_eq!(text(r#"{"b":[true],"a":1}"#), tree);
+        assert_eq!(tree, text(r#"{ "a": 1, "b": [true] }"#));
+        assert_eq!(text(r#"{"a":1}"#), json!({ "a": 1 }));
+        assert_ne!(text(r#"{"a":1}"#), json!({ "a": 2 }));
+        assert_ne!(text("[1]"), tree);
+    }
+
+    #[test]
+    fn text_is_written_as_it_is_and_read_back_as_a_tree() {
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            z: &'a str,
+            a: u8,
+        }
+        let r = CallToolResult::serialized(&Row { z: "\"quoted\"", a: 1 }).unwrap();
+        let content = r.structured_content.as_ref().unwrap();
+        assert_eq!(content.as_raw().map(RawValue::get), Some(r#"{"z":"\"quoted\"","a":1}"#), "fields in order, once");
+        assert!(content.as_value().is_none());
+        assert_eq!(r.text_content(), r#"{"z":"\"quoted\"","a":1}"#, "the text block is the same JSON");
+        assert_eq!(r.structured_value(), Some(json!({ "z": "\"quoted\"", "a": 1 })));
+        let wire = serde_json::to_value(&r).unwrap();
+        assert_eq!(wire["structuredContent"], json!({ "z": "\"quoted\"", "a": 1 }));
+        // Read off the wire, a result holds a tree.
+        let back: CallToolResult = serde_json::from_value(wire).unwrap();
+        assert!(back.structured_content.as_ref().unwrap().as_value().is_some());
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn objects_are_told_apart_without_reading_the_text() {
+        assert!(text(r#"{"a":1}"#).is_object());
+        assert!(!text("[1]").is_object());
+        assert!(!text(r#""{""#).is_object());
+        assert!(StructuredContent::from(json!({})).is_object());
+        assert!(!StructuredContent::from(json!(1)).is_object());
+    }
+
+    #[test]
+    fn text_nested_too_deep_to_read_back_is_no_value_but_still_serializes() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let content = StructuredContent::to_raw(&RawValue::from_string(deep.clone()).unwrap()).unwrap();
+        assert!(content.to_value().is_err());
+        let r = CallToolResult::from_structured(content);
+        assert_eq!(r.structured_value(), None);
+        assert!(serde_json::to_string(&r).unwrap().contains(&deep));
     }
 }

@@ -1,12 +1,15 @@
 //! Version-specific shaping of results: the one place that knows what each protocol
 //! version allows. Handlers build the richest form; this trims it for older clients.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use crate::protocol::{
     CacheScope, CallToolResult, CompleteResult, Content, DiscoverResult, EmptyResult, GetPromptResult, Implementation,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, Meta, Prompt,
-    ProtocolVersion, ReadResourceResult, Resource, ResourceTemplate, ResultType, SubscriptionsListenResult, Tool,
+    ProtocolVersion, ReadResourceResult, Resource, ResourceTemplate, ResultType, StructuredContent,
+    SubscriptionsListenResult, Tool,
 };
 
 /// Access to the fields every 2026-07-28 result carries.
@@ -191,13 +194,19 @@ pub(crate) fn call_result(r: &mut CallToolResult, version: ProtocolVersion, wrap
     } else if !version.allows_non_object_structured_content()
         && let Some(v) = r.structured_content.take()
     {
-        let v = if wrap || !v.is_object() {
-            let mut m = Map::new();
-            m.insert(WRAP_KEY.into(), v);
-            Value::Object(m)
-        } else {
-            v
-        };
-        r.structured_content = Some(v);
+        r.structured_content = Some(if wrap || !v.is_object() { wrapped(v) } else { v });
     }
+}
+
+/// `{"result": content}`, without reading text content back into a tree.
+fn wrapped(content: StructuredContent) -> StructuredContent {
+    if let Some(raw) = content.as_raw()
+        && let Ok(w) = StructuredContent::to_raw(&BTreeMap::from([(WRAP_KEY, raw)]))
+    {
+        return w;
+    }
+    // A tree (reading it back cannot fail), or text that failed to serialize (it cannot).
+    let mut m = Map::new();
+    m.insert(WRAP_KEY.into(), content.into_value().unwrap_or_default());
+    StructuredContent::from(Value::Object(m))
 }
