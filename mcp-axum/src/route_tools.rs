@@ -46,12 +46,12 @@ impl McpCall {
 /// The headers of the HTTP request that carried an MCP message, in the
 /// [`Context`] of every request served over HTTP (`ctx.get::<RequestHeaders>()`).
 #[derive(Clone, Debug, Default)]
-pub struct RequestHeaders(Arc<HeaderMap>);
+pub struct RequestHeaders(HeaderMap);
 
 impl RequestHeaders {
-    /// A shared copy of `headers`.
+    /// A copy of `headers`.
     pub fn new(headers: &HeaderMap) -> Self {
-        RequestHeaders(Arc::new(headers.clone()))
+        RequestHeaders(headers.clone())
     }
 
     /// The headers.
@@ -62,7 +62,7 @@ impl RequestHeaders {
 
 impl From<HeaderMap> for RequestHeaders {
     fn from(headers: HeaderMap) -> Self {
-        RequestHeaders(Arc::new(headers))
+        RequestHeaders(headers)
     }
 }
 

@@ -532,7 +532,10 @@ async fn session(inner: &Inner, parts: &http::request::Parts, id: &str) -> Resul
 /// Keep what a request changed in its legacy session. A store that fails is logged: the
 /// answer stands.
 async fn save_session(inner: &Inner, id: &str, live: &Live) {
-    if let Err(e) = Box::pin(inner.sessions.persist(id, live)).await {
+    // Most requests change nothing: no future to box for them.
+    if live.take_dirty()
+        && let Err(e) = Box::pin(inner.sessions.save(id, live)).await
+    {
         tracing::warn!(error = %e, "could not save session state");
     }
 }
@@ -737,7 +740,7 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
     if era == Era::Modern && has_requests && !may_send(&parsed) {
         // Nothing to stream: dispatch in place, without a channel.
         let cancel = CancellationToken::new();
-        let answer = dispatch(server, parsed, inbound.cancel(cancel.clone()));
+        let answer = dispatch(server, parsed, inbound.request_cancel(cancel.clone()));
         return answer_in_place(cancel, answer).await;
     }
     if !has_requests {
@@ -754,7 +757,7 @@ async fn respond(inner: &Arc<Inner>, parsed: Parsed, inbound: Inbound, era: Era,
 fn with_sink(inbound: Inbound) -> (Inbound, SinkReceiver, CancellationToken) {
     let (sink, rx) = Sink::lazy(64);
     let cancel = CancellationToken::new();
-    (inbound.sink(sink).cancel(cancel.clone()), rx, cancel)
+    (inbound.sink(sink).request_cancel(cancel.clone()), rx, cancel)
 }
 
 /// Run a request's handler with a sink; answer with one JSON body, or with an SSE stream
@@ -848,7 +851,7 @@ async fn fast_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Parts, by
         Err(resp) => return Some(resp),
     };
     let cancel = CancellationToken::new();
-    let inbound = Inbound::new().extensions(extensions(parts)).mirrored(mirrored).cancel(cancel.clone());
+    let inbound = Inbound::new().extensions(extensions(parts)).mirrored(mirrored).request_cancel(cancel.clone());
     let answer = guarded_call(|| inner.server.handle_tool_call(call, inbound));
     Some(answer_in_place(cancel, answer).await)
 }
@@ -861,15 +864,16 @@ async fn fast_legacy_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Pa
     if !inner.config.legacy || inner.auth.is_some() {
         return None;
     }
-    let id = header(headers, &SESSION_ID_H)?;
+    // The header's value, shared (not copied): the headers move into the extensions.
+    let id_value = headers.get(&SESSION_ID_H)?.clone();
+    let id = id_value.to_str().ok()?;
     if let Some(v) = header(headers, &PROTOCOL_VERSION_H)
         && ProtocolVersion::parse(v).is_none_or(ProtocolVersion::is_modern)
     {
         return None;
     }
     let call = inner.server.parse_tool_call(bytes)?;
-    let id = id.to_owned();
-    let live = match session(inner, parts, &id).await {
+    let live = match session(inner, parts, id).await {
         Ok(l) => l,
         Err(resp) => return Some(resp),
     };
@@ -877,7 +881,7 @@ async fn fast_legacy_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Pa
     // The handler's future owns what it needs: it may outlive the body as an event stream.
     let task = Box::pin(guarded_call(|| inner.server.handle_tool_call(call, inbound)));
     let resp = stream_or_answer(inner, rx, cancel, task, Era::Legacy, None).await;
-    save_session(inner, &id, &live).await;
+    save_session(inner, id, &live).await;
     Some(resp)
 }
 

@@ -389,12 +389,9 @@ impl Sessions {
         lock(&self.live).get(id, Instant::now())
     }
 
-    /// Write the state back if a request changed it.
-    pub(crate) async fn persist(&self, id: &str, live: &Live) -> Result<(), StoreError> {
-        if live.take_dirty() {
-            self.store.save(id, &live.session.state()).await?;
-        }
-        Ok(())
+    /// Write the state back (the caller knows a request changed it: [`Live::take_dirty`]).
+    pub(crate) async fn save(&self, id: &str, live: &Live) -> Result<(), StoreError> {
+        self.store.save(id, &live.session.state()).await
     }
 
     /// End session `id`; whether it existed.

@@ -129,7 +129,7 @@ impl Server {
             let inbound = Inbound::new()
                 .session(session.clone())
                 .sink(sink.clone())
-                .cancel(connection.child_token())
+                .request_cancel(connection.child_token())
                 .extensions(extensions.clone());
             // `initialize`, notifications and the client's answers change what later
             // messages see, so they are handled in arrival order. Other requests run on

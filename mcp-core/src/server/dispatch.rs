@@ -125,7 +125,7 @@ impl Server {
                         )),
                         Ok(m) => {
                             let server = self.clone();
-                            let inbound = inbound.clone();
+                            let inbound = inbound.for_batch_item();
                             set.spawn(async move { (i, server.handle(m, inbound).await) });
                         }
                         Err(resp) => out.push((i, resp)),
@@ -447,10 +447,7 @@ impl Server {
         responses: InputResponses,
         completion: Option<crate::protocol::CompleteContext>,
     ) -> (Context, Tracked) {
-        let cancel = match &inbound.cancel {
-            Some(t) => t.child_token(),
-            None => CancellationToken::new(),
-        };
+        let cancel = inbound.handler_cancel();
         let tracked = Tracked::new(inbound.session.clone(), req.id.clone(), cancel.clone());
         let ctx = Context::new(ContextParts {
             request_id: req.id.clone(),

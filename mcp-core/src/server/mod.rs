@@ -57,11 +57,15 @@ pub struct Inbound {
     pub extensions: Extensions,
     /// Where notifications and client requests for this request go.
     pub sink: Option<Sink>,
-    /// Fires when the transport loses the client (for example an HTTP disconnect).
+    /// Fires when the transport loses the client (for example an HTTP disconnect). Each
+    /// request's handler gets a child of it, unless it is the request's own token
+    /// ([`Inbound::request_cancel`]).
     pub cancel: Option<CancellationToken>,
     /// What the transport's headers repeat from the message, to be held against it
     /// (2026-07-28 over HTTP); `None`: nothing to check.
     pub mirrored: Option<MirroredHeaders>,
+    /// Whether `cancel` belongs to the one request this inbound carries.
+    own_cancel: bool,
 }
 
 /// Values a 2026-07-28 HTTP request's headers repeat from its body. The dispatcher,
@@ -101,10 +105,37 @@ impl Inbound {
         self
     }
 
-    /// With a cancellation token.
+    /// With a cancellation token that fires when the transport loses the client: each
+    /// request's handler gets a child of it, so cancelling one request
+    /// (`notifications/cancelled`) leaves the token alone.
     pub fn cancel(mut self, cancel: CancellationToken) -> Self {
         self.cancel = Some(cancel);
+        self.own_cancel = false;
         self
+    }
+
+    /// With the cancellation token of the one request this inbound carries (an HTTP
+    /// POST, a stdio message): the handler's context uses it as it is instead of a child
+    /// of it (which costs an allocation and two locks), so cancelling the request cancels
+    /// this token too. A batch's requests still get children of it.
+    pub fn request_cancel(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = Some(cancel);
+        self.own_cancel = true;
+        self
+    }
+
+    /// The cancellation token of a handler of one of this inbound's requests.
+    pub(crate) fn handler_cancel(&self) -> CancellationToken {
+        match &self.cancel {
+            Some(t) if self.own_cancel => t.clone(),
+            Some(t) => t.child_token(),
+            None => CancellationToken::new(),
+        }
+    }
+
+    /// This inbound for one request of a batch (a token of its own no longer is).
+    pub(crate) fn for_batch_item(&self) -> Self {
+        Inbound { own_cancel: false, ..self.clone() }
     }
 
     /// With headers to hold against the message.
@@ -854,5 +885,28 @@ mod tests {
         assert!(validate_tool_name("has space").is_err());
         assert!(validate_tool_name(&"x".repeat(129)).is_err());
         assert!(validate_tool_name(&"x".repeat(128)).is_ok());
+    }
+
+    #[test]
+    fn a_request_s_own_token_is_its_handler_s_and_batch_items_get_children() {
+        use tokio_util::sync::CancellationToken;
+        let own = CancellationToken::new();
+        let inbound = Inbound::new().request_cancel(own.clone());
+        inbound.handler_cancel().cancel();
+        assert!(own.is_cancelled(), "cancelling the request cancels its own token");
+
+        let post = CancellationToken::new();
+        let batch = Inbound::new().request_cancel(post.clone());
+        let (one, two) = (batch.for_batch_item().handler_cancel(), batch.for_batch_item().handler_cancel());
+        one.cancel();
+        assert!(!post.is_cancelled() && !two.is_cancelled(), "one request of a batch leaves the rest alone");
+        post.cancel();
+        assert!(two.is_cancelled(), "losing the client cancels them all");
+
+        let connection = CancellationToken::new();
+        let shared = Inbound::new().request_cancel(CancellationToken::new()).cancel(connection.clone());
+        shared.handler_cancel().cancel();
+        assert!(!connection.is_cancelled(), "a shared token gets children");
+        assert!(!Inbound::new().handler_cancel().is_cancelled());
     }
 }
