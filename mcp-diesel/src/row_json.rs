@@ -31,7 +31,7 @@ pub(crate) fn write_row<M: ModelInfo>(
 
 /// The row as agents see it, as structured content (JSON text).
 pub(crate) fn row_content<M: ModelInfo>(row: &M, extra: &Extra<'_>) -> Result<StructuredContent, serde_json::Error> {
-    match StructuredContent::to_raw(&AgentRow { row, hidden: M::HIDDEN, fields: None, extra }) {
+    match StructuredContent::from_serialize(&AgentRow { row, hidden: M::HIDDEN, fields: None, extra }) {
         Ok(content) => Ok(content),
         Err(_) => agent_value(row, None, extra).map(|obj| StructuredContent::from(Value::Object(obj))),
     }

@@ -230,7 +230,7 @@ impl CallToolResult {
     /// assert_eq!(r.structured_value(), Some(serde_json::json!({ "total": 5 })));
     /// ```
     pub fn serialized<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        StructuredContent::to_raw(value).map(Self::from_structured)
+        StructuredContent::from_serialize(value).map(Self::from_structured)
     }
 
     /// A successful structured result whose text block is a copy of the content's JSON.
@@ -280,7 +280,7 @@ enum Repr {
 
 impl StructuredContent {
     /// Serialize `value` straight to JSON text (no [`Value`] is built).
-    pub fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
         serde_json::value::to_raw_value(value).map(Self::from)
     }
 
@@ -446,7 +446,7 @@ mod tests {
     #[test]
     fn text_nested_too_deep_to_read_back_is_no_value_but_still_serializes() {
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        let content = StructuredContent::to_raw(&RawValue::from_string(deep.clone()).unwrap()).unwrap();
+        let content = StructuredContent::from_serialize(&RawValue::from_string(deep.clone()).unwrap()).unwrap();
         assert!(content.to_value().is_err());
         let r = CallToolResult::from_structured(content);
         assert_eq!(r.structured_value(), None);

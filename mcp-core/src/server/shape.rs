@@ -201,7 +201,7 @@ pub(crate) fn call_result(r: &mut CallToolResult, version: ProtocolVersion, wrap
 /// `{"result": content}`, without reading text content back into a tree.
 fn wrapped(content: StructuredContent) -> StructuredContent {
     if let Some(raw) = content.as_raw()
-        && let Ok(w) = StructuredContent::to_raw(&BTreeMap::from([(WRAP_KEY, raw)]))
+        && let Ok(w) = StructuredContent::from_serialize(&BTreeMap::from([(WRAP_KEY, raw)]))
     {
         return w;
     }
