@@ -263,6 +263,23 @@ impl Response {
             Outcome::Error(e) => e.message.len() + 128,
         };
         let mut out = Vec::with_capacity(size);
+        if let Outcome::Result(r) = &self.outcome {
+            // Every answer goes this way: the envelope written as it is (what serializing
+            // `self` writes, without serde's machinery for a raw value inside a struct).
+            out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+            let id = match &self.id {
+                Some(RequestId::Number(n)) => serde_json::to_writer(&mut out, n),
+                Some(RequestId::String(s)) => serde_json::to_writer(&mut out, &**s),
+                None => serde_json::to_writer(&mut out, &()),
+            };
+            if id.is_ok() {
+                out.extend_from_slice(br#","result":"#);
+                out.extend_from_slice(r.get().as_bytes());
+                out.push(b'}');
+                return out;
+            }
+            out.clear();
+        }
         match serde_json::to_writer(&mut out, self) {
             Ok(()) => out,
             Err(_) => {
@@ -530,6 +547,20 @@ mod tests {
         assert_eq!(resp.as_error().unwrap().code, codes::PARSE_ERROR);
         let text = String::from_utf8(resp.to_vec()).unwrap();
         assert!(text.contains("\"id\":null"), "{text}");
+    }
+
+    #[test]
+    fn answers_are_written_as_serde_writes_them() {
+        let result: Arc<RawValue> = Arc::from(to_raw(&serde_json::json!({ "content": [], "x": "\"q\"" })));
+        let ids = [Some(RequestId::Number(-7)), Some(RequestId::String("a\"b\\c\u{1}é".into())), None];
+        for id in ids {
+            let r = Response { id: id.clone(), outcome: Outcome::Result(result.clone()) };
+            assert_eq!(r.to_vec(), serde_json::to_vec(&r).unwrap(), "{id:?}");
+            let back: Response = serde_json::from_slice(&r.to_vec()).unwrap();
+            assert_eq!(back.id, id);
+        }
+        let e = Response::error(Some(RequestId::Number(1)), ErrorObject::internal("x"));
+        assert_eq!(e.to_vec(), serde_json::to_vec(&e).unwrap());
     }
 
     #[test]
