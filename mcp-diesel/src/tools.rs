@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use mcp_core::protocol::{CallToolResult, Content, StructuredContent, Tool, ToolAnnotations};
+use mcp_core::protocol::{CallToolResult, StructuredContent, Tool, ToolAnnotations};
 use mcp_core::server::{BoxFuture, Toolset};
 use mcp_core::{Context, ToolError};
 use serde_json::value::RawValue;
@@ -1489,12 +1489,8 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         text.push(b'}');
         let text = String::from_utf8(text).map_err(|e| ToolError::internal(format!("a page is not UTF-8: {e}")))?;
         let structured =
-            RawValue::from_string(text.clone()).map_err(|e| ToolError::internal(format!("a page is not JSON: {e}")))?;
-        Ok(CallToolResult {
-            content: vec![Content::text(text)],
-            structured_content: Some(StructuredContent::from(structured)),
-            ..Default::default()
-        })
+            RawValue::from_string(text).map_err(|e| ToolError::internal(format!("a page is not JSON: {e}")))?;
+        Ok(CallToolResult::from_structured(StructuredContent::from(structured)))
     }
 
     async fn get(&self, mut args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {

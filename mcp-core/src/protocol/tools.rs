@@ -207,12 +207,7 @@ impl CallToolResult {
 
     /// A successful structured result with a text copy of the value.
     pub fn structured(value: Value) -> Self {
-        let text = serde_json::to_string(&value).unwrap_or_default();
-        CallToolResult {
-            content: vec![Content::text(text)],
-            structured_content: Some(StructuredContent::from(value)),
-            ..Default::default()
-        }
+        Self::from_structured(StructuredContent::from(value))
     }
 
     /// A successful structured result from any serializable value, with a text copy:
