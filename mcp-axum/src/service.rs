@@ -17,7 +17,7 @@ use futures_util::future::Either;
 use http::header::AsHeaderName;
 use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
-use mcp_core::protocol::jsonrpc::{Parsed, parse};
+use mcp_core::protocol::jsonrpc::{Parsed, parse, str_value};
 use mcp_core::protocol::{ErrorObject, Message, ProtocolVersion, RequestId, codes, methods};
 use mcp_core::{Extensions, Inbound, MirroredHeaders, Principal, Reply, Server, Session, Sink, SinkReceiver};
 use serde::Deserialize;
@@ -291,11 +291,6 @@ impl Peek<'_> {
     }
 }
 
-/// A JSON string's text; `None` for other values.
-fn json_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    serde_json::from_str(raw.get()).ok()
-}
-
 fn peek(req: &mcp_core::protocol::Request) -> Peek<'_> {
     req.params.as_deref().and_then(|p| serde_json::from_str(p.get()).ok()).unwrap_or_default()
 }
@@ -396,6 +391,9 @@ async fn post(inner: &Arc<Inner>, parts: &mut http::request::Parts, body: Body) 
         }
     };
     if let Some(resp) = fast_tool_call(inner, parts, &bytes).await {
+        return resp;
+    }
+    if let Some(resp) = fast_list(inner, parts, &bytes) {
         return resp;
     }
     if let Some(resp) = fast_legacy_tool_call(inner, parts, &bytes).await {
@@ -553,7 +551,7 @@ fn check_param_headers(
     if req.method != methods::TOOLS_CALL {
         return Ok(());
     }
-    let Some(name) = peek.and_then(|p| p.name).and_then(json_str) else { return Ok(()) };
+    let Some(name) = peek.and_then(|p| p.name).and_then(str_value) else { return Ok(()) };
     let params = server.tool_param_headers(&name);
     if params.is_empty() {
         return Ok(());
@@ -624,7 +622,7 @@ fn check_tool_scopes(
     if req.method != methods::TOOLS_CALL || cfg.auth.errors_as_results {
         return None;
     }
-    let name = json_str(peek?.name?)?;
+    let name = str_value(peek?.name?)?;
     let principal = parts.extensions.get::<Principal>();
     let denied = inner.server.authorize_tool(&name, principal).err()?;
     if denied.required_scopes().is_empty() {
@@ -835,25 +833,50 @@ async fn stream_or_answer(
 /// The hot path: a 2026-07-28 `tools/call` whose headers say so, that nothing but the
 /// dispatcher needs to look into (no scopes to check, no `Mcp-Param-*` headers) and that
 /// cannot stream, read in one pass ([`Server::parse_tool_call`]) and answered in place.
-/// `None`: take the general way, which gives the same answer.
+/// The mirrored headers are held against the parsed call here, so the dispatcher need not
+/// read them again. `None`: take the general way, which gives the same answer (and
+/// explains any mismatch).
 async fn fast_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Parts, bytes: &Bytes) -> Option<Resp> {
     let headers = &parts.headers;
+    let modern = ProtocolVersion::V2026_07_28.as_str();
     if inner.auth.is_some()
         || inner.server.has_param_headers()
-        || header(headers, &PROTOCOL_VERSION_H) != Some(ProtocolVersion::V2026_07_28.as_str())
+        || header(headers, &PROTOCOL_VERSION_H) != Some(modern)
         || header(headers, &MCP_METHOD_H) != Some(methods::TOOLS_CALL)
     {
         return None;
     }
     let call = inner.server.parse_tool_call(bytes).filter(|c| !c.may_send())?;
-    let mirrored = match modern_headers(headers, call.id(), methods::TOOLS_CALL) {
-        Ok(m) => m,
-        Err(resp) => return Some(resp),
-    };
+    let name = header(headers, &MCP_NAME_H).and_then(decode_header_value)?;
+    if name != call.name() || call.protocol_version().as_deref() != Some(modern) {
+        return None;
+    }
     let cancel = CancellationToken::new();
-    let inbound = Inbound::new().extensions(extensions(parts)).mirrored(mirrored).request_cancel(cancel.clone());
+    let inbound = Inbound::new().extensions(extensions(parts)).request_cancel(cancel.clone());
     let answer = guarded_call(|| inner.server.handle_tool_call(call, inbound));
     Some(answer_in_place(cancel, answer).await)
+}
+
+/// A 2026-07-28 `*/list` request whose headers say so, read in one pass
+/// ([`Server::parse_list_request`]) and answered at once: its page is ready, or made
+/// from the tools the caller may see. `None`: take the general way, which gives the same
+/// answer (and explains any mismatch).
+fn fast_list(inner: &Arc<Inner>, parts: &mut http::request::Parts, bytes: &Bytes) -> Option<Resp> {
+    let headers = &parts.headers;
+    let modern = ProtocolVersion::V2026_07_28.as_str();
+    if header(headers, &PROTOCOL_VERSION_H) != Some(modern) {
+        return None;
+    }
+    let method = header(headers, &MCP_METHOD_H)?;
+    let list = inner.server.parse_list_request(bytes)?;
+    if list.method() != method || list.protocol_version().as_deref() != Some(modern) || list.may_send() {
+        return None;
+    }
+    let inbound = Inbound::new().extensions(extensions(parts));
+    // The application's permission hook may run (which tools this caller sees).
+    let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.server.handle_list(list, &inbound)))
+        .map_or_else(|_| panicked(), |r| r.map(Reply::Single));
+    Some(json_reply(reply, Era::Modern))
 }
 
 /// `tools/call` in a legacy session, read in one pass like [`fast_tool_call`] when no
@@ -915,11 +938,11 @@ fn guarded<'a>(
 
 /// A `tools/call` answer: checked and prepared by `start` (which runs the application's
 /// permission hook), then run; a panic in either becomes an internal error.
-fn guarded_call<F: Future<Output = Option<mcp_core::protocol::Response>> + Send + 'static>(
+fn guarded_call<F: Future<Output = Option<Reply>> + Send + 'static>(
     start: impl FnOnce() -> F,
 ) -> impl Future<Output = Option<Reply>> + Send + 'static {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(start)) {
-        Ok(fut) => Either::Left(guarded(fut.map(|r| r.map(Reply::Single)))),
+        Ok(fut) => Either::Left(guarded(fut)),
         Err(_) => Either::Right(std::future::ready(panicked())),
     }
 }
@@ -935,11 +958,11 @@ fn panicked() -> Option<Reply> {
 fn json_reply(reply: Option<Reply>, era: Era) -> Resp {
     match reply {
         Some(reply) => {
-            let status = match (&reply, era) {
-                (Reply::Single(r), Era::Modern) => r.as_error().map_or(StatusCode::OK, |e| modern_status(e.code)),
+            let status = match era {
+                Era::Modern => reply.as_error().map_or(StatusCode::OK, |e| modern_status(e.code)),
                 _ => StatusCode::OK,
             };
-            json_response(status, reply.to_vec())
+            json_response(status, reply.into_vec())
         }
         None => accepted(),
     }

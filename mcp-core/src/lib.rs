@@ -90,7 +90,7 @@ pub use mcp_macros::mcp_prompt;
 /// Marks a method of an [`macro@mcp_toolset`] impl block as the completion handler of a
 /// prompt argument or template variable. See [`macro@mcp_toolset`].
 pub use mcp_macros::mcp_complete;
-pub use server::dispatch::{Reply, ToolCallRequest};
+pub use server::dispatch::{ListRequest, Reply, ToolCallRequest};
 pub use server::{BuildError, Inbound, MirroredHeaders, Server, ServerBuilder, ServerEvent, Toolset};
 
 /// The names most servers need: `use mcp_core::prelude::*;`.

@@ -266,14 +266,7 @@ impl Response {
         if let Outcome::Result(r) = &self.outcome {
             // Every answer goes this way: the envelope written as it is (what serializing
             // `self` writes, without serde's machinery for a raw value inside a struct).
-            out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-            let id = match &self.id {
-                Some(RequestId::Number(n)) => serde_json::to_writer(&mut out, n),
-                Some(RequestId::String(s)) => serde_json::to_writer(&mut out, &**s),
-                None => serde_json::to_writer(&mut out, &()),
-            };
-            if id.is_ok() {
-                out.extend_from_slice(br#","result":"#);
+            if write_result_head(&mut out, self.id.as_ref()) {
                 out.extend_from_slice(r.get().as_bytes());
                 out.push(b'}');
                 return out;
@@ -287,6 +280,36 @@ impl Response {
             }
         }
     }
+}
+
+/// `{"jsonrpc":"2.0","id":…,"result":`, as serializing a [`Response`] writes it; `false`
+/// (with `out` partly written) if the id would not serialize.
+fn write_result_head(out: &mut Vec<u8>, id: Option<&RequestId>) -> bool {
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    let id = match id {
+        Some(RequestId::Number(n)) => serde_json::to_writer(&mut *out, n),
+        Some(RequestId::String(s)) => serde_json::to_writer(&mut *out, &**s),
+        None => serde_json::to_writer(&mut *out, &()),
+    };
+    out.extend_from_slice(br#","result":"#);
+    id.is_ok()
+}
+
+/// The bytes of a successful response with `result` serialized straight into them: what
+/// [`Response::result`] followed by [`Response::to_vec`] writes, without the copy between.
+pub(crate) fn encode_result<T: Serialize>(id: &RequestId, result: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    if write_result_head(&mut out, Some(id)) {
+        let start = out.len();
+        match serde_json::to_writer(&mut out, result) {
+            Ok(()) => {
+                out.push(b'}');
+                return out;
+            }
+            Err(_) => out.truncate(start),
+        }
+    }
+    Response::result(id.clone(), result).to_vec()
 }
 
 #[derive(Serialize)]
@@ -399,6 +422,31 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Response> {
 
 fn syntax_error(e: &serde_json::Error) -> Response {
     Response::error(None, ErrorObject::parse_error(format!("parse error: {e}")))
+}
+
+/// The text of a JSON string value; `None` for any other value. Borrowed when the string
+/// has no escapes (the usual case: nothing is copied), decoded otherwise.
+///
+/// ```
+/// use mcp_core::protocol::jsonrpc::str_value;
+/// use serde_json::value::RawValue;
+///
+/// let plain: &RawValue = serde_json::from_str(r#""2026-07-28""#).unwrap();
+/// assert!(matches!(str_value(plain), Some(std::borrow::Cow::Borrowed("2026-07-28"))));
+/// let escaped: &RawValue = serde_json::from_str(r#""a\u0062""#).unwrap();
+/// assert_eq!(str_value(escaped).as_deref(), Some("ab"));
+/// let number: &RawValue = serde_json::from_str("7").unwrap();
+/// assert_eq!(str_value(number), None);
+/// ```
+pub fn str_value(raw: &RawValue) -> Option<std::borrow::Cow<'_, str>> {
+    let text = raw.get();
+    // A raw value is valid JSON: a string without a backslash is its own text.
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+        && !inner.contains('\\')
+    {
+        return Some(std::borrow::Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(text).ok().map(std::borrow::Cow::Owned)
 }
 
 /// Whether `bytes` nest arrays and objects deeper than [`MAX_DEPTH`] (what [`parse`]
@@ -561,6 +609,18 @@ mod tests {
         }
         let e = Response::error(Some(RequestId::Number(1)), ErrorObject::internal("x"));
         assert_eq!(e.to_vec(), serde_json::to_vec(&e).unwrap());
+        // Serialized straight into the response: the same bytes, failures included.
+        struct Fails;
+        impl Serialize for Fails {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("no"))
+            }
+        }
+        let value = serde_json::json!({ "content": [], "x": "\"q\"" });
+        for id in [RequestId::Number(-7), RequestId::String("a\"b\\c\u{1}é".into())] {
+            assert_eq!(encode_result(&id, &value), Response::result(id.clone(), &value).to_vec(), "{id:?}");
+            assert_eq!(encode_result(&id, &Fails), Response::result(id.clone(), &Fails).to_vec(), "{id:?}");
+        }
     }
 
     #[test]

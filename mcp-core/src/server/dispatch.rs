@@ -22,7 +22,7 @@ use super::{
 use crate::context::{Context, ContextParts, Session};
 use crate::error::{ToolError, ToolErrorKind};
 use crate::extensions::Principal;
-use crate::protocol::jsonrpc::{Parsed, parse, to_raw};
+use crate::protocol::jsonrpc::{Parsed, encode_result, parse, str_value, to_raw};
 use crate::protocol::{
     CallToolResult, CancelledParams, ClientCapabilities, CompleteParams, CompleteResult, Completion, EmptyParams,
     EmptyResult, ErrorObject, GetPromptParams, Implementation, InitializeParams, InputRequiredResult, InputResponses,
@@ -45,12 +45,48 @@ struct Facts {
 
 type Routed = Result<Option<Arc<RawValue>>, ErrorObject>;
 
+/// A tool call's answer before it is written: ready already, or the tool's result,
+/// serialized where it goes (a raw value, or straight into the response's bytes).
+enum Answer {
+    Ready(Arc<RawValue>),
+    Call(CallToolResult, ProtocolVersion),
+}
+
+type CallRouted = Result<Option<Answer>, ErrorObject>;
+
+/// A result shaped for its protocol version ([`Server::shaped`]).
+enum Shaped<'r, R> {
+    /// With the server's prepared `_meta`.
+    WithMeta { result: &'r R, meta: &'r RawValue },
+    /// As it is.
+    Plain(&'r R),
+}
+
+impl<R: serde::Serialize> serde::Serialize for Shaped<'_, R> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct WithMeta<'a, R> {
+            #[serde(flatten)]
+            result: &'a R,
+            #[serde(rename = "_meta")]
+            meta: &'a RawValue,
+        }
+        match self {
+            Shaped::WithMeta { result, meta } => WithMeta { result: *result, meta }.serialize(s),
+            Shaped::Plain(r) => r.serialize(s),
+        }
+    }
+}
+
 /// What [`Server::handle_parsed`] answers: nothing (notifications), one response, or the
 /// responses of a batch.
 #[derive(Debug)]
 pub enum Reply {
     /// One response.
     Single(Response),
+    /// One successful response, already serialized: a tool's result written straight
+    /// into the response's bytes ([`Server::handle_tool_call`]).
+    Encoded(Vec<u8>),
     /// The responses of a batch (requests only; notifications get none).
     Batch(Vec<Response>),
 }
@@ -60,7 +96,24 @@ impl Reply {
     pub fn to_vec(&self) -> Vec<u8> {
         match self {
             Reply::Single(r) => r.to_vec(),
+            Reply::Encoded(bytes) => bytes.clone(),
             Reply::Batch(rs) => serde_json::to_vec(rs).unwrap_or_default(),
+        }
+    }
+
+    /// Serialize to bytes, without a copy for [`Reply::Encoded`].
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            Reply::Encoded(bytes) => bytes,
+            other => other.to_vec(),
+        }
+    }
+
+    /// The error of a single error response.
+    pub fn as_error(&self) -> Option<&ErrorObject> {
+        match self {
+            Reply::Single(r) => r.as_error(),
+            Reply::Encoded(_) | Reply::Batch(_) => None,
         }
     }
 }
@@ -197,51 +250,51 @@ impl Server {
         v: ProtocolVersion,
         cache: Option<(u64, crate::protocol::CacheScope)>,
     ) -> Arc<RawValue> {
+        Arc::from(to_raw(&self.shaped(&mut r, v, cache)))
+    }
+
+    /// `r` shaped for protocol `v`, ready to serialize.
+    fn shaped<'r, R: shape::ResultFields>(
+        &'r self,
+        r: &'r mut R,
+        v: ProtocolVersion,
+        cache: Option<(u64, crate::protocol::CacheScope)>,
+    ) -> Shaped<'r, R> {
         if v.has_result_type() && r.meta().is_none() {
             // The usual case: `_meta` is only the server info, serialized once at build
             // time and written out as it is.
-            shape::finish_fields(&mut r, v, cache);
-            #[derive(serde::Serialize)]
-            struct WithMeta<'a, R> {
-                #[serde(flatten)]
-                result: &'a R,
-                #[serde(rename = "_meta")]
-                meta: &'a RawValue,
-            }
-            return Arc::from(to_raw(&WithMeta { result: &r, meta: &self.inner.server_meta }));
+            shape::finish_fields(r, v, cache);
+            return Shaped::WithMeta { result: r, meta: &self.inner.server_meta };
         }
-        shape::finish(&mut r, v, &self.inner.server_info_value, cache);
-        Arc::from(to_raw(&r))
+        shape::finish(r, v, &self.inner.server_info_value, cache);
+        Shaped::Plain(r)
     }
 
     /// Decide the era and gather the request's protocol facts.
     fn classify(&self, req: &Request, inbound: &Inbound) -> Result<Facts, ErrorObject> {
-        self.classify_with(req, inbound, read_meta(req)?)
+        self.classify_with(&req.method, inbound, read_meta(req)?)
     }
 
     /// [`Server::classify`] with the `_meta` already read.
-    fn classify_with(&self, req: &Request, inbound: &Inbound, meta: RequestMeta<'_>) -> Result<Facts, ErrorObject> {
+    fn classify_with(&self, method: &str, inbound: &Inbound, meta: RequestMeta<'_>) -> Result<Facts, ErrorObject> {
         let session = inbound.session.as_ref();
         let session_version = session.and_then(|s| s.protocol_version());
 
         if let Some(requested) = meta.protocol_version {
-            let parsed = serde_json::from_str::<std::borrow::Cow<'_, str>>(requested.get())
-                .ok()
-                .and_then(|v| ProtocolVersion::parse(&v));
+            let parsed = str_value(requested).and_then(|v| ProtocolVersion::parse(&v));
             match parsed {
                 Some(v) if v.is_modern() => return modern_facts(v, &meta),
                 Some(v) if session_version == Some(v) => {}
                 _ => return Err(unsupported_version(requested)),
             }
         }
-        if req.method == methods::INITIALIZE || req.method == methods::PING {
+        if method == methods::INITIALIZE || method == methods::PING {
             return Ok(self.legacy_facts(session, session_version.unwrap_or(ProtocolVersion::LATEST_LEGACY), &meta));
         }
         match (session, session_version) {
             (Some(s), Some(v)) => Ok(self.legacy_facts(Some(s), v, &meta)),
             (Some(_), None) => Err(ErrorObject::invalid_request(format!(
-                "`{}` before `initialize`: send `initialize` first (or, for protocol 2026-07-28, put `{}` in `_meta`)",
-                req.method,
+                "`{method}` before `initialize`: send `initialize` first (or, for protocol 2026-07-28, put `{}` in `_meta`)",
                 meta::PROTOCOL_VERSION
             ))),
             (None, _) => Err(ErrorObject::invalid_params(format!(
@@ -282,10 +335,14 @@ impl Server {
             let raw = req.params.as_deref().map_or("{}", RawValue::get);
             let named: Named<'_> = serde_json::from_str(raw).unwrap_or_default();
             let value = if req.method == methods::PROMPTS_GET { named.name } else { named.uri };
-            check_mirrored_name(inbound, value.and_then(json_str).as_deref())?;
+            check_mirrored_name(inbound, value.and_then(str_value).as_deref())?;
         }
-        let facts = self.classify_with(req, inbound, meta)?;
+        let facts = self.classify_with(&req.method, inbound, meta)?;
         let v = facts.version;
+        if let Some(kind) = ListKind::of_method(&req.method).filter(|&k| self.offers(k)) {
+            let p: Cursor<'_> = params(req)?;
+            return self.list_of(kind, p.cursor.as_deref(), v, inbound);
+        }
         let caps = &self.inner.capabilities;
         let unsupported = |what: &str| {
             let mut e = ErrorObject::method_not_found(&req.method);
@@ -325,22 +382,13 @@ impl Server {
             // The other handlers are boxed: inline, the largest of them would size the
             // future of every request (a bigger allocation and copy for each `tools/call`).
             (methods::SUBSCRIPTIONS_LISTEN, true) => Box::pin(self.listen(req, inbound)).await,
-            (methods::TOOLS_LIST, _) if caps.tools.is_some() && self.inner.access.active => {
-                self.caller_tools_page(req, v, inbound)
-            }
-            (methods::TOOLS_LIST, _) if caps.tools.is_some() => self.list_page(req, v, ListKind::Tools),
             (methods::TOOLS_LIST | methods::TOOLS_CALL, _) => Err(unsupported("tools")),
-            (methods::RESOURCES_LIST, _) if caps.resources.is_some() => self.list_page(req, v, ListKind::Resources),
-            (methods::RESOURCES_TEMPLATES_LIST, _) if caps.resources.is_some() => {
-                self.list_page(req, v, ListKind::Templates)
-            }
             (methods::RESOURCES_READ, _) if caps.resources.is_some() => {
                 Box::pin(self.read_resource(req, facts, inbound)).await
             }
             (methods::RESOURCES_LIST | methods::RESOURCES_TEMPLATES_LIST | methods::RESOURCES_READ, _) => {
                 Err(unsupported("resources"))
             }
-            (methods::PROMPTS_LIST, _) if caps.prompts.is_some() => self.list_page(req, v, ListKind::Prompts),
             (methods::PROMPTS_GET, _) if caps.prompts.is_some() => Box::pin(self.get_prompt(req, facts, inbound)).await,
             (methods::PROMPTS_LIST | methods::PROMPTS_GET, _) => Err(unsupported("prompts")),
             (methods::COMPLETION_COMPLETE, _) if caps.completions.is_some() => {
@@ -372,8 +420,26 @@ impl Server {
         self.pages(v).hello.clone().ok_or_else(|| ErrorObject::internal("no initialize result"))
     }
 
-    fn list_page(&self, req: &Request, v: ProtocolVersion, kind: ListKind) -> Routed {
-        let p: Cursor<'_> = params(req)?;
+    /// Whether this server offers the list `kind`.
+    fn offers(&self, kind: ListKind) -> bool {
+        let caps = &self.inner.capabilities;
+        match kind {
+            ListKind::Tools => caps.tools.is_some(),
+            ListKind::Resources | ListKind::Templates => caps.resources.is_some(),
+            ListKind::Prompts => caps.prompts.is_some(),
+        }
+    }
+
+    /// A page of a list this server offers ([`Server::offers`]).
+    fn list_of(&self, kind: ListKind, cursor: Option<&str>, v: ProtocolVersion, inbound: &Inbound) -> Routed {
+        if kind == ListKind::Tools && self.inner.access.active {
+            self.caller_tools_page(cursor, v, inbound)
+        } else {
+            self.list_page(cursor, v, kind)
+        }
+    }
+
+    fn list_page(&self, cursor: Option<&str>, v: ProtocolVersion, kind: ListKind) -> Routed {
         let pages = self.pages(v);
         let list = match kind {
             ListKind::Tools => &pages.tools,
@@ -381,7 +447,7 @@ impl Server {
             ListKind::Templates => &pages.templates,
             ListKind::Prompts => &pages.prompts,
         };
-        let page = match p.cursor.as_deref() {
+        let page = match cursor {
             None => 0,
             Some(c) => decode_cursor(kind, c).filter(|&i| i < list.len()).ok_or_else(|| {
                 ErrorObject::invalid_params("Invalid cursor").with_data(serde_json::json!({ "cursor": c }))
@@ -392,8 +458,7 @@ impl Server {
 
     /// `tools/list` when tools have scopes or a permission hook: the tools this caller may
     /// call, paginated and serialized for this request (`cacheScope: private`).
-    fn caller_tools_page(&self, req: &Request, v: ProtocolVersion, inbound: &Inbound) -> Routed {
-        let p: Cursor<'_> = params(req)?;
+    fn caller_tools_page(&self, cursor: Option<&str>, v: ProtocolVersion, inbound: &Inbound) -> Routed {
         let principal = inbound.extensions.get::<Principal>();
         let mut seen = vec![0u64; self.inner.tools.len().div_ceil(64)];
         let visible: Vec<&ToolEntry> = self
@@ -409,7 +474,7 @@ impl Server {
             .collect();
         let size = self.inner.page_size;
         let pages = visible.len().div_ceil(size).max(1);
-        let page = match p.cursor.as_deref() {
+        let page = match cursor {
             None => 0,
             Some(c) => decode_cursor(ListKind::Tools, c).filter(|&i| i < pages).ok_or_else(|| {
                 ErrorObject::invalid_params("Invalid cursor").with_data(serde_json::json!({ "cursor": c }))
@@ -527,7 +592,13 @@ impl Server {
         inbound: &'a Inbound,
     ) -> impl Future<Output = Routed> + Send + 'a {
         let mut next = self.start_call(req, p, inbound);
-        async move { next.finish(self, inbound).await }
+        async move {
+            Ok(match next.finish(self, inbound).await? {
+                Some(Answer::Ready(raw)) => Some(raw),
+                Some(Answer::Call(result, v)) => Some(self.finish(result, v, None)),
+                None => None,
+            })
+        }
     }
 
     /// `tools/call` up to running the tool: `_meta`, mirrored headers, era, the tool.
@@ -535,7 +606,7 @@ impl Server {
         let meta = p.meta.take().unwrap_or_default();
         let started = check_mirrored_version(inbound, &meta)
             .and_then(|()| check_mirrored_name(inbound, Some(&p.name)))
-            .and_then(|()| self.classify_with(req, inbound, meta))
+            .and_then(|()| self.classify_with(&req.method, inbound, meta))
             .and_then(|facts| self.start_tool(req, p, facts, inbound));
         started.unwrap_or_else(|e| Next::Done(Err(e)))
     }
@@ -547,41 +618,39 @@ impl Server {
     /// the general way ([`parse`] and [`Server::handle_parsed`]), which also explains every
     /// error. The answer is the same either way.
     pub fn parse_tool_call<'a>(&self, bytes: &'a [u8]) -> Option<ToolCallRequest<'a>> {
-        #[derive(Deserialize)]
-        struct Envelope<'a> {
-            #[serde(borrow)]
-            jsonrpc: &'a RawValue,
-            id: RequestId,
-            #[serde(borrow)]
-            method: Cow<'a, str>,
-            #[serde(borrow)]
-            params: CallParams<'a>,
-            #[serde(default, borrow)]
-            result: Option<&'a RawValue>,
-            #[serde(default, borrow)]
-            error: Option<&'a RawValue>,
-        }
         self.inner.capabilities.tools.as_ref()?;
-        // What the general path checks beyond a typed read: it decides those cases.
-        let text = std::str::from_utf8(bytes).ok()?;
-        // An array is a batch (serde would read it as the envelope's members in order).
-        if !text.trim_start().starts_with('{')
-            || text.contains("inputResponses")
-            || text.contains("\\u")
-            || crate::protocol::jsonrpc::nests_too_deep(bytes)
-        {
-            return None;
+        let (id, method, params) = read_request::<CallParams<'a>>(bytes)?;
+        (method == methods::TOOLS_CALL).then_some(ToolCallRequest { id, params: params? })
+    }
+
+    /// Read `bytes` as a `tools/list`, `resources/list`, `resources/templates/list` or
+    /// `prompts/list` request in one pass, like [`Server::parse_tool_call`]: `None` for
+    /// anything else or unusual, and for a list this server does not offer.
+    pub fn parse_list_request<'a>(&self, bytes: &'a [u8]) -> Option<ListRequest<'a>> {
+        let (id, method, params) = read_request::<ListParams<'a>>(bytes)?;
+        let kind = ListKind::of_method(&method).filter(|&k| self.offers(k))?;
+        Some(ListRequest { id, kind, params: params.unwrap_or_default() })
+    }
+
+    /// Answer a request [`Server::parse_list_request`] read: what
+    /// [`Server::handle_request`] answers for the same bytes, without a future (a page is
+    /// ready, or made from the tools the caller may see).
+    pub fn handle_list(&self, list: ListRequest<'_>, inbound: &Inbound) -> Option<Response> {
+        let ListRequest { id, kind, params } = list;
+        let meta = params.meta.unwrap_or_default();
+        let answer = check_mirrored_version(inbound, &meta)
+            .and_then(|()| self.classify_with(kind.method(), inbound, meta))
+            .and_then(|facts| self.list_of(kind, params.cursor.as_deref(), facts.version, inbound));
+        match answer {
+            Ok(Some(raw)) => Some(Response::raw(id, raw)),
+            Ok(None) => None,
+            Err(e) => Some(Response::error(Some(id), e)),
         }
-        let env: Envelope<'a> = serde_json::from_str(text).ok()?;
-        let valid = env.jsonrpc.get() == "\"2.0\""
-            && env.method == methods::TOOLS_CALL
-            && env.result.is_none()
-            && env.error.is_none();
-        valid.then_some(ToolCallRequest { id: env.id, params: env.params })
     }
 
     /// Handle a request [`Server::parse_tool_call`] read: what [`Server::handle_request`]
-    /// answers for the same bytes.
+    /// answers for the same bytes. The tool's result is serialized straight into the
+    /// response ([`Reply::Encoded`]).
     ///
     /// The request is checked and the tool prepared when this is called; the future runs
     /// the tool. It borrows neither the request's bytes nor the server, so a transport
@@ -590,7 +659,7 @@ impl Server {
         &self,
         call: ToolCallRequest<'_>,
         inbound: Inbound,
-    ) -> impl Future<Output = Option<Response>> + Send + 'static {
+    ) -> impl Future<Output = Option<Reply>> + Send + 'static {
         let req = Request {
             jsonrpc: crate::protocol::jsonrpc::JsonRpcVersion,
             id: call.id,
@@ -602,9 +671,12 @@ impl Server {
         let id = req.id;
         async move {
             match next.finish(&server, &inbound).await {
-                Ok(Some(raw)) => Some(Response::raw(id, raw)),
+                Ok(Some(Answer::Ready(raw))) => Some(Reply::Single(Response::raw(id, raw))),
+                Ok(Some(Answer::Call(mut result, v))) => {
+                    Some(Reply::Encoded(encode_result(&id, &server.shaped(&mut result, v, None))))
+                }
                 Ok(None) => None,
-                Err(e) => Some(Response::error(Some(id), e)),
+                Err(e) => Some(Reply::Single(Response::error(Some(id), e))),
             }
         }
     }
@@ -655,13 +727,13 @@ impl Server {
 
     /// Run a prepared tool. Borrowed: the caller's future keeps it, and a future keeps
     /// what it is given for as long as it lives.
-    async fn run_tool(&self, call: &mut ToolCall, inbound: &Inbound) -> Routed {
+    async fn run_tool(&self, call: &mut ToolCall, inbound: &Inbound) -> CallRouted {
         let entry = &self.inner.tools[call.tool];
         let arguments = std::mem::take(&mut call.arguments);
         let fut = self.inner.toolsets[entry.toolset].call_tool(entry.index, arguments, &call.ctx);
         let Some(outcome) = run(fut, call.ctx.cancellation()).await else { return Ok(None) };
         if let Some(r) = self.input_required(&call.ctx, &call.key, inbound)? {
-            return Ok(Some(r));
+            return Ok(Some(Answer::Ready(r)));
         }
         let v = call.version;
         let mut result = match outcome {
@@ -676,7 +748,7 @@ impl Server {
             },
         };
         shape::call_result(&mut result, v, entry.wrap_output);
-        Ok(Some(self.finish(result, v, None)))
+        Ok(Some(Answer::Call(result, v)))
     }
 
     async fn read_resource(&self, req: &Request, facts: Facts, inbound: &Inbound) -> Routed {
@@ -908,10 +980,19 @@ impl Drop for Tracked {
 /// Run a handler until it finishes or the request is cancelled (then `None`; the
 /// handler's future is dropped). A panic becomes an internal error, never a crash.
 async fn run<T>(fut: BoxFuture<'_, Result<T, ToolError>>, cancel: &CancellationToken) -> Option<Result<T, ToolError>> {
+    if cancel.is_cancelled() {
+        return None;
+    }
+    let mut fut = CatchUnwind(fut);
+    // Most handlers answer on their first poll: only one that waits registers for the
+    // cancellation (a lock and a waiter list on the token's side).
+    if let Poll::Ready(r) = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut fut).poll(cx))).await {
+        return Some(r);
+    }
     tokio::select! {
         biased;
         _ = cancel.cancelled() => None,
-        r = CatchUnwind(fut) => Some(r),
+        r = fut => Some(r),
     }
 }
 
@@ -996,12 +1077,97 @@ impl ToolCallRequest<'_> {
         &self.params.name
     }
 
+    /// The protocol version `_meta` names, if it names one as a string (borrowed from the
+    /// request when it has no escapes).
+    pub fn protocol_version(&self) -> Option<Cow<'_, str>> {
+        RequestMeta::version_of(self.params.meta.as_ref())
+    }
+
     /// Whether the handler could send anything to the client before its answer: only
     /// progress (the request names a `progressToken`) and log messages (it names a
     /// `logLevel`) can; asking for input is an answer of its own (2026-07-28).
     pub fn may_send(&self) -> bool {
-        self.params.meta.as_ref().is_some_and(|m| m.progress_token.is_some() || m.log_level.is_some())
+        RequestMeta::may_send(self.params.meta.as_ref())
     }
+}
+
+/// A `*/list` request read in one pass by [`Server::parse_list_request`].
+pub struct ListRequest<'a> {
+    id: RequestId,
+    kind: ListKind,
+    params: ListParams<'a>,
+}
+
+impl ListRequest<'_> {
+    /// The request's id.
+    pub fn id(&self) -> &RequestId {
+        &self.id
+    }
+
+    /// The request's method (`tools/list`, ...).
+    pub fn method(&self) -> &'static str {
+        self.kind.method()
+    }
+
+    /// The protocol version `_meta` names, if it names one as a string.
+    pub fn protocol_version(&self) -> Option<Cow<'_, str>> {
+        RequestMeta::version_of(self.params.meta.as_ref())
+    }
+
+    /// Whether `_meta` names a `progressToken` or a `logLevel`: a transport that answers
+    /// such requests on a stream of their own sees them the general way.
+    pub fn may_send(&self) -> bool {
+        RequestMeta::may_send(self.params.meta.as_ref())
+    }
+}
+
+impl std::fmt::Debug for ListRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListRequest").field("id", &self.id).field("method", &self.method()).finish_non_exhaustive()
+    }
+}
+
+/// The params of a `*/list` request read in one pass.
+#[derive(Deserialize, Default)]
+struct ListParams<'a> {
+    #[serde(default, borrow)]
+    cursor: Option<Cow<'a, str>>,
+    #[serde(rename = "_meta", default, borrow)]
+    meta: Option<RequestMeta<'a>>,
+}
+
+/// A request's envelope and params read together.
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+struct Envelope<'a, P> {
+    #[serde(borrow)]
+    jsonrpc: &'a RawValue,
+    id: RequestId,
+    #[serde(borrow)]
+    method: Cow<'a, str>,
+    #[serde(default)]
+    params: Option<P>,
+    #[serde(default, borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    error: Option<&'a RawValue>,
+}
+
+/// Read `bytes` as one request with params `P` in one pass; `None` for anything else and
+/// for what the general way decides (see [`Server::parse_tool_call`]).
+fn read_request<'a, P: Deserialize<'a>>(bytes: &'a [u8]) -> Option<(RequestId, Cow<'a, str>, Option<P>)> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    // An array is a batch (serde would read it as the envelope's members in order).
+    if !text.trim_start().starts_with('{')
+        || text.contains("inputResponses")
+        || text.contains("\\u")
+        || crate::protocol::jsonrpc::nests_too_deep(bytes)
+    {
+        return None;
+    }
+    let env: Envelope<'a, P> = serde_json::from_str(text).ok()?;
+    let valid = env.jsonrpc.get() == "\"2.0\"" && env.result.is_none() && env.error.is_none();
+    valid.then_some((env.id, env.method, env.params))
 }
 
 impl std::fmt::Debug for ToolCallRequest<'_> {
@@ -1040,9 +1206,9 @@ enum Next {
 impl Next {
     /// The answer: the one already known, or the tool's. (In place: moving the tool call
     /// into the future would keep it twice.)
-    async fn finish(&mut self, server: &Server, inbound: &Inbound) -> Routed {
+    async fn finish(&mut self, server: &Server, inbound: &Inbound) -> CallRouted {
         match self {
-            Next::Done(r) => std::mem::replace(r, Ok(None)),
+            Next::Done(r) => std::mem::replace(r, Ok(None)).map(|raw| raw.map(Answer::Ready)),
             Next::Run(call) => server.run_tool(call, inbound).await,
         }
     }
@@ -1091,6 +1257,18 @@ struct RequestMeta<'a> {
     progress_token: Option<&'a RawValue>,
 }
 
+impl RequestMeta<'_> {
+    /// The version `meta` names as a string, if it does.
+    fn version_of<'m>(meta: Option<&'m RequestMeta<'_>>) -> Option<Cow<'m, str>> {
+        meta?.protocol_version.and_then(str_value)
+    }
+
+    /// Whether `meta` names a progress token or a log level.
+    fn may_send(meta: Option<&RequestMeta<'_>>) -> bool {
+        meta.is_some_and(|m| m.progress_token.is_some() || m.log_level.is_some())
+    }
+}
+
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
     <&'de RawValue>::deserialize(d).map(Some)
 }
@@ -1123,11 +1301,6 @@ fn read_meta(req: &Request) -> Result<RequestMeta<'_>, ErrorObject> {
     }
 }
 
-/// A JSON string's text; `None` for other values.
-fn json_str(raw: &RawValue) -> Option<std::borrow::Cow<'_, str>> {
-    serde_json::from_str(raw.get()).ok()
-}
-
 fn header_mismatch(message: String) -> ErrorObject {
     ErrorObject::new(codes::HEADER_MISMATCH, message)
 }
@@ -1136,7 +1309,7 @@ fn header_mismatch(message: String) -> ErrorObject {
 fn check_mirrored_version(inbound: &Inbound, meta: &RequestMeta<'_>) -> Result<(), ErrorObject> {
     let (Some(headers), Some(body)) = (&inbound.mirrored, meta.protocol_version) else { return Ok(()) };
     let Some(header) = headers.protocol_version.as_deref() else { return Ok(()) };
-    let text = json_str(body);
+    let text = str_value(body);
     if text.as_deref() == Some(header) {
         return Ok(());
     }

@@ -219,6 +219,29 @@ pub(crate) enum ListKind {
 }
 
 impl ListKind {
+    /// The list a method asks for, if it asks for one.
+    pub(crate) fn of_method(method: &str) -> Option<ListKind> {
+        use crate::protocol::methods;
+        match method {
+            methods::TOOLS_LIST => Some(ListKind::Tools),
+            methods::RESOURCES_LIST => Some(ListKind::Resources),
+            methods::RESOURCES_TEMPLATES_LIST => Some(ListKind::Templates),
+            methods::PROMPTS_LIST => Some(ListKind::Prompts),
+            _ => None,
+        }
+    }
+
+    /// The method that asks for this list.
+    pub(crate) fn method(self) -> &'static str {
+        use crate::protocol::methods;
+        match self {
+            ListKind::Tools => methods::TOOLS_LIST,
+            ListKind::Resources => methods::RESOURCES_LIST,
+            ListKind::Templates => methods::RESOURCES_TEMPLATES_LIST,
+            ListKind::Prompts => methods::PROMPTS_LIST,
+        }
+    }
+
     fn tag(self) -> &'static str {
         match self {
             ListKind::Tools => "t",
