@@ -390,16 +390,50 @@ async fn post(inner: &Arc<Inner>, parts: &mut http::request::Parts, body: Body) 
             );
         }
     };
-    if let Some(resp) = fast_tool_call(inner, parts, &bytes).await {
-        return resp;
+    let fast = match Hot::of(inner, &parts.headers) {
+        Hot::Call => fast_tool_call(inner, parts, &bytes).await,
+        Hot::List(method) => fast_list(inner, parts, &bytes, method),
+        Hot::Legacy => fast_legacy_tool_call(inner, parts, &bytes).await,
+        Hot::General => None,
+    };
+    match fast {
+        Some(resp) => resp,
+        None => Box::pin(general(inner, parts, bytes)).await,
     }
-    if let Some(resp) = fast_list(inner, parts, &bytes) {
-        return resp;
+}
+
+/// The one-pass way a POST's headers point to, if any (each still falls back to the
+/// general way when the body is not what they say).
+enum Hot {
+    /// A 2026-07-28 `tools/call` ([`fast_tool_call`]).
+    Call,
+    /// A 2026-07-28 `*/list` request of this method ([`fast_list`]).
+    List(&'static str),
+    /// A request in a legacy session ([`fast_legacy_tool_call`]).
+    Legacy,
+    General,
+}
+
+impl Hot {
+    /// Read off the headers, each looked up once.
+    fn of(inner: &Inner, headers: &HeaderMap) -> Hot {
+        const LISTS: [&str; 4] =
+            [methods::TOOLS_LIST, methods::RESOURCES_LIST, methods::RESOURCES_TEMPLATES_LIST, methods::PROMPTS_LIST];
+        let version = header(headers, &PROTOCOL_VERSION_H);
+        if version == Some(ProtocolVersion::V2026_07_28.as_str()) {
+            return match header(headers, &MCP_METHOD_H) {
+                Some(methods::TOOLS_CALL) if inner.auth.is_none() && !inner.server.has_param_headers() => Hot::Call,
+                Some(m) => LISTS.into_iter().find(|l| *l == m).map_or(Hot::General, Hot::List),
+                None => Hot::General,
+            };
+        }
+        let legacy_version = version.is_none_or(|v| ProtocolVersion::parse(v).is_some_and(|v| !v.is_modern()));
+        if inner.config.legacy && inner.auth.is_none() && legacy_version && headers.contains_key(&SESSION_ID_H) {
+            Hot::Legacy
+        } else {
+            Hot::General
+        }
     }
-    if let Some(resp) = fast_legacy_tool_call(inner, parts, &bytes).await {
-        return resp;
-    }
-    Box::pin(general(inner, parts, bytes)).await
 }
 
 /// A POST off the hot paths: any message of either era.
@@ -833,19 +867,12 @@ async fn stream_or_answer(
 /// The hot path: a 2026-07-28 `tools/call` whose headers say so, that nothing but the
 /// dispatcher needs to look into (no scopes to check, no `Mcp-Param-*` headers) and that
 /// cannot stream, read in one pass ([`Server::parse_tool_call`]) and answered in place.
-/// The mirrored headers are held against the parsed call here, so the dispatcher need not
-/// read them again. `None`: take the general way, which gives the same answer (and
-/// explains any mismatch).
+/// [`Hot::of`] read the version and method headers; the mirrored ones are held against
+/// the parsed call here, so the dispatcher need not read them again. `None`: take the
+/// general way, which gives the same answer (and explains any mismatch).
 async fn fast_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Parts, bytes: &Bytes) -> Option<Resp> {
     let headers = &parts.headers;
     let modern = ProtocolVersion::V2026_07_28.as_str();
-    if inner.auth.is_some()
-        || inner.server.has_param_headers()
-        || header(headers, &PROTOCOL_VERSION_H) != Some(modern)
-        || header(headers, &MCP_METHOD_H) != Some(methods::TOOLS_CALL)
-    {
-        return None;
-    }
     let call = inner.server.parse_tool_call(bytes).filter(|c| !c.may_send())?;
     let name = header(headers, &MCP_NAME_H).and_then(decode_header_value)?;
     if name != call.name() || call.protocol_version().as_deref() != Some(modern) {
@@ -857,17 +884,13 @@ async fn fast_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Parts, by
     Some(answer_in_place(cancel, answer).await)
 }
 
-/// A 2026-07-28 `*/list` request whose headers say so, read in one pass
+/// A 2026-07-28 `*/list` request whose headers say so ([`Hot::of`]; `method` is the
+/// `Mcp-Method` header), read in one pass
 /// ([`Server::parse_list_request`]) and answered at once: its page is ready, or made
 /// from the tools the caller may see. `None`: take the general way, which gives the same
 /// answer (and explains any mismatch).
-fn fast_list(inner: &Arc<Inner>, parts: &mut http::request::Parts, bytes: &Bytes) -> Option<Resp> {
-    let headers = &parts.headers;
+fn fast_list(inner: &Arc<Inner>, parts: &mut http::request::Parts, bytes: &Bytes, method: &str) -> Option<Resp> {
     let modern = ProtocolVersion::V2026_07_28.as_str();
-    if header(headers, &PROTOCOL_VERSION_H) != Some(modern) {
-        return None;
-    }
-    let method = header(headers, &MCP_METHOD_H)?;
     let list = inner.server.parse_list_request(bytes)?;
     if list.method() != method || list.protocol_version().as_deref() != Some(modern) || list.may_send() {
         return None;
@@ -880,21 +903,12 @@ fn fast_list(inner: &Arc<Inner>, parts: &mut http::request::Parts, bytes: &Bytes
 }
 
 /// `tools/call` in a legacy session, read in one pass like [`fast_tool_call`] when no
-/// scope needs checking before dispatch. `None`: take the general way, which gives the
-/// same answer.
+/// scope needs checking before dispatch ([`Hot::of`]). `None`: take the general way,
+/// which gives the same answer.
 async fn fast_legacy_tool_call(inner: &Arc<Inner>, parts: &mut http::request::Parts, bytes: &Bytes) -> Option<Resp> {
-    let headers = &parts.headers;
-    if !inner.config.legacy || inner.auth.is_some() {
-        return None;
-    }
     // The header's value, shared (not copied): the headers move into the extensions.
-    let id_value = headers.get(&SESSION_ID_H)?.clone();
+    let id_value = parts.headers.get(&SESSION_ID_H)?.clone();
     let id = id_value.to_str().ok()?;
-    if let Some(v) = header(headers, &PROTOCOL_VERSION_H)
-        && ProtocolVersion::parse(v).is_none_or(ProtocolVersion::is_modern)
-    {
-        return None;
-    }
     let call = inner.server.parse_tool_call(bytes)?;
     let live = match session(inner, parts, id).await {
         Ok(l) => l,

@@ -101,11 +101,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct SessionState {
     /// The negotiated version; `None` until `initialize` succeeded.
     pub protocol_version: Option<ProtocolVersion>,
-    /// The client's identity.
-    pub client_info: Option<Implementation>,
-    /// The client's capabilities.
+    /// The client's identity (shared with the contexts of the session's requests).
+    pub client_info: Option<Arc<Implementation>>,
+    /// The client's capabilities (shared with the contexts of the session's requests).
     #[serde(default)]
-    pub client_capabilities: ClientCapabilities,
+    pub client_capabilities: Arc<ClientCapabilities>,
     /// Whether `notifications/initialized` arrived.
     #[serde(default)]
     pub initialized: bool,
@@ -187,12 +187,30 @@ pub(crate) struct InputState {
     pub(crate) pending: InputRequests,
 }
 
+/// A value a request's context owns (read from a 2026-07-28 request) or shares with its
+/// legacy session (no copy per request).
+#[derive(Debug)]
+pub(crate) enum OwnedOrShared<T> {
+    Owned(T),
+    Shared(Arc<T>),
+}
+
+impl<T> std::ops::Deref for OwnedOrShared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            OwnedOrShared::Owned(v) => v,
+            OwnedOrShared::Shared(v) => v,
+        }
+    }
+}
+
 pub(crate) struct ContextParts {
     pub(crate) request_id: RequestId,
     pub(crate) method: std::borrow::Cow<'static, str>,
     pub(crate) version: ProtocolVersion,
-    pub(crate) client_info: Option<Implementation>,
-    pub(crate) client_capabilities: ClientCapabilities,
+    pub(crate) client_info: Option<OwnedOrShared<Implementation>>,
+    pub(crate) client_capabilities: OwnedOrShared<ClientCapabilities>,
     pub(crate) extensions: Extensions,
     pub(crate) progress_token: Option<ProgressToken>,
     pub(crate) log_level: Option<LoggingLevel>,
@@ -254,7 +272,7 @@ impl Context {
             method: std::borrow::Cow::Borrowed(methods::TOOLS_CALL),
             version: ProtocolVersion::LATEST,
             client_info: None,
-            client_capabilities: ClientCapabilities::default(),
+            client_capabilities: OwnedOrShared::Owned(ClientCapabilities::default()),
             extensions: Extensions::new(),
             progress_token: None,
             log_level: None,
@@ -299,7 +317,7 @@ impl Context {
 
     /// The client's identity, if it said.
     pub fn client_info(&self) -> Option<&Implementation> {
-        self.inner.parts.client_info.as_ref()
+        self.inner.parts.client_info.as_deref()
     }
 
     /// The client's capabilities.

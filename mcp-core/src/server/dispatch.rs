@@ -19,7 +19,7 @@ use super::{
     CompletionTarget, Inbound, ListKind, Pages, ResourceTarget, Server, ServerEvent, ToolEntry, decode_cursor,
     encode_cursor, shape, toolset::BoxFuture,
 };
-use crate::context::{Context, ContextParts, Session};
+use crate::context::{Context, ContextParts, OwnedOrShared, Session};
 use crate::error::{ToolError, ToolErrorKind};
 use crate::extensions::Principal;
 use crate::protocol::jsonrpc::{Parsed, encode_result, parse, str_value, to_raw};
@@ -37,8 +37,8 @@ const MAX_SUBSCRIBED_URIS: usize = 1000;
 /// What the server learned about a request before routing it.
 struct Facts {
     version: ProtocolVersion,
-    client_info: Option<Implementation>,
-    client_capabilities: ClientCapabilities,
+    client_info: Option<OwnedOrShared<Implementation>>,
+    client_capabilities: OwnedOrShared<ClientCapabilities>,
     log_level: Option<LoggingLevel>,
     progress_token: Option<ProgressToken>,
 }
@@ -307,8 +307,11 @@ impl Server {
 
     fn legacy_facts(&self, session: Option<&Arc<Session>>, v: ProtocolVersion, meta: &RequestMeta<'_>) -> Facts {
         let (client_info, client_capabilities, log_level) = match session {
-            Some(s) => s.read(|st| (st.client_info.clone(), st.client_capabilities.clone(), st.log_level)),
-            None => (None, ClientCapabilities::default(), None),
+            Some(s) => s.read(|st| {
+                let info = st.client_info.clone().map(OwnedOrShared::Shared);
+                (info, OwnedOrShared::Shared(st.client_capabilities.clone()), st.log_level)
+            }),
+            None => (None, OwnedOrShared::Owned(ClientCapabilities::default()), None),
         };
         Facts { version: v, client_info, client_capabilities, log_level, progress_token: progress_token(meta) }
     }
@@ -413,8 +416,8 @@ impl Server {
         let principal = inbound.extensions.get::<Principal>().map(|p| p.subject.clone());
         session.update(|st| {
             st.protocol_version = Some(v);
-            st.client_info = Some(p.client_info);
-            st.client_capabilities = p.capabilities;
+            st.client_info = Some(Arc::new(p.client_info));
+            st.client_capabilities = Arc::new(p.capabilities);
             st.principal = principal;
         });
         self.pages(v).hello.clone().ok_or_else(|| ErrorObject::internal("no initialize result"))
@@ -500,13 +503,13 @@ impl Server {
         Ok(Some(raw))
     }
 
-    fn context(&self, req: &Request, facts: Facts, inbound: &Inbound, responses: InputResponses) -> (Context, Tracked) {
+    fn context(&self, req: Head<'_>, facts: Facts, inbound: &Inbound, responses: InputResponses) -> (Context, Tracked) {
         self.context_with(req, facts, inbound, responses, None)
     }
 
     fn context_with(
         &self,
-        req: &Request,
+        req: Head<'_>,
         facts: Facts,
         inbound: &Inbound,
         responses: InputResponses,
@@ -516,7 +519,7 @@ impl Server {
         let tracked = Tracked::new(inbound.session.clone(), req.id.clone(), cancel.clone());
         let ctx = Context::new(ContextParts {
             request_id: req.id.clone(),
-            method: static_method(&req.method),
+            method: static_method(req.method),
             version: facts.version,
             client_info: facts.client_info,
             client_capabilities: facts.client_capabilities,
@@ -538,7 +541,7 @@ impl Server {
     /// request's `inputResponses`.
     fn prepare(
         &self,
-        req: &Request,
+        req: Head<'_>,
         facts: Facts,
         inbound: &Inbound,
         key: &RequestKey,
@@ -591,7 +594,7 @@ impl Server {
         p: CallParams<'_>,
         inbound: &'a Inbound,
     ) -> impl Future<Output = Routed> + Send + 'a {
-        let mut next = self.start_call(req, p, inbound);
+        let mut next = self.start_call(Head::of(req), p, inbound);
         async move {
             Ok(match next.finish(self, inbound).await? {
                 Some(Answer::Ready(raw)) => Some(raw),
@@ -602,11 +605,11 @@ impl Server {
     }
 
     /// `tools/call` up to running the tool: `_meta`, mirrored headers, era, the tool.
-    fn start_call(&self, req: &Request, mut p: CallParams<'_>, inbound: &Inbound) -> Next {
+    fn start_call(&self, req: Head<'_>, mut p: CallParams<'_>, inbound: &Inbound) -> Next {
         let meta = p.meta.take().unwrap_or_default();
         let started = check_mirrored_version(inbound, &meta)
             .and_then(|()| check_mirrored_name(inbound, Some(&p.name)))
-            .and_then(|()| self.classify_with(&req.method, inbound, meta))
+            .and_then(|()| self.classify_with(req.method, inbound, meta))
             .and_then(|facts| self.start_tool(req, p, facts, inbound));
         started.unwrap_or_else(|e| Next::Done(Err(e)))
     }
@@ -660,15 +663,10 @@ impl Server {
         call: ToolCallRequest<'_>,
         inbound: Inbound,
     ) -> impl Future<Output = Option<Reply>> + Send + 'static {
-        let req = Request {
-            jsonrpc: crate::protocol::jsonrpc::JsonRpcVersion,
-            id: call.id,
-            method: methods::TOOLS_CALL.to_owned(),
-            params: None,
-        };
-        let mut next = self.start_call(&req, call.params, &inbound);
+        let id = call.id;
+        let head = Head { id: &id, method: methods::TOOLS_CALL, params: None };
+        let mut next = self.start_call(head, call.params, &inbound);
         let server = self.clone();
-        let id = req.id;
         async move {
             match next.finish(&server, &inbound).await {
                 Ok(Some(Answer::Ready(raw))) => Some(Reply::Single(Response::raw(id, raw))),
@@ -686,12 +684,12 @@ impl Server {
     /// stays small ([`Server::run_tool`] does the rest).
     fn start_tool(
         &self,
-        req: &Request,
+        req: Head<'_>,
         p: CallParams<'_>,
         facts: Facts,
         inbound: &Inbound,
     ) -> Result<Next, ErrorObject> {
-        reject_null_input(req)?;
+        reject_null_input(req.params)?;
         let Some(&i) = self.inner.tool_index.get(p.name.as_ref()) else {
             return Err(ErrorObject::invalid_params(format!("Unknown tool: {}", p.name)));
         };
@@ -753,7 +751,7 @@ impl Server {
 
     async fn read_resource(&self, req: &Request, facts: Facts, inbound: &Inbound) -> Routed {
         let p: ReadResourceParams = params(req)?;
-        reject_null_input(req)?;
+        reject_null_input(req.params.as_deref())?;
         let v = facts.version;
         let not_found = || {
             ErrorObject::new(v.resource_not_found_code(), "Resource not found")
@@ -770,7 +768,7 @@ impl Server {
         };
         let key = RequestKey::new(methods::RESOURCES_READ, &p.uri, None);
         let (ctx, _tracked) =
-            self.prepare(req, facts, inbound, &key, p.request_state.as_deref(), p.input_responses.clone())?;
+            self.prepare(Head::of(req), facts, inbound, &key, p.request_state.as_deref(), p.input_responses.clone())?;
         let fut = self.inner.toolsets[toolset].read_resource(target, &p.uri, &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
         if let Some(r) = self.input_required(&ctx, &key, inbound)? {
@@ -786,7 +784,7 @@ impl Server {
 
     async fn get_prompt(&self, req: &Request, facts: Facts, inbound: &Inbound) -> Routed {
         let p: GetPromptParams = params(req)?;
-        reject_null_input(req)?;
+        reject_null_input(req.params.as_deref())?;
         let Some(&i) = self.inner.prompt_index.get(&p.name) else {
             return Err(ErrorObject::invalid_params(format!("Unknown prompt: {}", p.name)));
         };
@@ -809,7 +807,8 @@ impl Server {
         }
         let v = facts.version;
         let key = RequestKey::new(methods::PROMPTS_GET, &p.name, Some(&args));
-        let (ctx, _tracked) = self.prepare(req, facts, inbound, &key, p.request_state.as_deref(), p.input_responses)?;
+        let (ctx, _tracked) =
+            self.prepare(Head::of(req), facts, inbound, &key, p.request_state.as_deref(), p.input_responses)?;
         let fut = self.inner.toolsets[entry.toolset].get_prompt(entry.index, args, &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
         if let Some(r) = self.input_required(&ctx, &key, inbound)? {
@@ -863,7 +862,8 @@ impl Server {
         };
         let v = facts.version;
         let context = p.context.clone().unwrap_or_default();
-        let (ctx, _tracked) = self.context_with(req, facts, inbound, InputResponses::new(), Some(context.clone()));
+        let (ctx, _tracked) =
+            self.context_with(Head::of(req), facts, inbound, InputResponses::new(), Some(context.clone()));
         let fut = self.inner.toolsets[toolset].complete(target, &p.argument, &context, &ctx);
         let Some(outcome) = run(fut, ctx.cancellation()).await else { return Ok(None) };
         match outcome {
@@ -1036,7 +1036,7 @@ pub fn clean_serde_error(e: &serde_json::Error) -> String {
 }
 
 /// `inputResponses: null` is a malformed request, not an absent field.
-fn reject_null_input(req: &Request) -> Result<(), ErrorObject> {
+fn reject_null_input(params: Option<&RawValue>) -> Result<(), ErrorObject> {
     #[derive(Deserialize)]
     struct Probe {
         #[serde(rename = "inputResponses", default, deserialize_with = "present")]
@@ -1046,7 +1046,7 @@ fn reject_null_input(req: &Request) -> Result<(), ErrorObject> {
     fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
         Box::<RawValue>::deserialize(d).map(Some)
     }
-    let raw = req.params.as_deref().map_or("{}", RawValue::get);
+    let raw = params.map_or("{}", RawValue::get);
     // Without the key's name (which could only hide behind a `\u` escape) there is
     // nothing to find: skip a third parse of every call's params.
     if !raw.contains("inputResponses") && !raw.contains("\\u") {
@@ -1194,6 +1194,21 @@ fn static_method(method: &str) -> Cow<'static, str> {
 struct Cursor<'a> {
     #[serde(default, borrow)]
     cursor: Option<Cow<'a, str>>,
+}
+
+/// What a handler's context and the checks before it need of a request: borrowed, so a
+/// request read in one pass needs no [`Request`] made for it.
+#[derive(Clone, Copy)]
+struct Head<'r> {
+    id: &'r RequestId,
+    method: &'r str,
+    params: Option<&'r RawValue>,
+}
+
+impl<'r> Head<'r> {
+    fn of(req: &'r Request) -> Self {
+        Head { id: &req.id, method: &req.method, params: req.params.as_deref() }
+    }
 }
 
 /// A `tools/call` after its checks, for the future that finishes it: answered already
@@ -1373,7 +1388,13 @@ fn modern_facts(v: ProtocolVersion, meta: &RequestMeta<'_>) -> Result<Facts, Err
         "one of debug, info, notice, warning, error, critical, alert, emergency",
     )?;
     let progress_token = field::<ProgressToken>(meta.progress_token, meta::PROGRESS_TOKEN, "a string or an integer")?;
-    Ok(Facts { version: v, client_info, client_capabilities, log_level, progress_token })
+    Ok(Facts {
+        version: v,
+        client_info: client_info.map(OwnedOrShared::Owned),
+        client_capabilities: OwnedOrShared::Owned(client_capabilities),
+        log_level,
+        progress_token,
+    })
 }
 
 #[cfg(test)]
@@ -1386,11 +1407,11 @@ mod tests {
 
     #[test]
     fn null_input_responses_are_refused_even_when_escaped() {
-        assert!(reject_null_input(&request(r#"{"name":"x","inputResponses":null}"#)).is_err());
-        assert!(reject_null_input(&request(r#"{"name":"x","input\u0052esponses":null}"#)).is_err());
-        assert!(reject_null_input(&request(r#"{"name":"x","inputResponses":{}}"#)).is_ok());
-        assert!(reject_null_input(&request(r#"{"name":"x","arguments":{"a":null}}"#)).is_ok());
-        assert!(reject_null_input(&request(r#"{"name":"\u0078"}"#)).is_ok());
+        assert!(reject_null_input(request(r#"{"name":"x","inputResponses":null}"#).params.as_deref()).is_err());
+        assert!(reject_null_input(request(r#"{"name":"x","input\u0052esponses":null}"#).params.as_deref()).is_err());
+        assert!(reject_null_input(request(r#"{"name":"x","inputResponses":{}}"#).params.as_deref()).is_ok());
+        assert!(reject_null_input(request(r#"{"name":"x","arguments":{"a":null}}"#).params.as_deref()).is_ok());
+        assert!(reject_null_input(request(r#"{"name":"\u0078"}"#).params.as_deref()).is_ok());
     }
 
     #[test]
