@@ -160,7 +160,23 @@ impl<V: Clone> Bounded<V> {
     }
 
     fn remove(&mut self, id: &str) -> Option<V> {
-        self.map.remove(id).map(|(v, _, _)| v)
+        let v = self.map.remove(id).map(|(v, _, _)| v);
+        self.shrink();
+        v
+    }
+
+    /// Give the tables' memory back once most entries are gone (after a wave of
+    /// sessions expired): a hash map and a queue keep their capacity otherwise. Shrinking
+    /// to twice what is left keeps the cost amortized O(1) per removal.
+    fn shrink(&mut self) {
+        let (len, capacity) = (self.map.len(), self.map.capacity());
+        if capacity <= 64 || len >= capacity / 8 {
+            return;
+        }
+        self.map.shrink_to(len * 2);
+        let map = &self.map;
+        self.queue.retain(|(seq, k)| map.get(k).is_some_and(|e| e.2 == *seq));
+        self.queue.shrink_to(self.queue.len() * 2);
     }
 
     /// The front of the queue that is still current, removed.
@@ -451,6 +467,27 @@ mod tests {
             assert_eq!(b.get("e", at(20) + Duration::from_millis(i)), Some(5));
         }
         assert!(b.queue.len() <= 2 * b.map.len() + 17, "{}", b.queue.len());
+    }
+
+    #[test]
+    fn tables_give_their_memory_back_when_most_sessions_are_gone() {
+        let limits = SessionLimits { max_sessions: 10_000, idle_timeout: Duration::from_secs(10) };
+        let mut b = Bounded::new(limits);
+        let t0 = Instant::now();
+        for i in 0..5000 {
+            b.insert(format!("s{i}"), i, t0);
+        }
+        b.insert("late".into(), 1, t0 + Duration::from_secs(8));
+        let (map, queue) = (b.map.capacity(), b.queue.capacity());
+        assert!(map >= 5000 && queue >= 5000);
+        assert_eq!(b.sweep(t0 + Duration::from_secs(11)).len(), 5000);
+        assert_eq!(b.get("late", t0 + Duration::from_secs(12)), Some(1));
+        assert!(b.map.capacity() <= 64 && b.queue.capacity() <= 64, "{} {}", b.map.capacity(), b.queue.capacity());
+        // And grow again as needed.
+        for i in 0..100 {
+            b.insert(format!("t{i}"), i, t0 + Duration::from_secs(13));
+        }
+        assert_eq!(b.len(), 101);
     }
 
     #[test]
