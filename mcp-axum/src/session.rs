@@ -53,6 +53,13 @@ pub trait SessionStore: Send + Sync + 'static {
         Box::pin(async { Ok(()) })
     }
 
+    /// Whether other processes may write this store (the default): then a session's
+    /// state is compared with the stored one on every request. A store only this process
+    /// writes ([`MemoryStore`]) answers `false`, and the comparison is skipped.
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     /// The messages other replicas forwarded, as `(session id, JSON-RPC message)`. Called
     /// once per router; `None` when the store is not shared.
     fn forwarded(&self) -> Option<mpsc::Receiver<(String, Bytes)>> {
@@ -274,6 +281,10 @@ impl SessionStore for MemoryStore {
         lock(&self.inner).remove(id);
         Box::pin(async { Ok(()) })
     }
+
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// An SSE event of a session's GET stream, kept for `Last-Event-ID` replay.
@@ -325,6 +336,16 @@ impl Live {
         self.ended.cancel();
         self.session.peer().cancel_all();
         lock(&self.stream).sender = None;
+    }
+
+    /// Take a state another replica saved, unless this process changed the session since
+    /// it last saved it: then that change, which its request is about to save, wins
+    /// (taking the store's older state would lose it).
+    pub(crate) fn adopt(&self, state: SessionState) {
+        let mut saved = lock(&self.saved);
+        if let Some(generation) = self.session.replace_state_unless_changed(*saved, state) {
+            *saved = generation;
+        }
     }
 
     /// Whether the state changed since it was last saved; marks it saved.
@@ -382,10 +403,10 @@ impl Sessions {
                 Ok(None)
             }
             (Some(state), Some(live)) => {
-                // Compared in place: most requests find it unchanged.
-                if !live.session.read(|current| *current == *state) {
-                    live.session.replace_state(Arc::unwrap_or_clone(state));
-                    live.take_dirty();
+                // Only a store that other processes write can hold a newer state than
+                // this process's; compared in place: most requests find it unchanged.
+                if self.store.is_shared() && !live.session.read(|current| *current == *state) {
+                    live.adopt(Arc::unwrap_or_clone(state));
                 }
                 Ok(Some(live))
             }
@@ -425,6 +446,7 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcp_core::protocol::LoggingLevel;
 
     #[test]
     fn bounded_evicts_idle_then_oldest() {
@@ -506,6 +528,46 @@ mod tests {
         assert_eq!(b.queue.len(), queued + 1);
         assert_eq!(b.get("a", ms(6500)), Some(1));
         assert_eq!(b.get("a", ms(13_000)), None);
+    }
+
+    /// A memory store that says other processes write it too.
+    struct Shared(MemoryStore);
+
+    impl SessionStore for Shared {
+        fn load<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<SessionState>, StoreError>> {
+            self.0.load(id)
+        }
+        fn save<'a>(&'a self, id: &'a str, state: &'a SessionState) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.0.save(id, state)
+        }
+        fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.0.delete(id)
+        }
+    }
+
+    #[tokio::test]
+    async fn another_replica_s_state_is_taken_but_never_over_an_unsaved_change() {
+        let store = Arc::new(Shared(MemoryStore::default()));
+        let sessions = Sessions::new(store.clone(), SessionLimits::default());
+        let state = |level| SessionState { log_level: Some(level), ..Default::default() };
+        let live = Live::new(Arc::new(Session::from_state(state(LoggingLevel::Info))));
+        sessions.create("a", live.clone()).await.unwrap();
+        let level = |live: &Live| live.session.read(|st| st.log_level);
+
+        // Another replica changed the session: this process takes its state.
+        store.save("a", &state(LoggingLevel::Debug)).await.unwrap();
+        let got = sessions.get("a").await.unwrap().unwrap();
+        assert_eq!(level(&got), Some(LoggingLevel::Debug));
+        assert!(!got.take_dirty(), "a state taken from the store needs no saving");
+
+        // A request here changed it and has not saved yet; a concurrent request reads
+        // the session: the store's older state must not undo the change.
+        live.session.replace_state(state(LoggingLevel::Error));
+        let got = sessions.get("a").await.unwrap().unwrap();
+        assert_eq!(level(&got), Some(LoggingLevel::Error));
+        assert!(got.take_dirty());
+        sessions.save("a", &got).await.unwrap();
+        assert_eq!(store.load("a").await.unwrap(), Some(state(LoggingLevel::Error)));
     }
 
     #[tokio::test]

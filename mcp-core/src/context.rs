@@ -148,6 +148,18 @@ impl Session {
         self.update(|st| *st = state);
     }
 
+    /// [`Session::replace_state`], unless the state changed here since generation `seen`
+    /// (a change this process has not saved yet wins: the request that made it saves
+    /// it). The new generation when replaced.
+    pub fn replace_state_unless_changed(&self, seen: u64, state: SessionState) -> Option<u64> {
+        let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::Acquire) != seen {
+            return None;
+        }
+        *st = state;
+        Some(self.generation.fetch_add(1, Ordering::AcqRel) + 1)
+    }
+
     /// The negotiated version, once initialized.
     pub fn protocol_version(&self) -> Option<ProtocolVersion> {
         self.state.read().unwrap_or_else(|e| e.into_inner()).protocol_version
@@ -165,7 +177,10 @@ impl Session {
     }
 
     pub(crate) fn update<R>(&self, f: impl FnOnce(&mut SessionState) -> R) -> R {
-        let r = f(&mut self.state.write().unwrap_or_else(|e| e.into_inner()));
+        // The generation moves while the state is locked, so that a replacement that
+        // checks it sees every change (`replace_state_unless_changed`).
+        let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let r = f(&mut st);
         self.generation.fetch_add(1, Ordering::AcqRel);
         r
     }
