@@ -19,7 +19,9 @@ use http::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE}
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use mcp_core::protocol::jsonrpc::{Parsed, parse, str_value};
 use mcp_core::protocol::{ErrorObject, Message, ProtocolVersion, RequestId, codes, methods};
-use mcp_core::{Extensions, Inbound, MirroredHeaders, Principal, Reply, Server, Session, Sink, SinkReceiver};
+use mcp_core::{
+    Extensions, Inbound, ListRequest, MirroredHeaders, Principal, Reply, Server, Session, Sink, SinkReceiver,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -417,13 +419,11 @@ enum Hot {
 impl Hot {
     /// Read off the headers, each looked up once.
     fn of(inner: &Inner, headers: &HeaderMap) -> Hot {
-        const LISTS: [&str; 4] =
-            [methods::TOOLS_LIST, methods::RESOURCES_LIST, methods::RESOURCES_TEMPLATES_LIST, methods::PROMPTS_LIST];
         let version = header(headers, &PROTOCOL_VERSION_H);
         if version == Some(ProtocolVersion::V2026_07_28.as_str()) {
             return match header(headers, &MCP_METHOD_H) {
                 Some(methods::TOOLS_CALL) if inner.auth.is_none() && !inner.server.has_param_headers() => Hot::Call,
-                Some(m) => LISTS.into_iter().find(|l| *l == m).map_or(Hot::General, Hot::List),
+                Some(m) => ListRequest::method_of(m).map_or(Hot::General, Hot::List),
                 None => Hot::General,
             };
         }

@@ -127,6 +127,8 @@ fn what_is_left_to_the_general_way() {
     assert_eq!((read.id().to_string(), read.method()), ("3".to_owned(), "tools/list"));
     assert_eq!(read.protocol_version().as_deref(), Some("2026-07-28"));
     assert!(!read.may_send());
+    assert_eq!(mcp_core::ListRequest::method_of("prompts/list"), Some("prompts/list"));
+    assert_eq!(mcp_core::ListRequest::method_of("tools/call"), None);
     let progress =
         list("1", "tools/list", r#""cursor":null,"#).replace(r#""_meta":{"#, r#""_meta":{"progressToken":1,"#);
     assert!(server.parse_list_request(progress.as_bytes()).unwrap().may_send());

@@ -1109,6 +1109,12 @@ impl ListRequest<'_> {
         self.kind.method()
     }
 
+    /// `method` as the constant of the list method it names, if it names one (for a
+    /// transport that picks the one-pass way from a header).
+    pub fn method_of(method: &str) -> Option<&'static str> {
+        ListKind::of_method(method).map(ListKind::method)
+    }
+
     /// The protocol version `_meta` names, if it names one as a string.
     pub fn protocol_version(&self) -> Option<Cow<'_, str>> {
         RequestMeta::version_of(self.params.meta.as_ref())
