@@ -107,6 +107,8 @@ pub struct McpRouter {
     store: Option<Arc<dyn SessionStore>>,
     auth: Option<auth::Auth>,
     public_url: Option<String>,
+    #[cfg(feature = "oauth-server")]
+    auth_server: Option<auth::server::AuthServer>,
 }
 
 impl std::fmt::Debug for McpRouter {
@@ -130,6 +132,8 @@ impl McpRouter {
             store: None,
             auth: None,
             public_url: None,
+            #[cfg(feature = "oauth-server")]
+            auth_server: None,
         }
     }
 
@@ -230,13 +234,28 @@ impl McpRouter {
         self
     }
 
+    /// Serve the built-in OAuth 2.1 authorization server next to the endpoint (feature
+    /// `oauth-server`; see [`auth::server`]): its metadata, `/authorize`, `/token`,
+    /// `/register`, `/revoke` and `/jwks.json` at root paths. The endpoint accepts its
+    /// access tokens in-process, before the authenticators of [`McpRouter::auth`] (which
+    /// is optional), and its protected-resource metadata names it.
+    #[cfg(feature = "oauth-server")]
+    pub fn auth_server(mut self, server: auth::server::AuthServer) -> Self {
+        self.auth_server = Some(server);
+        self
+    }
+
     /// Keep legacy session state in `store` (for example Redis, shared by replicas).
     pub fn session_store(mut self, store: impl SessionStore) -> Self {
         self.store = Some(Arc::new(store));
         self
     }
 
-    fn inner(self) -> (String, Arc<service::Inner>) {
+    fn inner(mut self) -> (String, Arc<service::Inner>) {
+        #[cfg(feature = "oauth-server")]
+        if let Some(server) = &self.auth_server {
+            self.auth = Some(server.attach(self.auth.take(), self.public_url.as_deref(), &self.path));
+        }
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new(self.limits)));
         let inner = service::Inner {
             server: self.server,
@@ -262,6 +281,8 @@ impl McpRouter {
     /// The endpoint as a router to [`merge`](Router::merge) into your app; it composes with
     /// your state and layers.
     pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        #[cfg(feature = "oauth-server")]
+        let auth_server = self.auth_server.clone();
         let (path, inner) = self.inner();
         let handler = {
             let inner = inner.clone();
@@ -282,6 +303,10 @@ impl McpRouter {
             if path != "/" {
                 router = router.route(&format!("{}{path}", auth::WELL_KNOWN), any(metadata));
             }
+        }
+        #[cfg(feature = "oauth-server")]
+        if let Some(server) = auth_server {
+            router = router.merge(server.routes(&path));
         }
         router
     }

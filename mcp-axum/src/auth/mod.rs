@@ -6,6 +6,8 @@ mod fetch;
 mod introspection;
 #[cfg(feature = "oauth")]
 mod jwt;
+#[cfg(feature = "oauth-server")]
+pub mod server;
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,0 +1,211 @@
+//! Signing keys (ES256 through jsonwebtoken and p256), the JWKS, and the in-process
+//! authenticator of this server's access tokens.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::request::Parts;
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use mcp_core::server::BoxFuture;
+use p256::pkcs8::EncodePrivateKey as _;
+use serde_json::{Map, Value};
+use tokio::sync::RwLock;
+
+use super::store::{AuthStore, SigningKey, StoreError};
+use super::{Clock, rules};
+use crate::auth::{Authenticator, Verdict};
+
+/// A usable key: its record, its signing key and its public JWK.
+struct Loaded {
+    record: SigningKey,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    jwk: Jwk,
+}
+
+/// The keys of the server, loaded from the store (and created there when it has none).
+pub(crate) struct Keys {
+    store: Arc<dyn AuthStore>,
+    clock: Clock,
+    /// How long a retired key stays published and accepted (the access-token lifetime
+    /// plus leeway).
+    keep_retired: u64,
+    /// The app's own key, installed as the signing key on first use.
+    app_key: Option<SigningKey>,
+    loaded: RwLock<(Vec<Loaded>, Option<Instant>)>,
+}
+
+fn load(record: SigningKey) -> Option<Loaded> {
+    let encoding = EncodingKey::from_ec_der(&record.pkcs8);
+    let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).ok()?;
+    jwk.common.key_id = Some(record.kid.clone());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk.common.key_algorithm = Some(KeyAlgorithm::ES256);
+    let decoding = DecodingKey::from_jwk(&jwk).ok()?;
+    Some(Loaded { record, encoding, decoding, jwk })
+}
+
+/// A new P-256 key from the system's random source, as a store record.
+pub(crate) fn generate(now: u64) -> SigningKey {
+    let secret = loop {
+        let mut bytes = [0u8; 32];
+        rules::fill_random(&mut bytes);
+        // Out-of-range scalars (probability about 2^-32) are drawn again.
+        if let Ok(k) = p256::SecretKey::from_slice(&bytes) {
+            break k;
+        }
+    };
+    let der = secret.to_pkcs8_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default();
+    SigningKey { kid: rules::random_token()[..16].to_owned(), pkcs8: der, created_at: now, retired_at: None }
+}
+
+/// An app-supplied PKCS#8 DER P-256 key, checked.
+pub(crate) fn from_pkcs8(kid: String, der: Vec<u8>, now: u64) -> Result<SigningKey, String> {
+    use p256::pkcs8::DecodePrivateKey as _;
+    p256::SecretKey::from_pkcs8_der(&der).map_err(|e| format!("the signing key is not a PKCS#8 P-256 key: {e}"))?;
+    Ok(SigningKey { kid, pkcs8: der, created_at: now, retired_at: None })
+}
+
+impl Keys {
+    pub(crate) fn new(store: Arc<dyn AuthStore>, clock: Clock, keep_retired: u64, app_key: Option<SigningKey>) -> Self {
+        Keys { store, clock, keep_retired, app_key, loaded: RwLock::new((Vec::new(), None)) }
+    }
+
+    /// Load the keys from the store; install the app's key, or create the first one if
+    /// there is none.
+    async fn reload(&self) -> Result<(), StoreError> {
+        let mut records = self.store.signing_keys().await?;
+        if let Some(key) = &self.app_key {
+            if !records.iter().any(|k| k.kid == key.kid) {
+                self.store.add_signing_key(key, true).await?;
+                records = self.store.signing_keys().await?;
+            }
+        } else if !records.iter().any(|k| k.retired_at.is_none()) {
+            let key = generate(self.clock.now());
+            self.store.add_signing_key(&key, false).await?;
+            records = self.store.signing_keys().await?;
+        }
+        let now = self.clock.now();
+        let mut loaded: Vec<Loaded> = records
+            .into_iter()
+            .filter(|k| k.retired_at.is_none_or(|r| r + self.keep_retired > now))
+            .filter_map(load)
+            .collect();
+        // Newest active key first: replicas that each created one converge on the same.
+        loaded.sort_by(|a, b| {
+            (a.record.retired_at.is_some(), std::cmp::Reverse(a.record.created_at), &a.record.kid).cmp(&(
+                b.record.retired_at.is_some(),
+                std::cmp::Reverse(b.record.created_at),
+                &b.record.kid,
+            ))
+        });
+        *self.loaded.write().await = (loaded, Some(Instant::now()));
+        Ok(())
+    }
+
+    async fn ensure(&self) -> Result<(), StoreError> {
+        if self.loaded.read().await.1.is_none() {
+            self.reload().await?;
+        }
+        Ok(())
+    }
+
+    /// Sign `claims` with the newest active key.
+    pub(crate) async fn sign(&self, claims: &Map<String, Value>) -> Result<String, String> {
+        self.ensure().await.map_err(|e| e.to_string())?;
+        let keys = self.loaded.read().await;
+        let key = keys.0.first().ok_or("no signing key")?;
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(key.record.kid.clone());
+        header.typ = Some("at+jwt".into());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| format!("signing failed: {e}"))
+    }
+
+    /// The public keys: active ones and retired ones whose tokens may still be live.
+    pub(crate) async fn jwks(&self) -> Result<JwkSet, StoreError> {
+        self.reload().await?;
+        Ok(JwkSet { keys: self.loaded.read().await.0.iter().map(|k| k.jwk.clone()).collect() })
+    }
+
+    /// Start signing with a new key; the old ones stay published until their tokens expire.
+    pub(crate) async fn rotate(&self) -> Result<(), StoreError> {
+        let key = generate(self.clock.now());
+        self.store.add_signing_key(&key, true).await?;
+        self.reload().await
+    }
+
+    /// The verification key of `kid`; reloads (at most every 10 s) for a key another
+    /// replica created.
+    async fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
+        let find = |keys: &Vec<Loaded>| keys.iter().find(|k| k.record.kid == kid).map(|k| k.decoding.clone());
+        {
+            let keys = self.loaded.read().await;
+            if let Some(k) = find(&keys.0) {
+                return Some(k);
+            }
+            if keys.1.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
+                return None;
+            }
+        }
+        self.reload().await.ok()?;
+        find(&self.loaded.read().await.0)
+    }
+}
+
+/// The in-process authenticator of this server's JWT access tokens: ES256 with one of its
+/// keys, `iss` = the issuer, `aud` = the MCP resource, `exp`. Tokens of other issuers pass.
+pub(crate) struct OwnTokens {
+    pub(crate) keys: Arc<Keys>,
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+}
+
+impl OwnTokens {
+    async fn check(&self, token: &str) -> Verdict {
+        let Ok(header) = jsonwebtoken::decode_header(token) else { return Verdict::Pass };
+        if unverified_issuer(token).as_deref() != Some(self.issuer.as_str()) {
+            return Verdict::Pass;
+        }
+        if header.alg != Algorithm::ES256 {
+            return Verdict::Reject("the access token is not signed with ES256".into());
+        }
+        let Some(kid) = header.kid else { return Verdict::Reject("the access token names no key (`kid`)".into()) };
+        let Some(key) = self.keys.decoding_key(&kid).await else {
+            return Verdict::Reject(format!("the token is signed with an unknown or retired key (kid `{kid}`)"));
+        };
+        let mut v = Validation::new(Algorithm::ES256);
+        v.leeway = 5;
+        v.set_issuer(&[&self.issuer]);
+        v.set_audience(&[&self.audience]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        match jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v) {
+            Ok(data) => Verdict::Accept(crate::auth::jwt::principal_from_claims(data.claims)),
+            Err(e) => Verdict::Reject(match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the access token has expired".into(),
+                jsonwebtoken::errors::ErrorKind::InvalidAudience => {
+                    format!("the access token was not issued for this resource (`aud` must be `{}`)", self.audience)
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => "the access token's signature is invalid".into(),
+                _ => "the access token is malformed".into(),
+            }),
+        }
+    }
+}
+
+impl Authenticator for OwnTokens {
+    fn authenticate<'a>(&'a self, _request: &'a Parts, token: Option<&'a str>) -> BoxFuture<'a, Verdict> {
+        match token {
+            Some(t) => Box::pin(self.check(t)),
+            None => Box::pin(std::future::ready(Verdict::Pass)),
+        }
+    }
+}
+
+fn unverified_issuer(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
+}
