@@ -401,3 +401,48 @@ pub fn app(
     let mcp = configure(mcp_axum::McpRouter::new(server).path("/mcp").auth(auth.auth)).into_router();
     Router::new().route("/health", get(|| async { "ok" })).merge(api::routes()).with_state(state).merge(mcp)
 }
+
+/// The built-in authorization server's sign-in: each user's password is their token
+/// (`--user NAME:SECRET`), so the demo needs no users table of its own.
+#[derive(Clone, Debug)]
+pub struct BlogSignIn {
+    users: Vec<User>,
+}
+
+impl BlogSignIn {
+    /// Users who can sign in, with their tokens as passwords.
+    pub fn new(users: &[User]) -> Self {
+        BlogSignIn { users: users.to_vec() }
+    }
+}
+
+/// Equal strings, compared without an early exit.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl mcp_axum::auth::server::SignIn for BlogSignIn {
+    fn sign_in<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> mcp_core::server::BoxFuture<'a, Result<Option<Principal>, String>> {
+        let found = self.users.iter().find(|u| u.name == username && same_secret(&u.token, password));
+        Box::pin(std::future::ready(Ok(found.map(principal))))
+    }
+}
+
+/// The built-in OAuth 2.1 authorization server of the blog, at `issuer` (its public
+/// origin): Claude, ChatGPT and other MCP clients register, the user signs in with their
+/// name and token, approves, and the client gets JWT access tokens for `/mcp`.
+pub fn auth_server(
+    users: &[User],
+    issuer: &str,
+) -> Result<mcp_axum::auth::server::AuthServer, mcp_axum::auth::SetupError> {
+    mcp_axum::auth::server::AuthServer::builder()
+        .issuer(issuer)
+        .name("Demo blog")
+        .sign_in(BlogSignIn::new(users))
+        .scopes([(READ, "Read posts, drafts included"), (WRITE, "Write, change and publish your posts")])
+        .build()
+}

@@ -14,12 +14,15 @@ OPTIONS:
                            with `--features postgres`. The database, its tables and the demo data are
                            created on first start [default: blog.db]
     --user NAME:TOKEN      A user and their bearer token (repeatable); an unknown NAME becomes a new
-                           author. Without it, demo users alice and bob get random tokens, printed below.
+                           author. TOKEN is also the user's password on the sign-in page of the built-in
+                           OAuth authorization server. Without it, demo users alice and bob get random
+                           tokens, printed below.
     --oauth-issuer URL     OAuth mode: accept JWT access tokens of this authorization server (its
                            metadata and JWKS are fetched at start) issued for this server's MCP URL,
                            and serve protected-resource metadata pointing clients at it
-    --public-url URL       The URL clients use to reach this app (behind a proxy, or for OAuth
-                           audiences) [default: http://ADDR]
+    --public-url URL       The URL clients use to reach this app (behind a tunnel or TLS proxy, or for
+                           OAuth audiences): the issuer of the built-in authorization server and the
+                           MCP resource [default: http://ADDR]
     --stdio                Serve MCP over stdin/stdout instead of HTTP, acting as the first user
     --list-tools           Print every tool with its schemas as JSON and exit
     -h, --help             Print this help
@@ -132,6 +135,23 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     let server = blog::mcp_server(db.clone(), &auth)?;
     eprintln!("blog: MCP at {url} ({} tools), JSON API at {base}/api/posts, database {path}", server.tools().len());
     eprintln!("blog: auth: {}", auth.describe());
+    // Without an external issuer, the blog is its own OAuth authorization server too.
+    let auth_server = match &args.oauth_issuer {
+        Some(_) => None,
+        None => match blog::auth_server(&users, &base) {
+            Ok(s) => {
+                eprintln!(
+                    "blog: OAuth authorization server at {base} (for Claude, ChatGPT...): sign in with a user's \
+                     name and token as password"
+                );
+                Some(s)
+            }
+            Err(e) => {
+                eprintln!("blog: no OAuth authorization server: {e} (give --public-url https://...)");
+                None
+            }
+        },
+    };
     let origin_policy = match &args.public_url {
         Some(p) => format!("loopback and {p}"),
         None => "loopback only".into(),
@@ -151,9 +171,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         serde_json::to_string_pretty(&serde_json::json!({ "mcpServers": { "blog": config } }))?
     );
     let public_url = args.public_url.clone();
-    let app = blog::app(server, db, auth, move |r| match &public_url {
-        Some(p) => r.public_url(p),
-        None => r,
+    let app = blog::app(server, db, auth, move |r| {
+        let r = match &public_url {
+            Some(p) => r.public_url(p),
+            None => r,
+        };
+        match auth_server {
+            Some(s) => r.auth_server(s),
+            None => r,
+        }
     });
     mcp_axum::serve(listener, app).await?;
     Ok(())
