@@ -56,6 +56,7 @@
 //! |---------|---------|-----------------|
 //! | `redis` | no      | `RedisStore`: legacy session state in Redis, so replicas share sessions |
 //! | `oauth` | no      | `auth::JwtAuthenticator` and `auth::Introspection` (an HTTPS client) |
+//! | `oauth-server` | no | `auth::server::AuthServer`: a built-in OAuth 2.1 authorization server (registration, sign-in and consent pages, tokens) mounted with `McpRouter::auth_server`; implies `oauth` |
 //!
 //! ## Authentication
 //!
@@ -64,6 +65,9 @@
 //! against a JWKS, token introspection), protected-resource metadata at
 //! `/.well-known/oauth-protected-resource`, `401`/`403` challenges, and per-tool scopes.
 //! See the [`auth`] module for the guide (clients, authorization servers, proxies).
+//! With the `oauth-server` feature, [`McpRouter::auth_server`] makes the app its own
+//! authorization server, so Claude and ChatGPT connect with sign-in and consent; see
+//! `auth::server` for that guide.
 #![doc = include_str!("docs/route_tools.md")]
 
 pub mod auth;

@@ -1,8 +1,4 @@
-//! A built-in OAuth 2.1 authorization server (feature `oauth-server`), so Claude, ChatGPT
-//! and other MCP clients connect with sign-in and consent and no separate identity server.
-//!
-//! See the guide in the [`auth`](crate::auth) module docs ("A built-in authorization
-//! server") and `src/docs/auth_server.md`.
+#![doc = include_str!("../../docs/auth_server.md")]
 
 mod authorize;
 mod keys;
