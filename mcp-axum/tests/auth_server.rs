@@ -574,6 +574,28 @@ async fn authorization_requests_are_refused_without_issuing_anything() {
         let page = r.text().await.unwrap();
         assert!(page.contains("not") && !page.contains("name=\"password\""), "{page}");
     }
+    // The same for an https redirect URI: exact match only, no prefix, no added query.
+    let (_, reg) = s.register(json!({ "redirect_uris": ["https://app.example/cb"] })).await;
+    let https_client = reg["client_id"].as_str().unwrap().to_owned();
+    for presented in [
+        "https://app.example/cb/evil",
+        "https://app.example/cbx",
+        "https://app.example/cb?x=1",
+        "https://app.example/cb#x",
+        "https://app.example:8443/cb",
+        "https://app.example.evil.example/cb",
+    ] {
+        let mut p = good_params(&https_client, &challenge);
+        p.retain(|(k, _)| k != "redirect_uri");
+        p.push(("redirect_uri".into(), presented.into()));
+        let r = ask(p).await;
+        assert_eq!(r.status(), 400, "{presented}");
+        assert!(r.headers().get("location").is_none(), "{presented}");
+    }
+    let mut p = good_params(&https_client, &challenge);
+    p.retain(|(k, _)| k != "redirect_uri");
+    p.push(("redirect_uri".into(), "https://app.example/cb".into()));
+    assert_eq!(ask(p).await.status(), 200);
     // Errors after the redirect URI is validated go back to it, with `iss`, and no code.
     let expect = |r: reqwest::Response, error: &str| {
         assert_eq!(r.status(), 303);
