@@ -259,6 +259,10 @@ pub trait AuthStore: Send + Sync + 'static {
     fn secret<'a>(&'a self, candidate: &'a [u8; 32]) -> StoreFuture<'a, [u8; 32]>;
 }
 
+/// Authorizations in progress the memory store keeps at most (each `GET /authorize`
+/// starts one; they expire after 10 minutes).
+const MAX_PENDING: usize = 50_000;
+
 /// How long spent codes are remembered past their expiry, to recognise replays.
 const SPENT_CODE_MEMORY: u64 = 600;
 
@@ -333,10 +337,21 @@ impl AuthStore for MemoryAuthStore {
     }
 
     fn put_pending<'a>(&'a self, id: &'a Digest, pending: &'a Pending) -> StoreFuture<'a, ()> {
-        ready(self.with(|m| {
-            m.prune(unix_now());
-            m.pending.insert(id.clone(), pending.clone());
-        }))
+        ready(
+            self.with(|m| {
+                m.prune(unix_now());
+                if m.pending.len() >= MAX_PENDING && !m.pending.contains_key(id) {
+                    let now = unix_now();
+                    m.pending.retain(|_, p| p.expires_at > now);
+                    if m.pending.len() >= MAX_PENDING {
+                        return Err(StoreError(format!("{MAX_PENDING} sign-ins are in progress; try again later")));
+                    }
+                }
+                m.pending.insert(id.clone(), pending.clone());
+                Ok(())
+            })
+            .and_then(|r| r),
+        )
     }
 
     fn pending<'a>(&'a self, id: &'a Digest, now: u64) -> StoreFuture<'a, Option<Pending>> {
