@@ -14,7 +14,7 @@ use crate::schema::{authors, comments, post_tags, posts, tags};
 #[cfg_attr(not(feature = "postgres"), diesel(check_for_backend(diesel::sqlite::Sqlite)))]
 #[cfg_attr(feature = "postgres", diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg)))]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_toolset(search(name, bio))]
+#[mcp_toolset(search(name, bio), relations(posts = has_many(Post, posts::author_id)))]
 pub struct Author {
     /// The author's id.
     pub id: i32,

@@ -660,6 +660,7 @@ impl ServerBuilder {
         };
 
         for (ts, set) in self.toolsets.iter().enumerate() {
+            errors.extend(set.build_errors());
             for (index, tool) in set.tools().into_iter().enumerate() {
                 if let Err(e) = validate_tool_name(&tool.name) {
                     errors.push(e);
