@@ -281,6 +281,12 @@ pub fn author_of_identity(
     let once = || {
         with_conn!(db, |conn| -> QueryResult<i32> {
             conn.transaction(|conn| {
+                // Write first, so this transaction takes the write lock at its start and
+                // waits for another writer (SQLite cannot upgrade a reading transaction
+                // while another one writes: it fails at once instead).
+                diesel::update(identities::table.filter(identities::id.eq(-1)))
+                    .set(identities::subject.eq(""))
+                    .execute(conn)?;
                 let known: Option<i32> = identities::table
                     .filter(identities::issuer.eq(issuer))
                     .filter(identities::subject.eq(subject))
@@ -313,11 +319,27 @@ pub fn author_of_identity(
             })
         })
     };
-    // Two first requests of one identity at once: one insert wins, the other (a unique
-    // violation) finds its row on the second try.
-    match once()? {
-        Ok(id) => Ok(id),
-        Err(_) => Ok(once()??),
+    let known = with_conn!(db, |conn| -> QueryResult<Option<i32>> {
+        identities::table
+            .filter(identities::issuer.eq(issuer))
+            .filter(identities::subject.eq(subject))
+            .select(identities::author_id)
+            .first(conn)
+            .optional()
+    })??;
+    if let Some(id) = known {
+        return Ok(id);
+    }
+    // Two first requests at once (of one identity, or wanting one name): one insert wins,
+    // the other (a unique violation) finds the row or the next free name on a new try.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match once()? {
+            Ok(id) => return Ok(id),
+            Err(e) if attempt >= 3 => return Err(e.into()),
+            Err(_) => {}
+        }
     }
 }
 
@@ -405,14 +427,9 @@ where
     Tag: ModelQuery<C>,
     PostTag: ModelQuery<C>,
 {
-    // Authors are listed once they have published a post (a token arriving in OAuth mode
-    // makes an author, which stays private until then); everyone also sees themselves.
-    let authors = ModelTools::<Author, _>::new(pool.clone()).scope(|ctx| {
-        Ok(match tools::author_id(ctx) {
-            Ok(me) => json!({ "$or": [{ "posts": { "published": true } }, { "id": me }] }),
-            Err(_) => json!({ "posts": { "published": true } }),
-        })
-    });
+    // A post's author, reached through the post, is visible with the post (a published
+    // post's author has published; a draft's is the caller).
+    let post_authors = ModelTools::<Author, _>::new(pool.clone());
     let posts = ModelTools::<Post, _>::new(pool.clone())
         // Reading needs no scope beyond signing in; every write needs `posts:write`.
         .write_scopes([WRITE])
@@ -438,8 +455,17 @@ where
     let post_tags =
         ModelTools::<PostTag, _>::new(pool).scope(|_| Ok(json!({ "post": {} }))).related(&posts).related(&tags);
     let tags = tags.related(&post_tags);
-    let posts = posts.related(&authors).related(&comments).related(&post_tags);
-    let authors = authors.related(&posts);
+    let posts = posts.related(&post_authors).related(&comments).related(&post_tags);
+    // Authors are listed once they have published a post (a token arriving in OAuth mode
+    // makes an author, which stays private until then); everyone also sees themselves.
+    let authors = post_authors
+        .scope(|ctx| {
+            Ok(match tools::author_id(ctx) {
+                Ok(me) => json!({ "$or": [{ "posts": { "published": true } }, { "id": me }] }),
+                Err(_) => json!({ "posts": { "published": true } }),
+            })
+        })
+        .related(&posts);
     builder
         .toolset(authors.clone())
         .toolset(posts.clone())

@@ -111,7 +111,7 @@ mod pg {
         assert_eq!(count(&mut conn, "audit_log"), 0);
         assert_eq!(count(&mut conn, "tags"), 15);
         assert!(count(&mut conn, "post_tags") >= i64::from(blog::seed::POSTS));
-        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 2);
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 3);
 
         let app = serve(db).await;
         let tools = app.mcp(ALICE, "tools/list", json!({})).await;
@@ -193,6 +193,45 @@ mod pg {
         let users = blog::users(&again, &[("zed".into(), "zed-token-0003".into())]).unwrap();
         assert_eq!(users[0].author_id, 21);
         drop(conn);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn health_is_503_while_the_database_is_down() {
+        use diesel::connection::SimpleConnection;
+        let Some(database) = TestDatabase::create("health_is_503_while_the_database_is_down") else { return };
+        let db = blog::open_database(&database.url).unwrap();
+        let app = serve(db).await;
+        let health = || async {
+            let started = std::time::Instant::now();
+            let r = app.http.get(format!("{}/health", app.base)).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap(), started.elapsed())
+        };
+        assert_eq!(health().await.0, 200);
+
+        // The database goes away: its connections are cut and no new one is let in.
+        let admin_url = std::env::var("MCP_TEST_POSTGRES_URL").unwrap();
+        let mut admin = PgConnection::establish(&admin_url).unwrap();
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {0} WITH ALLOW_CONNECTIONS false; \
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
+                database.name
+            ))
+            .unwrap();
+        let (status, text, took) = health().await;
+        assert_eq!(status, 503, "{text}");
+        assert!(took < std::time::Duration::from_secs(4), "the check took {took:?}");
+
+        // Back: healthy again.
+        admin.batch_execute(&format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true", database.name)).unwrap();
+        let mut status = 0;
+        for _ in 0..10 {
+            status = health().await.0;
+            if status == 200 {
+                break;
+            }
+        }
+        assert_eq!(status, 200);
     }
 
     #[test]
