@@ -93,24 +93,22 @@ def exercise(i: Inspector, era: str, pool: ThreadPoolExecutor) -> int:
     models = [n.removesuffix("_list") for n in tools if n.endswith("_list") and f"{n.removesuffix('_list')}_get" in tools]
 
     def read_model(model: str) -> None:
-        page = i.call(era, f"{model}_list", {"limit": 2})
         fields = enum_of(tools[f"{model}_list"], "fields")
         relations = enum_of(tools[f"{model}_list"], "include")
+        page = i.call(era, f"{model}_list", {"limit": 2, **({"include": relations} if relations else {})})
         if fields:
             i.call(era, f"{model}_list", {"fields": fields[:2], "limit": 2})
-        if relations:
-            i.call(era, f"{model}_list", {"include": relations, "limit": 2})
-            if fields:
-                i.call(era, f"{model}_list", {"fields": fields[:1], "include": relations[:1], "limit": 2})
+        if fields and relations:
+            i.call(era, f"{model}_list", {"fields": fields[:1], "include": relations[:1], "limit": 2})
         if page and page.get("items"):
             row = page["items"][0]
             get_include = enum_of(tools[f"{model}_get"], "include")
             i.call(era, f"{model}_get", {"id": row["id"], **({"include": get_include} if get_include else {})})
             if model == "comments":
                 i.call(era, "post_comments", {"post_id": row["post_id"], "limit": 2})
-        if f"{model}_count" in tools:
-            i.call(era, f"{model}_count", {})
         if f"{model}_aggregate" in tools:
+            if f"{model}_count" in tools:
+                i.call(era, f"{model}_count", {"filter": {"id__gte": 1}})
             group_by = enum_of(tools[f"{model}_aggregate"], "group_by")
             i.call(era, f"{model}_aggregate", {"group_by": group_by[0]} if group_by else {})
 

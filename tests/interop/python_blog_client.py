@@ -128,6 +128,20 @@ def chunks(values: list[Any], size: int) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)] or [[]]
 
 
+def generated_arguments(tool: types.Tool, rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
+    """Arguments for a read-only tool: its required `<model>_id` integers from rows read
+    before; None when a required argument cannot be generated safely."""
+    args: dict[str, Any] = {}
+    for name in tool.input_schema.get("required", []):
+        schema = props(tool).get(name, {})
+        model = name.removesuffix("_id")
+        found = rows.get(f"{model}s") or rows.get(model)
+        if schema.get("type") != "integer" or not name.endswith("_id") or not found:
+            return None
+        args[name] = found[0]["id"]
+    return args
+
+
 async def model_reads(c: Checker, model: str) -> list[dict[str, Any]]:
     """Every read tool of one model; returns the rows of its first page."""
     list_tool = c.tools[f"{model}_list"]
@@ -292,13 +306,15 @@ async def exercise(url: str, alice: str, bob: str, mode: str, failures: list[str
         if page is not None and page.get("returned", 0) < 1:
             c.fail("posts_list", {"filter": {"title__icontains": "python draft"}}, f"alice's draft not listed: {page}")
 
-        # Any other tool that reads only and needs no argument is called with none.
+        # Any other tool that only reads: called with generated arguments (none, or the id
+        # of a row it names: `post_id` takes a post's id).
         for name, tool in tools.items():
-            if name in c.called:
-                continue
             ro = tool.annotations is not None and tool.annotations.read_only_hint
-            if ro and not tool.input_schema.get("required"):
-                await c.call(name, {})
+            if name in c.called or not ro:
+                continue
+            args = generated_arguments(tool, rows)
+            if args is not None:
+                await c.call(name, args)
         if draft is not None:
             await c.call("publish_post", {"id": draft})
             await c.call("publish_post", {"id": 2_000_000_000}, expect_error=True)
