@@ -291,7 +291,7 @@ async def exercise(url: str, alice: str, bob: str, mode: str, failures: list[str
         await c.call("word_count", {})
         await c.call("get_api_posts", {})
         await c.call("get_api_posts", {"limit": 2, "offset": 1})
-        published = rows.get("posts", [{}])[0].get("id")
+        published = (rows.get("posts") or [{}])[0].get("id")
         if published is not None:
             await c.call("get_api_posts_id", {"id": published})
         api_draft = await c.call("create_draft", {"title": f"API draft ({mode})", "body": "through the JSON API"})
