@@ -58,9 +58,6 @@ mod schema {
 }
 
 /// Blog posts, newest first.
-#[derive(Queryable, Selectable, Serialize, JsonSchema)]
-#[diesel(table_name = schema::posts)]
-#[schemars(crate = "mcp_core::schemars")]
 #[mcp_core::mcp_toolset(
     actions(list, get, count, create, update, patch, delete, aggregate),
     search(title, body),
@@ -69,6 +66,9 @@ mod schema {
     default_limit = 3,
     relations(author = belongs_to(Author, author_id), comments = has_many(Comment, schema::comments::post_id))
 )]
+#[derive(Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = schema::posts)]
+#[schemars(crate = "mcp_core::schemars")]
 pub struct Post {
     pub id: i32,
     pub title: String,
@@ -86,10 +86,10 @@ pub struct Post {
 }
 
 /// People who write posts; inactive ones are out of everyone's scope.
+#[mcp_core::mcp_toolset]
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = schema::authors)]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_core::mcp_toolset]
 pub struct Author {
     pub id: i32,
     pub name: String,
@@ -105,10 +105,10 @@ pub struct Author {
 }
 
 /// Readers' comments; flagged ones are out of everyone's scope.
+#[mcp_core::mcp_toolset(relations(post = belongs_to(Post, post_id)))]
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = schema::comments)]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_core::mcp_toolset(relations(post = belongs_to(Post, post_id)))]
 pub struct Comment {
     pub id: i32,
     pub post_id: i32,

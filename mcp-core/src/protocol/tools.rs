@@ -276,7 +276,8 @@ enum Repr {
 impl StructuredContent {
     /// Serialize `value` straight to JSON text (no [`Value`] is built).
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        serde_json::value::to_raw_value(value).map(Self::from)
+        // Fields of models hidden from agents (`#[mcp(skip)]`) stay out, however deep.
+        crate::macro_support::for_agents(|| serde_json::value::to_raw_value(value)).map(Self::from)
     }
 
     /// The tree, when the content holds one (not when it holds text).
