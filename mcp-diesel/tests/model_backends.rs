@@ -838,12 +838,39 @@ async fn write_scope_is_narrower_than_read_scope() {
         // Own rows and others' published ones (9 and 11) are visible.
         assert_eq!(call(&c, "posts_count", json!({})).await["count"], 10);
         assert_eq!(call(&c, "posts_get", json!({ "id": 9 })).await["title"], "Post 9");
-        // But others' rows cannot be changed: they are "not found" to writes.
+        // But others' rows cannot be changed: the caller, who sees them, is told they are
+        // not theirs; others' drafts (10) do not exist for the caller, as ever.
+        for (tool, args) in [
+            ("posts_patch", json!({ "id": 9, "title": "Mine now" })),
+            ("posts_update", json!({ "id": 9, "title": "Mine now", "views": 1, "published": true })),
+            ("posts_delete", json!({ "id": 9 })),
+        ] {
+            let err = call_err(&c, tool, args).await;
+            assert!(err.contains("posts row with `id` = 9 is not yours to change"), "{tool}: {err}");
+        }
         for (tool, args) in
-            [("posts_patch", json!({ "id": 9, "title": "Mine now" })), ("posts_delete", json!({ "id": 9 }))]
+            [("posts_patch", json!({ "id": 10, "title": "Mine now" })), ("posts_delete", json!({ "id": 10 }))]
         {
             let err = call_err(&c, tool, args).await;
-            assert!(err.contains("no posts with `id` = 9"), "{tool}: {err}");
+            assert_eq!(
+                err,
+                call_err(
+                    &c,
+                    tool,
+                    json!({ "id": 99, "title": "Mine now" })
+                        .as_object()
+                        .map(|o| {
+                            let mut o = o.clone();
+                            o.retain(|k, _| tool != "posts_delete" || k == "id");
+                            Value::Object(o)
+                        })
+                        .unwrap()
+                )
+                .await
+                .replace("99", "10"),
+                "{tool}: a draft of another owner answers as a missing row"
+            );
+            assert!(err.contains("no posts with `id` = 10"), "{tool}: {err}");
         }
         assert_eq!(call(&c, "posts_patch", json!({ "id": 2, "title": "Still mine" })).await["title"], "Still mine");
         assert_eq!(call(&c, "posts_get", json!({ "id": 9 })).await["title"], "Post 9");
