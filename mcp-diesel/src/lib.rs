@@ -25,10 +25,10 @@
 //! }
 //!
 //! /// Blog posts.
+//! #[mcp_toolset(search(title, body), max_limit = 50)]
 //! #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 //! #[diesel(table_name = posts)]
 //! #[schemars(crate = "mcp_core::schemars")]
-//! #[mcp_toolset(search(title, body), max_limit = 50)]
 //! pub struct Post {
 //!     pub id: i32,
 //!     pub title: String,
@@ -91,10 +91,10 @@
 //! }
 //!
 //! /// People who write posts.
+//! #[mcp_toolset]
 //! #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 //! #[diesel(table_name = authors)]
 //! #[schemars(crate = "mcp_core::schemars")]
-//! #[mcp_toolset]
 //! pub struct Author {
 //!     pub id: i32,
 //!     pub name: String,
@@ -103,10 +103,10 @@
 //! }
 //!
 //! /// Blog posts.
+//! #[mcp_toolset(relations(author = belongs_to(Author, author_id)))]
 //! #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 //! #[diesel(table_name = posts)]
 //! #[schemars(crate = "mcp_core::schemars")]
-//! #[mcp_toolset(relations(author = belongs_to(Author, author_id)))]
 //! pub struct Post {
 //!     pub id: i32,
 //!     pub title: String,
@@ -139,6 +139,8 @@
 //! # }
 //! ```
 //!
+#![cfg_attr(feature = "sqlite", doc = include_str!("docs/rules.md"))]
+//!
 #![cfg_attr(all(feature = "diesel-async", feature = "postgres"), doc = include_str!("docs/async.md"))]
 //!
 //! ## Feature flags
@@ -168,8 +170,8 @@ pub use crate::exec::async_postgres_pool;
 pub use crate::exec::{Async, AsyncModelQuery, AsyncPool};
 pub use crate::exec::{Executor, ModelExec, ModelPool};
 pub use crate::model::{
-    Actions, ListQuery, ModelFilter, ModelInfo, ModelQuery, QueryError, Relation, decode, decode_list, decode_write,
-    like_pattern,
+    Actions, ListQuery, ModelFilter, ModelInfo, ModelQuery, QueryError, Relation, ValidationErrors, decode,
+    decode_list, decode_write, like_pattern,
 };
 pub use crate::query::{Collection, QueryTool};
 pub use crate::tools::{Action, ModelHooks, ModelTools, WriteAction};
@@ -282,6 +284,7 @@ pub mod __private {
     pub use diesel;
     #[cfg(feature = "diesel-async")]
     pub use diesel_async;
+    pub use mcp_core::__private::hidden_from_agents;
     pub use serde_json;
 
     use serde_json::{Map, Value};

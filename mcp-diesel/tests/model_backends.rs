@@ -58,9 +58,6 @@ mod schema {
 }
 
 /// Blog posts, newest first.
-#[derive(Queryable, Selectable, Serialize, JsonSchema)]
-#[diesel(table_name = schema::posts)]
-#[schemars(crate = "mcp_core::schemars")]
 #[mcp_core::mcp_toolset(
     actions(list, get, count, create, update, patch, delete, aggregate),
     search(title, body),
@@ -69,6 +66,9 @@ mod schema {
     default_limit = 3,
     relations(author = belongs_to(Author, author_id), comments = has_many(Comment, schema::comments::post_id))
 )]
+#[derive(Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = schema::posts)]
+#[schemars(crate = "mcp_core::schemars")]
 pub struct Post {
     pub id: i32,
     pub title: String,
@@ -86,10 +86,10 @@ pub struct Post {
 }
 
 /// People who write posts; inactive ones are out of everyone's scope.
+#[mcp_core::mcp_toolset]
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = schema::authors)]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_core::mcp_toolset]
 pub struct Author {
     pub id: i32,
     pub name: String,
@@ -105,10 +105,10 @@ pub struct Author {
 }
 
 /// Readers' comments; flagged ones are out of everyone's scope.
+#[mcp_core::mcp_toolset(relations(post = belongs_to(Post, post_id)))]
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = schema::comments)]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_core::mcp_toolset(relations(post = belongs_to(Post, post_id)))]
 pub struct Comment {
     pub id: i32,
     pub post_id: i32,
@@ -838,12 +838,39 @@ async fn write_scope_is_narrower_than_read_scope() {
         // Own rows and others' published ones (9 and 11) are visible.
         assert_eq!(call(&c, "posts_count", json!({})).await["count"], 10);
         assert_eq!(call(&c, "posts_get", json!({ "id": 9 })).await["title"], "Post 9");
-        // But others' rows cannot be changed: they are "not found" to writes.
+        // But others' rows cannot be changed: the caller, who sees them, is told they are
+        // not theirs; others' drafts (10) do not exist for the caller, as ever.
+        for (tool, args) in [
+            ("posts_patch", json!({ "id": 9, "title": "Mine now" })),
+            ("posts_update", json!({ "id": 9, "title": "Mine now", "views": 1, "published": true })),
+            ("posts_delete", json!({ "id": 9 })),
+        ] {
+            let err = call_err(&c, tool, args).await;
+            assert!(err.contains("posts row with `id` = 9 is not yours to change"), "{tool}: {err}");
+        }
         for (tool, args) in
-            [("posts_patch", json!({ "id": 9, "title": "Mine now" })), ("posts_delete", json!({ "id": 9 }))]
+            [("posts_patch", json!({ "id": 10, "title": "Mine now" })), ("posts_delete", json!({ "id": 10 }))]
         {
             let err = call_err(&c, tool, args).await;
-            assert!(err.contains("no posts with `id` = 9"), "{tool}: {err}");
+            assert_eq!(
+                err,
+                call_err(
+                    &c,
+                    tool,
+                    json!({ "id": 99, "title": "Mine now" })
+                        .as_object()
+                        .map(|o| {
+                            let mut o = o.clone();
+                            o.retain(|k, _| tool != "posts_delete" || k == "id");
+                            Value::Object(o)
+                        })
+                        .unwrap()
+                )
+                .await
+                .replace("99", "10"),
+                "{tool}: a draft of another owner answers as a missing row"
+            );
+            assert!(err.contains("no posts with `id` = 10"), "{tool}: {err}");
         }
         assert_eq!(call(&c, "posts_patch", json!({ "id": 2, "title": "Still mine" })).await["title"], "Still mine");
         assert_eq!(call(&c, "posts_get", json!({ "id": 9 })).await["title"], "Post 9");

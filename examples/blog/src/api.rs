@@ -202,21 +202,15 @@ pub(crate) struct PostChanges {
     pub(crate) body: Option<String>,
 }
 
-/// Field errors as the API answers them: 422 `{"error": "...", "fields": {...}}`.
+/// Field errors as the API answers them: 422 `{"error": "...", "fields": {...}}`, by the
+/// rules the model tools use too ([`Post::validate`]).
 fn validate(title: Option<&str>, body: Option<&str>) -> Result<(), ApiError> {
-    let mut fields = serde_json::Map::new();
-    match title.map(|t| t.trim().chars().count()) {
-        Some(0) => _ = fields.insert("title".into(), "must not be empty".into()),
-        Some(n) if n > 200 => _ = fields.insert("title".into(), format!("has {n} characters; at most 200").into()),
-        _ => {}
-    }
-    if body.is_some_and(|b| b.trim().is_empty()) {
-        fields.insert("body".into(), "must not be empty".into());
-    }
-    if fields.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {}", v.as_str().unwrap_or_default())).collect();
+    let mut values = serde_json::Map::new();
+    values.extend(title.map(|t| ("title".to_owned(), Value::from(t))));
+    values.extend(body.map(|b| ("body".to_owned(), Value::from(b))));
+    let Err(errors) = Post::validate(&values) else { return Ok(()) };
+    let fields: serde_json::Map<String, Value> = errors.fields().map(|(f, m)| (f.to_owned(), m.into())).collect();
+    let names: Vec<String> = errors.fields().map(|(f, m)| format!("{f} {m}")).collect();
     Err(ApiError(
         StatusCode::UNPROCESSABLE_ENTITY,
         json!({ "error": format!("invalid post: {}", names.join("; ")), "fields": fields }),

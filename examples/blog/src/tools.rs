@@ -8,7 +8,7 @@ use mcp_core::schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::Database;
-use crate::models::{Comment, Post};
+use crate::models::{Author, Comment, Post};
 use crate::schema::{audit_log, authors, comments, posts};
 
 /// The signed-in author: their id, from the principal's `author_id` claim.
@@ -192,6 +192,31 @@ impl BlogTools {
                 .load(conn)
                 .map_err(db_error)
         })
+    }
+
+    /// Who wrote a post you can read. Returns the `Author` model: its `#[mcp(skip)]` email
+    /// stays out of the result and of the output schema, as in the generated tools.
+    #[mcp_tool(read_only, title = "Author of a post")]
+    async fn post_author(
+        &self,
+        ctx: &Context,
+        #[mcp(desc = "The post's id")] post_id: i32,
+    ) -> Result<Author, ToolError> {
+        let me = author_id(ctx).ok();
+        run!(self.db, |conn| {
+            let post = readable!(conn, post_id, me)?;
+            authors::table.find(post.author_id).select(Author::as_select()).first(conn).map_err(db_error)
+        })
+    }
+
+    /// Everyone who writes on the blog, by name.
+    #[mcp_tool(read_only, title = "Authors")]
+    async fn blog_authors(&self) -> Result<Vec<Author>, ToolError> {
+        run!(self.db, |conn| authors::table
+            .order(authors::name)
+            .select(Author::as_select())
+            .load(conn)
+            .map_err(db_error))
     }
 
     /// Count the words of every post you can read. Slow on purpose: it reports progress.
