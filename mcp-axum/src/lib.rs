@@ -67,6 +67,7 @@
 #![doc = include_str!("docs/route_tools.md")]
 
 pub mod auth;
+mod cors;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod route_tools;
@@ -141,23 +142,33 @@ impl McpRouter {
     }
 
     /// The URL clients use to reach this server (for example `https://api.example.com`):
-    /// its host and origin are allowed.
+    /// its host (on any port) and its origin are allowed, and it is the base of the
+    /// resource URI when authentication is on.
+    ///
+    /// # Panics
+    ///
+    /// When `url` is not an absolute `http` or `https` URL with a host and no userinfo,
+    /// query or fragment (a configuration error, reported when the router is built).
     pub fn public_url(mut self, url: &str) -> Self {
+        let (origin, host) =
+            parse_public_url(url).unwrap_or_else(|why| panic!("McpRouter::public_url(`{url}`): {why}"));
         self.public_url = Some(url.trim_end_matches('/').to_owned());
-        if let Some((scheme, rest)) = url.split_once("://") {
-            let authority = rest.split('/').next().unwrap_or_default();
-            self.policy.hosts.push(authority.to_owned());
-            if let Some((host, _)) = authority.rsplit_once(':') {
-                self.policy.hosts.push(host.to_owned());
-            }
-            self.policy.origins.push(format!("{scheme}://{authority}"));
-        }
+        self.policy.hosts.push(host);
+        self.policy.origins.push(origin);
         self
     }
 
-    /// Also accept requests addressed to this host (with or without port).
+    /// Also accept requests addressed to this host: `api.example.com` (any port) or
+    /// `api.example.com:8443` (that port only).
+    ///
+    /// # Panics
+    ///
+    /// When `host` is not a host name or IP address with an optional port.
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
-        self.policy.hosts.push(host.into());
+        let host = host.into();
+        let rule = security::HostRule::parse(&host)
+            .unwrap_or_else(|| panic!("McpRouter::allow_host(`{host}`): expected `name[:port]` or `ip[:port]`"));
+        self.policy.hosts.push(rule);
         self
     }
 
@@ -167,9 +178,17 @@ impl McpRouter {
         self
     }
 
-    /// Also accept browser requests from this origin (`https://app.example.com`).
+    /// Also accept browser requests from this origin (`https://app.example.com`; the port
+    /// is the scheme's default unless written).
+    ///
+    /// # Panics
+    ///
+    /// When `origin` is not `http(s)://host[:port]`.
     pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
-        self.policy.origins.push(origin.into());
+        let origin = origin.into();
+        let parsed = security::Origin::parse(origin.strip_suffix('/').unwrap_or(&origin))
+            .unwrap_or_else(|| panic!("McpRouter::allow_origin(`{origin}`): expected `http(s)://host[:port]`"));
+        self.policy.origins.push(parsed);
         self
     }
 
@@ -285,6 +304,23 @@ impl McpRouter {
         }
         router
     }
+}
+
+/// The origin and the host rule of a public URL, parsed (`http::Uri`, not split by hand).
+fn parse_public_url(url: &str) -> Result<(security::Origin, security::HostRule), &'static str> {
+    let uri: http::Uri = url.parse().map_err(|_| "not a URL")?;
+    let scheme = uri.scheme_str().filter(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
+    let scheme = scheme.ok_or("expected an absolute `http://` or `https://` URL")?;
+    let authority = uri.authority().ok_or("expected a host")?;
+    if authority.as_str().contains('@') {
+        return Err("a public URL has no userinfo (`user@`)");
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err("a public URL has no query or fragment");
+    }
+    let origin = security::Origin::parse(&format!("{scheme}://{authority}")).ok_or("invalid host or port")?;
+    let host = security::HostRule::parse(authority.host()).ok_or("invalid host")?;
+    Ok((origin, host))
 }
 
 /// Serve `app` on `listener` with `TCP_NODELAY` on every connection (without it, SSE
