@@ -72,18 +72,17 @@ mod cors;
 mod redis_store;
 mod route_tools;
 mod security;
+mod serve;
 mod service;
 mod session;
 pub mod testing;
 
-use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::any;
-use axum::serve::ListenerExt as _;
 use http::Request;
 use mcp_core::Server;
 
@@ -92,6 +91,7 @@ pub use crate::redis_store::RedisStore;
 #[doc(hidden)]
 pub use crate::route_tools::__private;
 pub use crate::route_tools::{McpCall, RequestHeaders, RouteHandler, RouteInfo, RouteTools};
+pub use crate::serve::{Serve, serve};
 pub use crate::service::{LAST_EVENT_ID, MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID};
 pub use crate::session::{MemoryStore, SessionLimits, SessionStore, StoreError};
 
@@ -321,15 +321,4 @@ fn parse_public_url(url: &str) -> Result<(security::Origin, security::HostRule),
     let origin = security::Origin::parse(&format!("{scheme}://{authority}")).ok_or("invalid host or port")?;
     let host = security::HostRule::parse(authority.host()).ok_or("invalid host")?;
     Ok((origin, host))
-}
-
-/// Serve `app` on `listener` with `TCP_NODELAY` on every connection (without it, SSE
-/// replies written in several chunks stall on Nagle's algorithm for about 40 ms).
-pub fn serve(listener: tokio::net::TcpListener, app: Router) -> impl Future<Output = std::io::Result<()>> + Send {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app).into_future()
 }

@@ -440,13 +440,7 @@ async fn post(inner: &Arc<Inner>, parts: &mut http::request::Parts, body: Body) 
     }
     let bytes = match axum::body::to_bytes(body, inner.config.body_limit).await {
         Ok(b) => b,
-        Err(_) => {
-            return plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                codes::INVALID_REQUEST,
-                format!("Payload Too Large: the limit is {} bytes", inner.config.body_limit),
-            );
-        }
+        Err(e) => return body_error(&e, inner.config.body_limit),
     };
     let fast = match Hot::of(inner, &parts.headers) {
         Hot::Call => fast_tool_call(inner, parts, &bytes).await,
@@ -458,6 +452,32 @@ async fn post(inner: &Arc<Inner>, parts: &mut http::request::Parts, body: Body) 
         Some(resp) => resp,
         None => Box::pin(general(inner, parts, bytes)).await,
     }
+}
+
+/// Why a request body could not be read: too large (`413`), too slow (`408`, see
+/// [`crate::Serve::body_read_timeout`]), or cut off (`400`).
+#[cold]
+fn body_error(e: &axum::Error, limit: usize) -> Resp {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            let message = format!("Payload Too Large: the limit is {limit} bytes");
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, codes::INVALID_REQUEST, message);
+        }
+        if err.is::<crate::serve::BodyTimeout>() {
+            let message = "Request Timeout: the request body did not arrive in time; send it at once, \
+                           with a correct Content-Length";
+            let mut r = plain(StatusCode::REQUEST_TIMEOUT, codes::INVALID_REQUEST, message);
+            r.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+        source = err.source();
+    }
+    plain(
+        StatusCode::BAD_REQUEST,
+        codes::INVALID_REQUEST,
+        format!("Bad Request: the request body could not be read: {e}"),
+    )
 }
 
 /// The one-pass way a POST's headers point to, if any (each still falls back to the
