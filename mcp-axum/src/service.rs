@@ -365,6 +365,23 @@ fn decode_header_value(v: &str) -> Option<Cow<'_, str>> {
     }
 }
 
+/// The text of a mirrored header (`Mcp-Name`, `Mcp-Param-*`), decoded from the
+/// `=?base64?…?=` form when it uses it; otherwise why it is not valid and how to send it.
+fn header_text<'a>(name: &str, v: &'a HeaderValue) -> Result<Cow<'a, str>, String> {
+    let Ok(text) = v.to_str() else {
+        return Err(format!(
+            "Header mismatch: the {name} header is not valid: header values must be visible ASCII; \
+             send a value with other characters as `=?base64?<Base64 of its UTF-8>?=`"
+        ));
+    };
+    decode_header_value(text).ok_or_else(|| {
+        format!(
+            "Header mismatch: the {name} header is not valid Base64: `=?base64?…?=` must wrap standard \
+             Base64 of UTF-8 text"
+        )
+    })
+}
+
 fn mismatch(id: Option<RequestId>, message: String) -> Resp {
     rpc_error(StatusCode::BAD_REQUEST, id, ErrorObject::new(codes::HEADER_MISMATCH, message))
 }
@@ -388,11 +405,11 @@ fn modern_headers(headers: &HeaderMap, request_id: &RequestId, method: &str) -> 
         Some(_) => {}
     }
     let name = match method {
-        methods::TOOLS_CALL | methods::PROMPTS_GET | methods::RESOURCES_READ => match header(headers, &MCP_NAME_H) {
+        methods::TOOLS_CALL | methods::PROMPTS_GET | methods::RESOURCES_READ => match headers.get(&MCP_NAME_H) {
             None => None,
-            Some(raw) => match decode_header_value(raw) {
-                Some(v) => Some(v.into_owned()),
-                None => return Err(mismatch(id(), "Header mismatch: the Mcp-Name header is not valid Base64".into())),
+            Some(raw) => match header_text("Mcp-Name", raw) {
+                Ok(v) => Some(v.into_owned()),
+                Err(message) => return Err(mismatch(id(), message)),
             },
         },
         _ => None,
@@ -690,14 +707,9 @@ fn check_param_headers(
                     format!("Header mismatch: the {header_name} header is required when the argument has a value"),
                 ));
             }
-            Some(v) => match v.to_str().ok().and_then(decode_header_value) {
-                Some(h) => h,
-                None => {
-                    return Err(mismatch(
-                        id,
-                        format!("Header mismatch: the {header_name} header has invalid characters or invalid Base64"),
-                    ));
-                }
+            Some(v) => match header_text(&header_name, v) {
+                Ok(h) => h,
+                Err(message) => return Err(mismatch(id, message)),
             },
         };
         match body {

@@ -176,3 +176,110 @@ async fn browser_clients_get_cors_from_allowed_origins_only() {
     assert_eq!(resp.headers()["access-control-allow-origin"], "*");
     assert!(resp.headers()["access-control-allow-headers"].to_str().unwrap().contains("mcp-protocol-version"));
 }
+
+/// POST raw bytes to the endpoint with these headers; status and JSON body.
+async fn post_raw(app: &App, headers: &[(&str, &[u8])], body: Vec<u8>) -> (u16, Value) {
+    let mut req = app
+        .http
+        .post(format!("{}/mcp", app.base))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    for (k, v) in headers {
+        req = req.header(*k, reqwest::header::HeaderValue::from_bytes(v).unwrap());
+    }
+    let resp = req.body(body).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+async fn legacy_session(app: &App, version: &str) -> String {
+    let init = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": version, "capabilities": {}, "clientInfo": { "name": "t", "version": "1" } } });
+    let (status, _) = post_raw(app, &[], init.to_string().into_bytes()).await;
+    assert_eq!(status, 200);
+    let resp = app
+        .http
+        .post(format!("{}/mcp", app.base))
+        .header("accept", "application/json, text/event-stream")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    resp.headers()["mcp-session-id"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn errors_say_what_is_wrong_the_same_on_every_way_through() {
+    let app = start(|r, _| r).await;
+    let session = legacy_session(&app, "2025-11-25").await;
+    let modern: &[(&str, &[u8])] =
+        &[("mcp-protocol-version", b"2026-07-28"), ("mcp-method", b"tools/call"), ("mcp-name", b"whoami")];
+    let legacy: &[(&str, &[u8])] = &[("mcp-protocol-version", b"2025-11-25"), ("mcp-session-id", session.as_bytes())];
+    let call = |name: &str, extra: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"{name}","arguments":{{}}{extra},"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}}}}}}}}"#
+        )
+    };
+
+    // Invalid UTF-8: a parse error naming the byte, whichever way the request goes (the
+    // one-pass readers of a 2026-07-28 call and of a legacy session, the general way).
+    let mut body = call("whoami", "").into_bytes();
+    let offset = body.len() - 5;
+    body[offset] = 0xff;
+    let mut answers = Vec::new();
+    for headers in [modern, legacy, &[][..]] {
+        let (status, answer) = post_raw(&app, headers, body.clone()).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["error"]["code"], -32700, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(&format!("not valid UTF-8 (invalid byte at offset {offset})")), "{message}");
+        answers.push(answer);
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+
+    // A duplicate key: named.
+    let body = call("whoami", "").replacen(r#""id":7,"#, r#""id":7,"id":8,"#, 1).into_bytes();
+    let mut answers = Vec::new();
+    for headers in [modern, legacy, &[][..]] {
+        let (status, answer) = post_raw(&app, headers, body.clone()).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["error"]["code"], -32600, "{answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("duplicate key `id`"), "{answer}");
+        answers.push(answer);
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+
+    // A non-ASCII Mcp-Name is not "missing": it is invalid, and the answer says how to
+    // send it.
+    let name = "caf\u{e9}";
+    let headers: &[(&str, &[u8])] =
+        &[("mcp-protocol-version", b"2026-07-28"), ("mcp-method", b"tools/call"), ("mcp-name", name.as_bytes())];
+    let (status, answer) = post_raw(&app, headers, call(name, "").into_bytes()).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], -32020, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("Mcp-Name header is not valid") && message.contains("=?base64?"), "{message}");
+    // The encoded form is read.
+    let headers: &[(&str, &[u8])] =
+        &[("mcp-protocol-version", b"2026-07-28"), ("mcp-method", b"tools/call"), ("mcp-name", b"=?base64?d2hvYW1p?=")];
+    let (status, answer) = post_raw(&app, headers, call("whoami", "").into_bytes()).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[tokio::test]
+async fn a_batch_larger_than_the_limit_is_refused_naming_it() {
+    let app = start(|r, _| r).await;
+    let session = legacy_session(&app, "2025-03-26").await;
+    let headers: &[(&str, &[u8])] = &[("mcp-protocol-version", b"2025-03-26"), ("mcp-session-id", session.as_bytes())];
+    let batch = |n: usize| {
+        let items: Vec<Value> = (0..n).map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "ping" })).collect();
+        serde_json::to_vec(&items).unwrap()
+    };
+    let (status, answer) = post_raw(&app, headers, batch(64)).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer.as_array().map(Vec::len), Some(64), "{answer}");
+    let (_, answer) = post_raw(&app, headers, batch(20_000)).await;
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("batch of 20000 messages") && message.contains("limit of 64"), "{message}");
+}
