@@ -283,3 +283,29 @@ async fn a_batch_larger_than_the_limit_is_refused_naming_it() {
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(message.contains("batch of 20000 messages") && message.contains("limit of 64"), "{message}");
 }
+
+#[tokio::test]
+async fn one_principal_cannot_evict_another_s_sessions() {
+    let auth = Auth::new().authenticator(
+        BearerTokens::new().token("alice-token", Principal::new("alice")).token("bob-token", Principal::new("bob")),
+    );
+    let limits = mcp_axum::SessionLimits { max_sessions: 5, max_sessions_per_principal: 2, ..Default::default() };
+    let app = start(|r, _| r.auth(auth).session_limits(limits)).await;
+    let ping = json!({ "jsonrpc": "2.0", "id": 9, "method": "ping" });
+    let bob = app.open_session("bob-token").await;
+    let alice: Vec<String> = {
+        let mut ids = Vec::new();
+        for _ in 0..10 {
+            ids.push(app.open_session("alice-token").await);
+        }
+        ids
+    };
+    // Bob's session survives ten of Alice's (five would have filled the whole store).
+    let a = app.legacy(Some("bob-token"), Some(&bob), ping.clone()).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // Alice keeps her two newest; her older ones ended.
+    for (i, id) in alice.iter().enumerate() {
+        let a = app.legacy(Some("alice-token"), Some(id), ping.clone()).await;
+        assert_eq!(a.status, if i >= 8 { 200 } else { 404 }, "session {i}: {}", a.body);
+    }
+}
