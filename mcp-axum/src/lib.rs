@@ -48,7 +48,29 @@
 //! - Secure defaults: `Host` and `Origin` must be loopback or configured (403
 //!   otherwise), bodies are limited (413), `Content-Type` must be JSON (415), `Accept`
 //!   must allow JSON and SSE (406). Forwarded headers are trusted only when configured.
-//!   Nothing containing a header value is logged.
+//!   Nothing containing a header value is logged. Hosts and origins are parsed, never
+//!   prefix-matched: loopback means an address in `127.0.0.0/8` or `::1`, or the names
+//!   `localhost` and `*.localhost`; `127.0.0.1.attacker.example` is refused, and so is any
+//!   `Host` with userinfo, a path or other junk.
+//! - Browser clients (MCP Inspector in direct mode): for an `Origin` the policy allows,
+//!   CORS preflights are answered `204` before authentication (methods POST, GET,
+//!   DELETE; the MCP request headers, `Authorization` and `Mcp-Param-*` included), and
+//!   every answer, `401`s included, exposes `Mcp-Session-Id`, `MCP-Protocol-Version` and
+//!   `WWW-Authenticate`. Refused origins get no CORS headers.
+//! - Legacy sessions are bounded ([`SessionLimits`]): 10,000 in all, 100 per
+//!   authenticated principal (a principal at its cap ends its own oldest session, never
+//!   another's), 30 minutes idle. JSON-RPC batches (2025-03-26) hold at most 64 messages
+//!   (`ServerBuilder::max_batch_size`).
+//!
+//! ## Serving
+//!
+//! [`serve`] is `axum::serve` for a server open to the network: `TCP_NODELAY` on every
+//! connection (SSE replies otherwise stall about 40 ms on Nagle's algorithm), a head
+//! timeout (10 s, also for silent new connections and idle HTTP/1 keep-alive), a body
+//! timeout (60 s, then `408`), an idle timeout (60 s with no request in flight), a
+//! connection cap (1024; beyond it connections wait in the listen backlog), and
+//! [`Serve::with_graceful_shutdown`]. Each is a setting of [`Serve`];
+//! `mcp_axum::serve(listener, app).await` takes the defaults.
 //!
 //! ## Feature flags
 //!

@@ -42,12 +42,14 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// # async fn run(app: axum::Router) -> std::io::Result<()> {
 /// use std::time::Duration;
 ///
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 /// mcp_axum::serve(listener, app)
 ///     .max_connections(256)
 ///     .idle_timeout(Duration::from_secs(30))
-///     .with_graceful_shutdown(async {
-///         let _ = tokio::signal::ctrl_c().await;
+///     // For example `tokio::signal::ctrl_c()` (tokio's `signal` feature).
+///     .with_graceful_shutdown(async move {
+///         let _ = stopped.await;
 ///     })
 ///     .await
 /// # }
