@@ -193,7 +193,27 @@ impl diesel::r2d2::CustomizeConnection<diesel::SqliteConnection, diesel::r2d2::E
             "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
              PRAGMA case_sensitive_like = ON;",
         )
-        .map_err(diesel::r2d2::Error::QueryError)
+        .map_err(diesel::r2d2::Error::QueryError)?;
+        register_sqlite_functions(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Make SQLite's `lower()` fold every letter, not ASCII only, on `conn`: `icontains` and
+/// `search` then ignore case in any script, as on PostgreSQL and MariaDB (`ÉCOLE` finds
+/// `école`). [`sqlite_pool`] does it on every connection; call it on the connections of a
+/// pool you build yourself. Lower-casing follows Rust's [`str::to_lowercase`] (Unicode's
+/// default case mapping, no locale).
+#[cfg(feature = "sqlite")]
+pub fn register_sqlite_functions(conn: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
+    sqlite_functions::lower_utils::register_impl(conn, |text: Option<String>| text.map(|t| t.to_lowercase()))
+}
+
+/// SQLite's `lower()` as registered (nullable: `lower(NULL)` is `NULL`).
+#[cfg(feature = "sqlite")]
+mod sqlite_functions {
+    diesel::define_sql_function! {
+        /// SQL `lower()`, Unicode-aware.
+        fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
     }
 }
 
@@ -216,9 +236,14 @@ pub fn sqlite_pool(path: &str, size: u32) -> Result<SqlitePool, diesel::r2d2::Po
 }
 
 /// Longest a statement may run on pools made by [`postgres_pool`] and [`mysql_pool`] (the
-/// server cancels it), and how long [`ModelTools`] wait for any statement by default (on
-/// SQLite the only limit: see [`sqlite_pool`]).
+/// server cancels it), and the default of [`ModelTools::statement_timeout`]: how long a
+/// read is waited for, and the limit the database enforces on a write.
 pub const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long [`ModelTools`] wait for a free connection by default
+/// ([`ModelTools::pool_timeout`]), timed apart from the statement: past it nothing was sent
+/// to the database, and the tool says so.
+pub const POOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A pool of PostgreSQL connections.
 #[cfg(feature = "postgres")]
@@ -345,6 +370,9 @@ pub mod __private {
 
     /// Decode a primary key value.
     pub fn decode_key<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, FilterError> {
+        if let Value::String(text) = v {
+            crate::filter::refuse_nul(text, "the key")?;
+        }
         T::deserialize(v)
             .map_err(|e| FilterError(format!("invalid key {v}: {}", mcp_core::__private::clean_serde_error(&e))))
     }
