@@ -212,11 +212,12 @@ fn write_sync<C: diesel::Connection + 'static, R>(
 ) -> Result<R, Failed> {
     use diesel::connection::TransactionManager;
     let flavor = Flavor::of::<C>();
-    for (i, sql) in flavor.session_limits(limit).iter().enumerate() {
+    let settings = flavor.session_limits(limit);
+    for (i, sql) in settings.iter().enumerate() {
         // MySQL has no `max_statement_time`: its second form goes without.
         match conn.batch_execute(sql) {
             Ok(()) => break,
-            Err(e) if i + 1 == flavor.session_limits(limit).len() => return Err(Failed::Statement(e.into())),
+            Err(e) if i + 1 == settings.len() => return Err(Failed::Statement(e.into())),
             Err(_) => {}
         }
     }
@@ -226,14 +227,18 @@ fn write_sync<C: diesel::Connection + 'static, R>(
         None => Ok(()),
     }
     .and_then(|()| f(conn));
-    match done {
+    let outcome = match done {
         Ok(v) => C::TransactionManager::commit_transaction(conn).map(|()| v).map_err(Failed::Commit),
         Err(e) => {
             // If the rollback fails too, the connection is broken and the server rolls back.
             let _ = C::TransactionManager::rollback_transaction(conn);
             Err(Failed::Statement(e))
         }
+    };
+    if let Some(sql) = flavor.session_reset(limit) {
+        let _ = conn.batch_execute(&sql);
     }
+    outcome
 }
 
 /// Whether a tool reads or writes: decides how long it waits and what a failure means.
@@ -247,6 +252,8 @@ pub(crate) enum Access {
 
 /// The database behind a connection type, for the settings that bound a write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Without a backend's feature its variant is never made.
+#[cfg_attr(not(all(feature = "postgres", feature = "mysql", feature = "sqlite")), allow(dead_code))]
 pub(crate) enum Flavor {
     Postgres,
     Mysql,
@@ -294,6 +301,14 @@ impl Flavor {
             }
             Flavor::Postgres | Flavor::Other => Vec::new(),
         }
+    }
+
+    /// Undo what [`Flavor::session_limits`] set that reads would feel: MariaDB's
+    /// `max_statement_time` back to the pools' [`crate::STATEMENT_TIMEOUT`] when the tools'
+    /// limit differs (other tools share the connection).
+    fn session_reset(self, limit: Duration) -> Option<String> {
+        (self == Flavor::Mysql && limit != crate::STATEMENT_TIMEOUT)
+            .then(|| format!("SET SESSION max_statement_time = {}", crate::STATEMENT_TIMEOUT.as_secs()))
     }
 
     /// Settings made first inside a write's transaction (they end with it): PostgreSQL
@@ -744,13 +759,17 @@ mod nonblocking {
             Ok(()) => f(conn).await,
             Err(e) => Err(e),
         };
-        match done {
+        let outcome = match done {
             Ok(v) => C::TransactionManager::commit_transaction(conn).await.map(|()| v).map_err(Failed::Commit),
             Err(e) => {
                 let _ = C::TransactionManager::rollback_transaction(conn).await;
                 Err(Failed::Statement(e))
             }
+        };
+        if let Some(sql) = flavor.session_reset(limit) {
+            let _ = conn.batch_execute(&sql).await;
         }
+        outcome
     }
 
     /// The model's queries on diesel-async connections `$conn`.
