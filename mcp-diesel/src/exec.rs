@@ -977,3 +977,103 @@ mod nonblocking {
     #[cfg(feature = "mysql")]
     async_exec!(diesel_async::AsyncMysqlConnection, Flavor::Mysql);
 }
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+
+    use super::*;
+
+    #[derive(serde::Serialize)]
+    struct Note;
+
+    impl ModelInfo for Note {
+        type Key = i32;
+        const NAME: &'static str = "notes";
+        const FIELDS: &'static [crate::filter::FieldInfo] = &[];
+        const PRIMARY_KEY: usize = 0;
+        const SEARCH: &'static [usize] = &[];
+        const HIDDEN: &'static [&'static str] = &[];
+        const ACTIONS: crate::Actions = crate::Actions::READ;
+        const DEFAULT_LIMIT: u32 = 1;
+        const MAX_LIMIT: u32 = 1;
+        const DESCRIPTION: &'static str = "";
+        fn row_schema() -> Map<String, Value> {
+            Map::new()
+        }
+    }
+
+    fn db_error(kind: Kind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    fn words(failed: Failed, access: Access) -> String {
+        let db = Db::<diesel::SqliteConnection>::new(crate::sqlite_pool(":memory:", 1).unwrap());
+        failed.tool_error::<Note, _>(access, &db).message().to_owned()
+    }
+
+    #[test]
+    fn causes_are_told_apart() {
+        let cases = [
+            (db_error(Kind::Unknown, "canceling statement due to statement timeout"), Cause::Timeout),
+            (db_error(Kind::Unknown, "Query execution was interrupted (max_statement_time exceeded)"), Cause::Timeout),
+            (db_error(Kind::Unknown, "canceling statement due to lock timeout"), Cause::LockWait),
+            (db_error(Kind::Unknown, "Lock wait timeout exceeded; try restarting transaction"), Cause::LockWait),
+            (db_error(Kind::Unknown, "database is locked"), Cause::LockWait),
+            (db_error(Kind::Unknown, "deadlock detected"), Cause::Conflict),
+            (db_error(Kind::SerializationFailure, "could not serialize access"), Cause::Conflict),
+            (db_error(Kind::ClosedConnection, "server closed the connection unexpectedly"), Cause::LostConnection),
+            (db_error(Kind::Unknown, "MySQL server has gone away"), Cause::LostConnection),
+            (db_error(Kind::Unknown, "invalid byte sequence for encoding \"UTF8\": 0x00"), Cause::Nul),
+            (
+                db_error(Kind::Unknown, "invalid regular expression: parentheses () not balanced"),
+                Cause::BadRegex("parentheses () not balanced".into()),
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(Cause::of(&e), Some(want), "{e}");
+        }
+        assert_eq!(Cause::of(&db_error(Kind::Unknown, "syntax error at or near")), None);
+    }
+
+    #[test]
+    fn a_write_says_whether_it_was_written() {
+        let timeout = words(
+            Failed::Statement(QueryError::Database(db_error(
+                Kind::Unknown,
+                "canceling statement due to statement timeout",
+            ))),
+            Access::Write,
+        );
+        assert!(timeout.contains("rolled back and nothing was written") && timeout.contains("Retry"), "{timeout}");
+        let read = words(
+            Failed::Statement(QueryError::Database(db_error(
+                Kind::Unknown,
+                "canceling statement due to statement timeout",
+            ))),
+            Access::Read,
+        );
+        assert!(read.contains("narrow the filter") && !read.contains("written"), "{read}");
+        // `COMMIT` without an answer: the outcome is unknown, and the words say so.
+        let broken =
+            words(Failed::Commit(db_error(Kind::ClosedConnection, "server closed the connection")), Access::Write);
+        assert!(broken.contains("may have been applied") && broken.contains("`notes_get`"), "{broken}");
+        let unknown =
+            words(Failed::Commit(db_error(Kind::Unknown, "Lost connection to server during query")), Access::Write);
+        assert!(unknown.contains("may have been applied"), "{unknown}");
+        // `COMMIT` answered with an error: rolled back.
+        let conflict =
+            words(Failed::Commit(db_error(Kind::SerializationFailure, "could not serialize")), Access::Write);
+        assert!(conflict.contains("nothing was written"), "{conflict}");
+        let busy = words(Failed::Pool("timed out".into()), Access::Write);
+        assert!(busy.contains("nothing was written; retry in a moment"), "{busy}");
+        let regex = words(
+            Failed::Statement(QueryError::Database(db_error(
+                Kind::Unknown,
+                "invalid regular expression: brackets [] not balanced",
+            ))),
+            Access::Read,
+        );
+        assert!(regex.contains("(brackets [] not balanced); fix the pattern"), "{regex}");
+    }
+}
