@@ -343,6 +343,9 @@ pub fn decode_list<T: serde::de::DeserializeOwned>(
 
 /// Decode the value of `field` being written.
 pub fn decode_write<T: serde::de::DeserializeOwned>(value: &Value, field: &FieldInfo) -> Result<T, FilterError> {
+    if let Value::String(text) = value {
+        crate::filter::refuse_nul(text, field.name)?;
+    }
     T::deserialize(value).map_err(|e| {
         FilterError(format!(
             "`{}` ({}) cannot take {value}: {}",

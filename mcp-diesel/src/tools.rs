@@ -368,12 +368,24 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         self
     }
 
-    /// How long a tool waits for its database work (default [`crate::STATEMENT_TIMEOUT`]).
-    /// Past it the tool answers with an error; on SQLite, which cannot interrupt a
-    /// statement, the statement runs on to its end while its connection and its share of
-    /// the pool stay taken (see [`crate::sqlite_pool`]).
+    /// How long a statement may take (default [`crate::STATEMENT_TIMEOUT`]), timed from
+    /// when it has a connection. A read past it is abandoned and the tool says so (on
+    /// SQLite, which cannot interrupt a statement, the statement runs on to its end while
+    /// its connection and its share of the pool stay taken; see [`crate::sqlite_pool`]).
+    /// A write is never abandoned: the database enforces the limit (PostgreSQL
+    /// `statement_timeout` and `lock_timeout`, MySQL/MariaDB lock wait timeouts and
+    /// `max_statement_time`, SQLite `busy_timeout`) and rolls the write back, and the tool
+    /// answers once the database has decided, with what happened.
     pub fn statement_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.db.wait = timeout;
+        self
+    }
+
+    /// How long a tool waits for a free connection (default [`crate::POOL_TIMEOUT`]). Past
+    /// it nothing was sent to the database: the tool says the server is busy and the call
+    /// may be retried.
+    pub fn pool_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.db.pool_wait = timeout;
         self
     }
 
@@ -1277,6 +1289,7 @@ fn filter_and_search<M: ModelInfo>(
             return Err(ToolError::invalid_arguments("this model has no searchable fields"));
         }
         Some(Value::String(s)) => {
+            crate::filter::refuse_nul(s, "search").map_err(|e| ToolError::invalid_arguments(e.0))?;
             if s.chars().count() > caps.max_pattern_len {
                 return Err(ToolError::invalid_arguments(format!(
                     "`search` is longer than {} characters",

@@ -234,6 +234,62 @@ mod pg {
         assert_eq!(status, 200);
     }
 
+    /// Creates sent over HTTP while another transaction holds the posts table locked: each
+    /// one reported as failed wrote nothing and says a retry is safe; each reported as done
+    /// wrote exactly one row. (Before, they were "abandoned; narrow the filter" while the
+    /// statements ran on and committed once the lock was gone.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn creates_under_a_table_lock_say_what_happened() {
+        use diesel::connection::SimpleConnection;
+        use std::time::Duration;
+        let Some(database) = TestDatabase::create("creates_under_a_table_lock") else { return };
+        let app = std::sync::Arc::new(serve(blog::open_database(&database.url).unwrap()).await);
+        let mut lock = database.conn();
+        lock.batch_execute("BEGIN; LOCK TABLE posts IN ACCESS EXCLUSIVE MODE").unwrap();
+        let start = tokio::time::Instant::now();
+        // Held past the tools' lock wait (nine tenths of the 10 s statement timeout).
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(9600));
+            lock.batch_execute("COMMIT").unwrap();
+            lock
+        });
+        // Six at once; two more that start waiting at 5 s and get the lock when it goes.
+        let mut calls = tokio::task::JoinSet::new();
+        for (i, at) in [0, 0, 0, 0, 0, 0, 5000, 5000].into_iter().enumerate() {
+            let app = app.clone();
+            calls.spawn(async move {
+                tokio::time::sleep_until(start + Duration::from_millis(at)).await;
+                let title = format!("written under a lock {i}");
+                let args = json!({ "title": title, "body": "..." });
+                (title, app.mcp(ALICE, "tools/call", json!({ "name": "posts_create", "arguments": args })).await)
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(r) = calls.join_next().await {
+            answers.push(r.unwrap());
+        }
+        let mut conn = release.join().unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (mut failed, mut done) = (0, 0);
+        for (title, answer) in &answers {
+            let rows = count(&mut conn, &format!("posts WHERE title = '{title}'"));
+            let text = answer["result"]["content"][0]["text"].as_str().unwrap_or_default();
+            if answer["result"]["isError"] == true {
+                failed += 1;
+                assert_eq!(rows, 0, "{title} was reported as failed but wrote {rows} row(s): {text}");
+                assert!(
+                    text.contains("waited too long for a lock") && text.contains("nothing was written"),
+                    "{title}: {text}"
+                );
+                assert!(text.contains("Retry"), "{title}: {text}");
+            } else {
+                done += 1;
+                assert_eq!(rows, 1, "{title} was reported as created but wrote {rows} row(s): {answer}");
+            }
+        }
+        assert_eq!((failed, done), (6, 2), "{answers:?}");
+    }
+
     #[test]
     fn a_bad_postgres_url_is_a_clear_error() {
         let Some(database) = TestDatabase::create("a_bad_postgres_url_is_a_clear_error") else { return };
