@@ -40,9 +40,12 @@ class Inspector:
 
     def run(self, era: str, *args: str) -> tuple[int, Any, str]:
         """Exit code, the parsed stdout (or None), and the error Inspector printed on stderr."""
-        done = subprocess.run(
-            [*self.cmd, "--protocol-era", era, *args], env=self.env, capture_output=True, text=True, timeout=120
-        )
+        try:
+            done = subprocess.run(
+                [*self.cmd, "--protocol-era", era, *args], env=self.env, capture_output=True, text=True, timeout=120
+            )
+        except subprocess.TimeoutExpired:
+            return -1, None, "Inspector's CLI did not finish within 120 s (killed)"
         try:
             out = json.loads(done.stdout) if done.stdout.strip() else None
         except json.JSONDecodeError:
