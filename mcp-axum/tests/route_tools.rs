@@ -511,11 +511,16 @@ fn a_writing_route_tool_needs_a_scope_or_an_explicit_choice() {
     let server = Server::builder()
         .info(server_info!())
         .toolset(
-            RouteTools::new(api())
-                .write_scopes(["notes:write"])
-                .post::<admin_echo>("/echo/{name}")
-                .post::<public_echo>("/echo/{name}")
-                .post::<search_by_post>("/notes"),
+            RouteTools::new(
+                Router::new()
+                    .route("/admin/{name}", post(admin_echo))
+                    .route("/public/{name}", post(public_echo))
+                    .route("/search", post(search_by_post)),
+            )
+            .write_scopes(["notes:write"])
+            .post::<admin_echo>("/admin/{name}")
+            .post::<public_echo>("/public/{name}")
+            .post::<search_by_post>("/search"),
         )
         .build()
         .unwrap();

@@ -189,12 +189,9 @@ async fn a_token_is_its_issuer_and_subject_not_the_name_it_claims() {
 
     // A new token makes no public author: xavier is listed to others once he has published.
     let dave = token_of(&key, &issuer, &url, "sub-xavier", "xavier", rw);
-    let find_dave = |token: String| {
-        let tool = tool.clone();
-        async move {
-            tool(token, "authors_list", json!({ "filter": { "name": "xavier" } })).await["structuredContent"]["items"]
-                .clone()
-        }
+    let find_dave = |token: String| async move {
+        tool(token, "authors_list", json!({ "filter": { "name": "xavier" } })).await["structuredContent"]["items"]
+            .clone()
     };
     assert_eq!(find_dave(dave.clone()).await.as_array().map(Vec::len), Some(1), "xavier sees himself");
     assert_eq!(find_dave(carol.clone()).await, json!([]), "quinn does not see xavier yet");
