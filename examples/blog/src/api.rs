@@ -210,7 +210,7 @@ fn validate(title: Option<&str>, body: Option<&str>) -> Result<(), ApiError> {
     values.extend(body.map(|b| ("body".to_owned(), Value::from(b))));
     let Err(errors) = Post::validate(&values) else { return Ok(()) };
     let fields: serde_json::Map<String, Value> = errors.fields().map(|(f, m)| (f.to_owned(), m.into())).collect();
-    let names: Vec<String> = errors.fields().map(|(f, m)| format!("{f} {m}")).collect();
+    let names: Vec<String> = fields.iter().map(|(f, m)| format!("{f} {}", m.as_str().unwrap_or_default())).collect();
     Err(ApiError(
         StatusCode::UNPROCESSABLE_ENTITY,
         json!({ "error": format!("invalid post: {}", names.join("; ")), "fields": fields }),
