@@ -48,7 +48,29 @@
 //! - Secure defaults: `Host` and `Origin` must be loopback or configured (403
 //!   otherwise), bodies are limited (413), `Content-Type` must be JSON (415), `Accept`
 //!   must allow JSON and SSE (406). Forwarded headers are trusted only when configured.
-//!   Nothing containing a header value is logged.
+//!   Nothing containing a header value is logged. Hosts and origins are parsed, never
+//!   prefix-matched: loopback means an address in `127.0.0.0/8` or `::1`, or the names
+//!   `localhost` and `*.localhost`; `127.0.0.1.attacker.example` is refused, and so is any
+//!   `Host` with userinfo, a path or other junk.
+//! - Browser clients (MCP Inspector in direct mode): for an `Origin` the policy allows,
+//!   CORS preflights are answered `204` before authentication (methods POST, GET,
+//!   DELETE; the MCP request headers, `Authorization` and `Mcp-Param-*` included), and
+//!   every answer, `401`s included, exposes `Mcp-Session-Id`, `MCP-Protocol-Version` and
+//!   `WWW-Authenticate`. Refused origins get no CORS headers.
+//! - Legacy sessions are bounded ([`SessionLimits`]): 10,000 in all, 100 per
+//!   authenticated principal (a principal at its cap ends its own oldest session, never
+//!   another's), 30 minutes idle. JSON-RPC batches (2025-03-26) hold at most 64 messages
+//!   (`ServerBuilder::max_batch_size`).
+//!
+//! ## Serving
+//!
+//! [`serve`] is `axum::serve` for a server open to the network: `TCP_NODELAY` on every
+//! connection (SSE replies otherwise stall about 40 ms on Nagle's algorithm), a head
+//! timeout (10 s, also for silent new connections and idle HTTP/1 keep-alive), a body
+//! timeout (60 s, then `408`), an idle timeout (60 s with no request in flight), a
+//! connection cap (1024; beyond it connections wait in the listen backlog), and
+//! [`Serve::with_graceful_shutdown`]. Each is a setting of [`Serve`];
+//! `mcp_axum::serve(listener, app).await` takes the defaults.
 //!
 //! ## Feature flags
 //!
@@ -71,22 +93,22 @@
 #![doc = include_str!("docs/route_tools.md")]
 
 pub mod auth;
+mod cors;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod route_tools;
 mod security;
+mod serve;
 mod service;
 mod session;
 pub mod testing;
 
-use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::any;
-use axum::serve::ListenerExt as _;
 use http::Request;
 use mcp_core::Server;
 
@@ -95,6 +117,7 @@ pub use crate::redis_store::RedisStore;
 #[doc(hidden)]
 pub use crate::route_tools::__private;
 pub use crate::route_tools::{McpCall, RequestHeaders, RouteHandler, RouteInfo, RouteTools};
+pub use crate::serve::{Serve, serve};
 pub use crate::service::{LAST_EVENT_ID, MCP_METHOD, MCP_NAME, PROTOCOL_VERSION, SESSION_ID};
 pub use crate::session::{MemoryStore, SessionLimits, SessionStore, StoreError};
 
@@ -149,23 +172,33 @@ impl McpRouter {
     }
 
     /// The URL clients use to reach this server (for example `https://api.example.com`):
-    /// its host and origin are allowed.
+    /// its host (on any port) and its origin are allowed, and it is the base of the
+    /// resource URI when authentication is on.
+    ///
+    /// # Panics
+    ///
+    /// When `url` is not an absolute `http` or `https` URL with a host and no userinfo,
+    /// query or fragment (a configuration error, reported when the router is built).
     pub fn public_url(mut self, url: &str) -> Self {
+        let (origin, host) =
+            parse_public_url(url).unwrap_or_else(|why| panic!("McpRouter::public_url(`{url}`): {why}"));
         self.public_url = Some(url.trim_end_matches('/').to_owned());
-        if let Some((scheme, rest)) = url.split_once("://") {
-            let authority = rest.split('/').next().unwrap_or_default();
-            self.policy.hosts.push(authority.to_owned());
-            if let Some((host, _)) = authority.rsplit_once(':') {
-                self.policy.hosts.push(host.to_owned());
-            }
-            self.policy.origins.push(format!("{scheme}://{authority}"));
-        }
+        self.policy.hosts.push(host);
+        self.policy.origins.push(origin);
         self
     }
 
-    /// Also accept requests addressed to this host (with or without port).
+    /// Also accept requests addressed to this host: `api.example.com` (any port) or
+    /// `api.example.com:8443` (that port only).
+    ///
+    /// # Panics
+    ///
+    /// When `host` is not a host name or IP address with an optional port.
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
-        self.policy.hosts.push(host.into());
+        let host = host.into();
+        let rule = security::HostRule::parse(&host)
+            .unwrap_or_else(|| panic!("McpRouter::allow_host(`{host}`): expected `name[:port]` or `ip[:port]`"));
+        self.policy.hosts.push(rule);
         self
     }
 
@@ -175,9 +208,17 @@ impl McpRouter {
         self
     }
 
-    /// Also accept browser requests from this origin (`https://app.example.com`).
+    /// Also accept browser requests from this origin (`https://app.example.com`; the port
+    /// is the scheme's default unless written).
+    ///
+    /// # Panics
+    ///
+    /// When `origin` is not `http(s)://host[:port]`.
     pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
-        self.policy.origins.push(origin.into());
+        let origin = origin.into();
+        let parsed = security::Origin::parse(origin.strip_suffix('/').unwrap_or(&origin))
+            .unwrap_or_else(|| panic!("McpRouter::allow_origin(`{origin}`): expected `http(s)://host[:port]`"));
+        self.policy.origins.push(parsed);
         self
     }
 
@@ -316,13 +357,19 @@ impl McpRouter {
     }
 }
 
-/// Serve `app` on `listener` with `TCP_NODELAY` on every connection (without it, SSE
-/// replies written in several chunks stall on Nagle's algorithm for about 40 ms).
-pub fn serve(listener: tokio::net::TcpListener, app: Router) -> impl Future<Output = std::io::Result<()>> + Send {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app).into_future()
+/// The origin and the host rule of a public URL, parsed (`http::Uri`, not split by hand).
+fn parse_public_url(url: &str) -> Result<(security::Origin, security::HostRule), &'static str> {
+    let uri: http::Uri = url.parse().map_err(|_| "not a URL")?;
+    let scheme = uri.scheme_str().filter(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
+    let scheme = scheme.ok_or("expected an absolute `http://` or `https://` URL")?;
+    let authority = uri.authority().ok_or("expected a host")?;
+    if authority.as_str().contains('@') {
+        return Err("a public URL has no userinfo (`user@`)");
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err("a public URL has no query or fragment");
+    }
+    let origin = security::Origin::parse(&format!("{scheme}://{authority}")).ok_or("invalid host or port")?;
+    let host = security::HostRule::parse(authority.host()).ok_or("invalid host")?;
+    Ok((origin, host))
 }

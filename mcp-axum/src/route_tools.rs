@@ -130,6 +130,8 @@ pub struct RouteInfo {
     destructive: Option<bool>,
     idempotent: Option<bool>,
     open_world: Option<bool>,
+    scopes: Vec<&'static str>,
+    public: bool,
     icons: Vec<&'static str>,
     meta: Option<Value>,
     path: Option<Part>,
@@ -167,6 +169,14 @@ impl RouteInfo {
         (self.read_only, self.destructive, self.idempotent, self.open_world) =
             (read_only, destructive, idempotent, open_world);
     }
+    /// `scopes = "..."`.
+    pub fn scopes(&mut self, scopes: &[&'static str]) {
+        self.scopes.extend_from_slice(scopes);
+    }
+    /// `public`.
+    pub fn public(&mut self) {
+        self.public = true;
+    }
     /// `icon = "..."`.
     pub fn icon(&mut self, url: &'static str) {
         self.icons.push(url);
@@ -177,10 +187,22 @@ impl RouteInfo {
     }
 }
 
+/// Who may call a route tool.
+#[derive(Clone, Debug, PartialEq)]
+enum Access {
+    /// `scopes = "..."` on the handler.
+    Scopes(Vec<String>),
+    /// `public` on the handler, or a read (`GET`, `HEAD`, `read_only`): no scope.
+    Open,
+    /// A write without an explicit choice: the [`RouteTools::write_scopes`].
+    Write,
+}
+
 /// One registered route.
 #[derive(Clone, Debug)]
 struct RouteTool {
     tool: Tool,
+    access: Access,
     method: Method,
     /// The path template, split into literal text and parameters.
     segments: Vec<Segment>,
@@ -426,6 +448,13 @@ impl RouteTool {
         }
 
         let get = method == Method::GET || method == Method::HEAD;
+        let access = if !info.scopes.is_empty() {
+            Access::Scopes(info.scopes.iter().map(|s| (*s).to_owned()).collect())
+        } else if info.public || info.read_only.unwrap_or(get) {
+            Access::Open
+        } else {
+            Access::Write
+        };
         let annotations = ToolAnnotations {
             title: None,
             read_only_hint: info.read_only.or(get.then_some(true)),
@@ -447,7 +476,15 @@ impl RouteTool {
         if tool.description.is_none() {
             tool.description = Some(format!("`{method} {path}` ({})", info.handler));
         }
-        RouteTool { tool, method, segments, flat, has_query: info.query.is_some(), has_body: info.body.is_some() }
+        RouteTool {
+            tool,
+            access,
+            method,
+            segments,
+            flat,
+            has_query: info.query.is_some(),
+            has_body: info.body.is_some(),
+        }
     }
 
     /// Split the arguments into path parameters, query and body.
@@ -695,6 +732,8 @@ pub struct RouteTools {
     app: Router,
     routes: Vec<RouteTool>,
     response_limit: usize,
+    write_scopes: Vec<String>,
+    unscoped_writes: bool,
 }
 
 impl std::fmt::Debug for RouteTools {
@@ -707,7 +746,13 @@ impl std::fmt::Debug for RouteTools {
 impl RouteTools {
     /// Tools that call `app`.
     pub fn new(app: Router) -> Self {
-        RouteTools { app, routes: Vec::new(), response_limit: 16 * 1024 * 1024 }
+        RouteTools {
+            app,
+            routes: Vec::new(),
+            response_limit: 16 * 1024 * 1024,
+            write_scopes: Vec::new(),
+            unscoped_writes: false,
+        }
     }
 
     /// Serve the handler `H` (annotated with `#[mcp_tool]`), routed in the app at
@@ -740,6 +785,24 @@ impl RouteTools {
     /// [`route`](Self::route) with `DELETE`.
     pub fn delete<H: RouteHandler>(self, path: &str) -> Self {
         self.route::<H>(Method::DELETE, path)
+    }
+
+    /// The OAuth scopes every writing route tool needs: those of a method other than
+    /// `GET` and `HEAD`, unless the handler says `read_only`, `public` or its own
+    /// `scopes = "..."`. Without write scopes (or [`unscoped_writes`](Self::unscoped_writes))
+    /// a server with such a tool refuses to build: a tool that changes data is never
+    /// open to every signed-in caller by accident.
+    pub fn write_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.write_scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Let writing route tools without their own `scopes` be called without a scope: for
+    /// an app whose callers are all trusted alike (no OAuth scopes, a local tool). The
+    /// app's own checks still run on every call.
+    pub fn unscoped_writes(mut self) -> Self {
+        self.unscoped_writes = true;
+        self
     }
 
     /// Largest response body a tool reads from the app (default 16 MiB); a larger one is
@@ -827,6 +890,33 @@ impl RouteTools {
 impl Toolset for RouteTools {
     fn tools(&self) -> Vec<Tool> {
         self.routes.iter().map(|r| r.tool.clone()).collect()
+    }
+
+    fn tool_scopes(&self, index: usize) -> Vec<String> {
+        match self.routes.get(index).map(|r| &r.access) {
+            Some(Access::Scopes(s)) => s.clone(),
+            Some(Access::Write) => self.write_scopes.clone(),
+            Some(Access::Open) | None => Vec::new(),
+        }
+    }
+
+    fn build_errors(&self) -> Vec<String> {
+        if !self.write_scopes.is_empty() || self.unscoped_writes {
+            return Vec::new();
+        }
+        self.routes
+            .iter()
+            .filter(|r| r.access == Access::Write)
+            .map(|r| {
+                format!(
+                    "route tool `{}` (`{}`) can change data but requires no scope: give the route tools the \
+                     scope writes need (`RouteTools::write_scopes([\"app:write\"])`), annotate the handler with \
+                     `#[mcp_tool(scopes = \"...\")]` (or `read_only` if it changes nothing, `public` if anyone \
+                     may call it), or call `RouteTools::unscoped_writes()` when every caller may write",
+                    r.tool.name, r.method
+                )
+            })
+            .collect()
     }
 
     fn call_tool<'a>(

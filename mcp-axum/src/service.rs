@@ -79,54 +79,106 @@ pub(crate) struct AuthConfig {
 
 impl Inner {
     /// This server's canonical resource URI: configured, else the URL the request was
-    /// addressed to (forwarded headers only when trusted).
-    fn resource(&self, headers: &HeaderMap) -> String {
+    /// addressed to (forwarded headers only when trusted), built only from a host the
+    /// policy accepts.
+    fn resource(&self, parts: &http::request::Parts) -> Result<String, Refusal> {
         if let Some(r) = self.auth.as_ref().and_then(|a| a.resource.clone()) {
-            return r;
+            return Ok(r);
         }
         let policy = &self.config.policy;
-        let host = policy.request_host(headers).unwrap_or("localhost");
+        let host = policy.accepted_host(&parts.headers, parts.uri.authority().map(|a| a.as_str()))?;
         let scheme = if policy.trust_forwarded {
-            header(headers, "x-forwarded-proto").and_then(|p| p.split(',').next()).map_or("http", str::trim)
+            header(&parts.headers, "x-forwarded-proto").and_then(|p| p.split(',').next()).map_or("http", str::trim)
         } else {
             "http"
         };
         let scheme = if scheme.eq_ignore_ascii_case("https") { "https" } else { "http" };
-        format!("{scheme}://{host}{}", self.path)
+        Ok(format!("{scheme}://{host}{}", self.path))
+    }
+
+    /// Whether the resource URI (and so the metadata and the challenges) depends on the
+    /// request's host.
+    fn resource_from_request(&self) -> bool {
+        self.auth.as_ref().is_some_and(|a| a.resource.is_none())
     }
 
     /// A `401` or `403` with the RFC 6750/9728 challenge and a JSON-RPC error body.
     fn auth_refusal(
         &self,
-        headers: &HeaderMap,
+        parts: &http::request::Parts,
         status: StatusCode,
         id: Option<RequestId>,
         scope: &[String],
         error: Option<(&str, &str)>,
         message: String,
     ) -> Resp {
-        let url = crate::auth::metadata_url(&self.resource(headers));
+        let resource = match self.resource(parts) {
+            Ok(r) => r,
+            Err(refusal) => return forbidden(refusal),
+        };
+        let url = crate::auth::metadata_url(&resource);
         let mut r = rpc_error(status, id, ErrorObject::new(codes::INVALID_REQUEST, message));
         r.headers_mut().insert(WWW_AUTHENTICATE, crate::auth::challenge(&url, scope, error));
+        if self.resource_from_request() {
+            vary_on_host(&mut r, &self.config.policy);
+        }
         r
     }
 }
 
-/// `GET /.well-known/oauth-protected-resource[/path]`: the RFC 9728 document.
+/// `403` for a host or origin the policy refuses.
+fn forbidden(refusal: Refusal) -> Resp {
+    let msg = match refusal {
+        Refusal::Host(h) => {
+            format!("Forbidden: host `{h}` is not allowed (configure it with `McpRouter::public_url` or `allow_host`)")
+        }
+        Refusal::Origin(o) => {
+            format!("Forbidden: origin `{o}` is not allowed (configure it with `McpRouter::allow_origin`)")
+        }
+    };
+    plain(StatusCode::FORBIDDEN, codes::INVALID_REQUEST, msg)
+}
+
+/// A response derived from the request's host: caches must not share it across hosts.
+fn vary_on_host(r: &mut Resp, policy: &Policy) {
+    let vary = if policy.trust_forwarded { "Host, X-Forwarded-Host, X-Forwarded-Proto" } else { "Host" };
+    r.headers_mut().append(http::header::VARY, HeaderValue::from_static(vary));
+}
+
+/// `GET /.well-known/oauth-protected-resource[/path]`: the RFC 9728 document. Public:
+/// readable from any origin (browser-based clients fetch it), but built only for a host
+/// the policy accepts, and cached for long only when it does not depend on the host.
 pub(crate) fn protected_resource_metadata(inner: &Inner, req: Request<Body>) -> Resp {
     let Some(cfg) = &inner.auth else {
         return plain(StatusCode::NOT_FOUND, codes::INVALID_REQUEST, "Not Found");
     };
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut r = method_not_allowed("GET");
-        r.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
-        return r;
-    }
-    let doc = cfg.auth.metadata(&inner.resource(req.headers()), &inner.server.all_tool_scopes());
-    let mut r = json_response(StatusCode::OK, doc);
-    // Public metadata: browser-based clients (MCP Inspector) read it cross-origin.
+    let (parts, _) = req.into_parts();
+    let mut r = if parts.method == Method::OPTIONS {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        let h = r.headers_mut();
+        h.insert("access-control-allow-methods", HeaderValue::from_static("GET, HEAD"));
+        h.insert("access-control-allow-headers", HeaderValue::from_static(crate::cors::ALLOW_HEADERS_PUBLIC));
+        h.insert("access-control-max-age", HeaderValue::from_static("600"));
+        r
+    } else if parts.method != Method::GET && parts.method != Method::HEAD {
+        method_not_allowed("GET")
+    } else {
+        let resource = match inner.resource(&parts) {
+            Ok(r) => r,
+            Err(refusal) => return forbidden(refusal),
+        };
+        let doc = cfg.auth.metadata(&resource, &inner.server.all_tool_scopes());
+        let mut r = json_response(StatusCode::OK, doc);
+        if inner.resource_from_request() {
+            r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            vary_on_host(&mut r, &inner.config.policy);
+        } else {
+            r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
+        }
+        r
+    };
     r.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
     r
 }
 
@@ -205,15 +257,26 @@ pub(crate) fn handle(inner: Arc<Inner>, req: Request<Body>) -> impl Future<Outpu
     serve(inner, parts, body)
 }
 
-async fn serve(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) -> Resp {
+async fn serve(inner: Arc<Inner>, parts: http::request::Parts, body: Body) -> Resp {
     inner.forwarding.call_once(|| listen_forwarded(&inner));
     if let Err(refusal) = inner.config.policy.check(&parts.headers, parts.uri.authority().map(|a| a.as_str())) {
-        let msg = match refusal {
-            Refusal::Host(h) => format!("Forbidden: host `{h}` is not allowed"),
-            Refusal::Origin(o) => format!("Forbidden: origin `{o}` is not allowed"),
-        };
-        return plain(StatusCode::FORBIDDEN, codes::INVALID_REQUEST, msg);
+        return forbidden(refusal);
     }
+    // An origin the policy allowed may read the answer (browser clients); preflights are
+    // answered before authentication (browsers send them without credentials).
+    let Some(origin) = parts.headers.get(http::header::ORIGIN).cloned() else {
+        return serve_allowed(inner, parts, body).await;
+    };
+    if let Some(r) = crate::cors::preflight(&parts.method, &parts.headers) {
+        return r;
+    }
+    let mut r = Box::pin(serve_allowed(inner, parts, body)).await;
+    crate::cors::expose(&mut r, origin);
+    r
+}
+
+/// A request the Host/Origin policy allowed.
+async fn serve_allowed(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) -> Resp {
     if let Some(cfg) = &inner.auth {
         let required = &cfg.auth.required_scopes;
         // Boxed here and below: futures of calls not every request makes would otherwise
@@ -227,14 +290,7 @@ async fn serve(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) -
                         missing.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
                     );
                     let error = Some(("insufficient_scope", message.as_str()));
-                    return inner.auth_refusal(
-                        &parts.headers,
-                        StatusCode::FORBIDDEN,
-                        None,
-                        required,
-                        error,
-                        message.clone(),
-                    );
+                    return inner.auth_refusal(&parts, StatusCode::FORBIDDEN, None, required, error, message.clone());
                 }
                 parts.extensions.insert(principal);
             }
@@ -246,13 +302,13 @@ async fn serve(inner: Arc<Inner>, mut parts: http::request::Parts, body: Body) -
             Err(AuthError::Missing) => {
                 let message = "Unauthorized: send `Authorization: Bearer <access token>`".to_owned();
                 let scope = cfg.auth.challenge_scopes();
-                return inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, None, scope, None, message);
+                return inner.auth_refusal(&parts, StatusCode::UNAUTHORIZED, None, scope, None, message);
             }
             Err(AuthError::Invalid(why)) => {
                 let message = format!("Unauthorized: {why}");
                 let error = Some(("invalid_token", why.as_str()));
                 let scope = cfg.auth.challenge_scopes();
-                return inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, None, scope, error, message);
+                return inner.auth_refusal(&parts, StatusCode::UNAUTHORIZED, None, scope, error, message);
             }
         }
     }
@@ -309,6 +365,23 @@ fn decode_header_value(v: &str) -> Option<Cow<'_, str>> {
     }
 }
 
+/// The text of a mirrored header (`Mcp-Name`, `Mcp-Param-*`), decoded from the
+/// `=?base64?…?=` form when it uses it; otherwise why it is not valid and how to send it.
+fn header_text<'a>(name: &str, v: &'a HeaderValue) -> Result<Cow<'a, str>, String> {
+    let Ok(text) = v.to_str() else {
+        return Err(format!(
+            "Header mismatch: the {name} header is not valid: header values must be visible ASCII; \
+             send a value with other characters as `=?base64?<Base64 of its UTF-8>?=`"
+        ));
+    };
+    decode_header_value(text).ok_or_else(|| {
+        format!(
+            "Header mismatch: the {name} header is not valid Base64: `=?base64?…?=` must wrap standard \
+             Base64 of UTF-8 text"
+        )
+    })
+}
+
 fn mismatch(id: Option<RequestId>, message: String) -> Resp {
     rpc_error(StatusCode::BAD_REQUEST, id, ErrorObject::new(codes::HEADER_MISMATCH, message))
 }
@@ -332,11 +405,11 @@ fn modern_headers(headers: &HeaderMap, request_id: &RequestId, method: &str) -> 
         Some(_) => {}
     }
     let name = match method {
-        methods::TOOLS_CALL | methods::PROMPTS_GET | methods::RESOURCES_READ => match header(headers, &MCP_NAME_H) {
+        methods::TOOLS_CALL | methods::PROMPTS_GET | methods::RESOURCES_READ => match headers.get(&MCP_NAME_H) {
             None => None,
-            Some(raw) => match decode_header_value(raw) {
-                Some(v) => Some(v.into_owned()),
-                None => return Err(mismatch(id(), "Header mismatch: the Mcp-Name header is not valid Base64".into())),
+            Some(raw) => match header_text("Mcp-Name", raw) {
+                Ok(v) => Some(v.into_owned()),
+                Err(message) => return Err(mismatch(id(), message)),
             },
         },
         _ => None,
@@ -384,13 +457,7 @@ async fn post(inner: &Arc<Inner>, parts: &mut http::request::Parts, body: Body) 
     }
     let bytes = match axum::body::to_bytes(body, inner.config.body_limit).await {
         Ok(b) => b,
-        Err(_) => {
-            return plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                codes::INVALID_REQUEST,
-                format!("Payload Too Large: the limit is {} bytes", inner.config.body_limit),
-            );
-        }
+        Err(e) => return body_error(&e, inner.config.body_limit),
     };
     let fast = match Hot::of(inner, &parts.headers) {
         Hot::Call => fast_tool_call(inner, parts, &bytes).await,
@@ -402,6 +469,32 @@ async fn post(inner: &Arc<Inner>, parts: &mut http::request::Parts, body: Body) 
         Some(resp) => resp,
         None => Box::pin(general(inner, parts, bytes)).await,
     }
+}
+
+/// Why a request body could not be read: too large (`413`), too slow (`408`, see
+/// [`crate::Serve::body_read_timeout`]), or cut off (`400`).
+#[cold]
+fn body_error(e: &axum::Error, limit: usize) -> Resp {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            let message = format!("Payload Too Large: the limit is {limit} bytes");
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, codes::INVALID_REQUEST, message);
+        }
+        if err.is::<crate::serve::BodyTimeout>() {
+            let message = "Request Timeout: the request body did not arrive in time; send it at once, \
+                           with a correct Content-Length";
+            let mut r = plain(StatusCode::REQUEST_TIMEOUT, codes::INVALID_REQUEST, message);
+            r.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+        source = err.source();
+    }
+    plain(
+        StatusCode::BAD_REQUEST,
+        codes::INVALID_REQUEST,
+        format!("Bad Request: the request body could not be read: {e}"),
+    )
 }
 
 /// The one-pass way a POST's headers point to, if any (each still falls back to the
@@ -614,14 +707,9 @@ fn check_param_headers(
                     format!("Header mismatch: the {header_name} header is required when the argument has a value"),
                 ));
             }
-            Some(v) => match v.to_str().ok().and_then(decode_header_value) {
-                Some(h) => h,
-                None => {
-                    return Err(mismatch(
-                        id,
-                        format!("Header mismatch: the {header_name} header has invalid characters or invalid Base64"),
-                    ));
-                }
+            Some(v) => match header_text(&header_name, v) {
+                Ok(h) => h,
+                Err(message) => return Err(mismatch(id, message)),
             },
         };
         match body {
@@ -671,10 +759,10 @@ fn check_tool_scopes(
     let id = Some(req.id.clone());
     let message = format!("Forbidden: {denied}");
     Some(match principal {
-        None => inner.auth_refusal(&parts.headers, StatusCode::UNAUTHORIZED, id, &scope, None, message),
+        None => inner.auth_refusal(parts, StatusCode::UNAUTHORIZED, id, &scope, None, message),
         Some(_) => {
             let error = Some(("insufficient_scope", message.as_str()));
-            inner.auth_refusal(&parts.headers, StatusCode::FORBIDDEN, id, &scope, error, message.clone())
+            inner.auth_refusal(parts, StatusCode::FORBIDDEN, id, &scope, error, message.clone())
         }
     })
 }

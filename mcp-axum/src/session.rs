@@ -72,21 +72,35 @@ pub trait SessionStore: Send + Sync + 'static {
 pub struct SessionLimits {
     /// Most sessions kept; when full, the longest idle one is evicted.
     pub max_sessions: usize,
+    /// Most sessions one authenticated principal keeps (default 100): a principal at its
+    /// cap that opens another ends its own oldest session, never someone else's.
+    /// Anonymous sessions are bounded by `max_sessions` only.
+    pub max_sessions_per_principal: usize,
     /// Sessions idle longer than this are removed.
     pub idle_timeout: Duration,
 }
 
 impl Default for SessionLimits {
     fn default() -> Self {
-        SessionLimits { max_sessions: 10_000, idle_timeout: Duration::from_secs(30 * 60) }
+        SessionLimits {
+            max_sessions: 10_000,
+            max_sessions_per_principal: 100,
+            idle_timeout: Duration::from_secs(30 * 60),
+        }
     }
 }
+
+/// A value of [`Bounded`]: the value, its last use, the stamp of its newest entry in the
+/// queue, and its owner.
+type Entry<V> = (V, Instant, u64, Option<Arc<str>>);
 
 /// A bounded map with idle expiry, shared by the memory store and the live registry.
 #[derive(Debug)]
 struct Bounded<V> {
-    /// Value, last use and the stamp of its newest entry in `queue`.
-    map: HashMap<Arc<str>, (V, Instant, u64)>,
+    /// Value, last use, the stamp of its newest entry in `queue`, and its owner.
+    map: HashMap<Arc<str>, Entry<V>>,
+    /// The ids of each owner's entries, oldest first.
+    owners: HashMap<Arc<str>, VecDeque<Arc<str>>>,
     /// Ids by last use, oldest first; an entry whose stamp is no longer its id's is
     /// stale and skipped. Expiry and eviction pop from the front, so a full store costs
     /// O(1) amortized per new session instead of a scan of every entry, for about 24
@@ -98,7 +112,7 @@ struct Bounded<V> {
 
 impl<V: Clone> Bounded<V> {
     fn new(limits: SessionLimits) -> Self {
-        Bounded { map: HashMap::new(), queue: VecDeque::new(), next: 0, limits }
+        Bounded { map: HashMap::new(), owners: HashMap::new(), queue: VecDeque::new(), next: 0, limits }
     }
 
     /// How far apart uses must be to be recorded: a 64th of the idle timeout, at most a
@@ -120,7 +134,7 @@ impl<V: Clone> Bounded<V> {
     }
 
     fn get(&mut self, id: &str, now: Instant) -> Option<V> {
-        let (key, (v, last, _)) = self.map.get_key_value(id)?;
+        let (key, (v, last, _, _)) = self.map.get_key_value(id)?;
         let idle = now.duration_since(*last);
         if idle > self.limits.idle_timeout {
             self.remove(id);
@@ -133,7 +147,7 @@ impl<V: Clone> Bounded<V> {
         }
         let key = key.clone();
         let seq = self.touch(key);
-        let (v, last, stamp) = self.map.get_mut(id)?;
+        let (v, last, stamp, _) = self.map.get_mut(id)?;
         *last = now;
         *stamp = seq;
         Some(v.clone())
@@ -141,11 +155,35 @@ impl<V: Clone> Bounded<V> {
 
     /// Insert, evicting expired entries and then the longest idle one when full.
     /// Returns what was evicted.
+    #[cfg(test)]
     fn insert(&mut self, id: String, v: V, now: Instant) -> Vec<V> {
+        self.insert_owned(id, v, None, now).0
+    }
+
+    /// Insert an entry of `owner` (an existing entry keeps its owner). A new entry of an
+    /// owner at its cap first evicts that owner's oldest; then, when full, expired
+    /// entries and the longest idle one go. Returns everything evicted, and the ids
+    /// evicted for the owner's cap.
+    fn insert_owned(&mut self, id: String, v: V, owner: Option<&str>, now: Instant) -> (Vec<V>, Vec<Arc<str>>) {
         let mut evicted = Vec::new();
+        let mut own = Vec::new();
+        let mut owner_key = None;
         let key: Arc<str> = match self.map.get_key_value(id.as_str()) {
             Some((k, _)) => k.clone(),
             None => {
+                if let Some(o) = owner {
+                    let cap = self.limits.max_sessions_per_principal.max(1);
+                    while self.owners.get(o).is_some_and(|ids| ids.len() >= cap) {
+                        let Some(oldest) = self.owners.get(o).and_then(|ids| ids.front().cloned()) else { break };
+                        match self.remove(&oldest) {
+                            Some(v) => evicted.push(v),
+                            // Not in the map (cannot happen): drop the stale id.
+                            None => drop(self.owners.get_mut(o).and_then(VecDeque::pop_front)),
+                        }
+                        own.push(oldest);
+                    }
+                    owner_key = Some(self.owners.get_key_value(o).map_or_else(|| Arc::from(o), |(k, _)| k.clone()));
+                }
                 if self.map.len() >= self.limits.max_sessions {
                     evicted.extend(self.sweep(now));
                     while self.map.len() >= self.limits.max_sessions.max(1) {
@@ -155,21 +193,34 @@ impl<V: Clone> Bounded<V> {
                         }
                     }
                 }
-                Arc::from(id)
+                let key = Arc::from(id);
+                if let Some(o) = &owner_key {
+                    self.owners.entry(o.clone()).or_default().push_back(Arc::clone(&key));
+                }
+                key
             }
         };
-        self.map.insert(key.clone(), (v, now, 0));
+        let owner_key = owner_key.or_else(|| self.map.get(&key).and_then(|e| e.3.clone()));
+        self.map.insert(key.clone(), (v, now, 0, owner_key));
         let seq = self.touch(key.clone());
         if let Some(e) = self.map.get_mut(&key) {
             e.2 = seq;
         }
-        evicted
+        (evicted, own)
     }
 
     fn remove(&mut self, id: &str) -> Option<V> {
-        let v = self.map.remove(id).map(|(v, _, _)| v);
+        let (v, _, _, owner) = self.map.remove(id)?;
+        if let Some(o) = owner
+            && let Some(ids) = self.owners.get_mut(&o)
+        {
+            ids.retain(|i| &**i != id);
+            if ids.is_empty() {
+                self.owners.remove(&o);
+            }
+        }
         self.shrink();
-        v
+        Some(v)
     }
 
     /// Give the tables' memory back once most entries are gone (after a wave of
@@ -273,7 +324,8 @@ impl SessionStore for MemoryStore {
     }
 
     fn save<'a>(&'a self, id: &'a str, state: &'a SessionState) -> BoxFuture<'a, Result<(), StoreError>> {
-        lock(&self.inner).insert(id.to_owned(), Arc::new(state.clone()), Instant::now());
+        let owner = state.principal.as_deref();
+        lock(&self.inner).insert_owned(id.to_owned(), Arc::new(state.clone()), owner, Instant::now());
         Box::pin(async { Ok(()) })
     }
 
@@ -380,11 +432,23 @@ impl Sessions {
     pub(crate) async fn create(&self, id: &str, live: Arc<Live>) -> Result<(), StoreError> {
         self.store.save(id, &live.session.state()).await?;
         live.take_dirty();
-        let evicted = lock(&self.live).insert(id.to_owned(), live, Instant::now());
+        self.insert_live(id, live).await;
+        Ok(())
+    }
+
+    /// Keep `live` in this process's registry; end what that evicts, and remove from the
+    /// store the sessions its principal had beyond its cap.
+    async fn insert_live(&self, id: &str, live: Arc<Live>) {
+        let owner = live.session.read(|st| st.principal.clone());
+        let (evicted, own) = lock(&self.live).insert_owned(id.to_owned(), live, owner.as_deref(), Instant::now());
         for e in evicted {
             e.end();
         }
-        Ok(())
+        for id in own {
+            if let Err(e) = self.store.delete(&id).await {
+                tracing::warn!(error = %e, "could not remove a session beyond its principal's cap");
+            }
+        }
     }
 
     /// The live session `id`: from this process, or restored from the store. The store
@@ -412,10 +476,7 @@ impl Sessions {
             }
             (Some(state), None) => {
                 let live = Live::new(Arc::new(Session::from_state(Arc::unwrap_or_clone(state))));
-                let evicted = lock(&self.live).insert(id.to_owned(), live.clone(), Instant::now());
-                for e in evicted {
-                    e.end();
-                }
+                self.insert_live(id, live.clone()).await;
                 Ok(Some(live))
             }
         }
@@ -450,7 +511,7 @@ mod tests {
 
     #[test]
     fn bounded_evicts_idle_then_oldest() {
-        let limits = SessionLimits { max_sessions: 2, idle_timeout: Duration::from_secs(10) };
+        let limits = SessionLimits { max_sessions: 2, idle_timeout: Duration::from_secs(10), ..Default::default() };
         let mut b = Bounded::new(limits);
         let t0 = Instant::now();
         assert!(b.insert("a".into(), 1, t0).is_empty());
@@ -465,7 +526,7 @@ mod tests {
 
     #[test]
     fn bounded_is_least_recently_used_and_sweeps_from_the_front() {
-        let limits = SessionLimits { max_sessions: 3, idle_timeout: Duration::from_secs(10) };
+        let limits = SessionLimits { max_sessions: 3, idle_timeout: Duration::from_secs(10), ..Default::default() };
         let mut b = Bounded::new(limits);
         let t0 = Instant::now();
         let at = |s| t0 + Duration::from_secs(s);
@@ -493,7 +554,8 @@ mod tests {
 
     #[test]
     fn tables_give_their_memory_back_when_most_sessions_are_gone() {
-        let limits = SessionLimits { max_sessions: 10_000, idle_timeout: Duration::from_secs(10) };
+        let limits =
+            SessionLimits { max_sessions: 10_000, idle_timeout: Duration::from_secs(10), ..Default::default() };
         let mut b = Bounded::new(limits);
         let t0 = Instant::now();
         for i in 0..5000 {
@@ -515,7 +577,7 @@ mod tests {
     #[test]
     fn uses_closer_than_the_granularity_are_not_recorded() {
         // 6.4 s idle timeout: uses 100 ms apart or closer are not recorded.
-        let limits = SessionLimits { max_sessions: 2, idle_timeout: Duration::from_millis(6400) };
+        let limits = SessionLimits { max_sessions: 2, idle_timeout: Duration::from_millis(6400), ..Default::default() };
         let mut b = Bounded::new(limits);
         let t0 = Instant::now();
         let ms = |m| t0 + Duration::from_millis(m);
@@ -528,6 +590,34 @@ mod tests {
         assert_eq!(b.queue.len(), queued + 1);
         assert_eq!(b.get("a", ms(6500)), Some(1));
         assert_eq!(b.get("a", ms(13_000)), None);
+    }
+
+    #[test]
+    fn a_principal_at_its_cap_evicts_its_own_oldest_never_another_s() {
+        let limits =
+            SessionLimits { max_sessions: 5, max_sessions_per_principal: 2, idle_timeout: Duration::from_secs(60) };
+        let mut b = Bounded::new(limits);
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        b.insert_owned("bob".into(), 0, Some("bob"), at(0));
+        b.insert_owned("anon".into(), 9, None, at(0));
+        for i in 1..=10 {
+            let (evicted, own) = b.insert_owned(format!("alice{i}"), i, Some("alice"), at(i));
+            if i > 2 {
+                assert_eq!(evicted, vec![i - 2]);
+                assert_eq!(own, vec![Arc::<str>::from(format!("alice{}", i - 2))]);
+            }
+        }
+        assert_eq!(b.get("bob", at(11)), Some(0));
+        assert_eq!(b.get("anon", at(11)), Some(9));
+        assert_eq!(b.len(), 4);
+        assert_eq!(b.owners["alice"].len(), 2);
+        // Removal keeps the owner's list exact; re-saving an entry keeps its owner.
+        assert_eq!(b.remove("alice10"), Some(10));
+        assert_eq!(b.owners["alice"].len(), 1);
+        b.insert_owned("alice9".into(), 99, None, at(12));
+        assert_eq!(b.owners["alice"].len(), 1);
+        assert!(b.remove("alice9").is_some() && !b.owners.contains_key("alice"));
     }
 
     /// A memory store that says other processes write it too.

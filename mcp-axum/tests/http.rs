@@ -541,8 +541,14 @@ async fn get_stream_delivers_and_replays_events() {
 
 #[tokio::test]
 async fn sessions_are_bounded_and_expire() {
-    let app =
-        start(|r| r.session_limits(SessionLimits { max_sessions: 2, idle_timeout: Duration::from_millis(300) })).await;
+    let app = start(|r| {
+        r.session_limits(SessionLimits {
+            max_sessions: 2,
+            idle_timeout: Duration::from_millis(300),
+            ..Default::default()
+        })
+    })
+    .await;
     let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
     let a = app.initialize("2025-06-18").await;
     let b = app.initialize("2025-06-18").await;

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use common::start;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use mcp_axum::auth::{Auth, Introspection, JwtAuthenticator};
+use mcp_axum::auth::{Auth, Introspection, JwtAuthenticator, JwtBuilder};
 use serde_json::{Value, json};
 
 fn b64(bytes: &[u8]) -> String {
@@ -72,6 +72,10 @@ struct Issuer {
     jwks: Arc<Mutex<Vec<Value>>>,
     fetches: Arc<Mutex<usize>>,
     introspections: Arc<Mutex<usize>>,
+    /// How long the JWKS endpoint takes to answer.
+    jwks_delay: Arc<Mutex<Duration>>,
+    /// Whether the JWKS endpoint answers 500.
+    jwks_fails: Arc<Mutex<bool>>,
 }
 
 async fn issuer() -> Issuer {
@@ -80,7 +84,10 @@ async fn issuer() -> Issuer {
     let jwks: Arc<Mutex<Vec<Value>>> = Arc::default();
     let fetches: Arc<Mutex<usize>> = Arc::default();
     let introspections: Arc<Mutex<usize>> = Arc::default();
+    let jwks_delay: Arc<Mutex<Duration>> = Arc::default();
+    let jwks_fails: Arc<Mutex<bool>> = Arc::default();
     let (j, f, i, u) = (jwks.clone(), fetches.clone(), introspections.clone(), url.clone());
+    let (delay, fails) = (jwks_delay.clone(), jwks_fails.clone());
     let app = Router::new()
         .route(
             "/.well-known/oauth-authorization-server",
@@ -94,7 +101,15 @@ async fn issuer() -> Issuer {
             get(move || {
                 *f.lock().unwrap() += 1;
                 let keys = j.lock().unwrap().clone();
-                async move { json_body(json!({ "keys": keys })) }
+                let (delay, fails) = (*delay.lock().unwrap(), *fails.lock().unwrap());
+                async move {
+                    tokio::time::sleep(delay).await;
+                    if fails {
+                        (axum::http::StatusCode::INTERNAL_SERVER_ERROR, json_body(json!({ "error": "down" })))
+                    } else {
+                        (axum::http::StatusCode::OK, json_body(json!({ "keys": keys })))
+                    }
+                }
             }),
         )
         .route(
@@ -124,7 +139,7 @@ async fn issuer() -> Issuer {
             }),
         );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Issuer { url, jwks, fetches, introspections }
+    Issuer { url, jwks, fetches, introspections, jwks_delay, jwks_fails }
 }
 
 fn sign(key: &Key, claims: &Value) -> String {
@@ -266,6 +281,107 @@ async fn unknown_kids_do_not_hammer_the_authorization_server() {
         assert_eq!(app.call(Some(&sign(&junk, &claims(&iss, &aud, ""))), "whoami", json!({})).await.status, 401);
     }
     // One fetch at first use; unknown kids within `min_refresh` (30 s) fetch nothing more.
+    assert_eq!(*idp.fetches.lock().unwrap(), 1);
+}
+
+/// A server accepting tokens of `idp` with its JWT authenticator set up by `configure`.
+async fn jwt_app_with(idp: &Issuer, configure: impl FnOnce(JwtBuilder) -> JwtBuilder) -> common::App {
+    let iss = idp.url.clone();
+    start(|r, base| {
+        let jwt =
+            configure(JwtAuthenticator::builder(&iss, format!("{iss}/jwks"), format!("{base}/mcp"))).build().unwrap();
+        r.auth(Auth::new().authenticator(jwt))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_junk_tokens_against_a_failing_jwks_cause_one_fetch() {
+    let idp = issuer().await;
+    let rsa = rsa_key("k1");
+    idp.jwks.lock().unwrap().push(rsa.jwk.clone());
+    *idp.jwks_fails.lock().unwrap() = true;
+    let cool_down = Duration::from_millis(1500);
+    let app = jwt_app_with(&idp, |b| b.retry_after_failure(cool_down)).await;
+    let (iss, aud) = (idp.url.clone(), format!("{}/mcp", app.base));
+    let junk = ec_key("junk");
+    let junk_token = sign(&junk, &claims(&iss, &aud, ""));
+    let started = std::time::Instant::now();
+    let answers =
+        futures_util::future::join_all((0..50).map(|_| app.call(Some(&junk_token), "whoami", json!({})))).await;
+    assert!(answers.iter().all(|a| a.status == 401), "every junk token is refused");
+    assert_eq!(*idp.fetches.lock().unwrap(), 1, "50 concurrent junk tokens while the JWKS fails");
+    // More junk, one after the other, within the cool-down: no fetch.
+    for _ in 0..20 {
+        assert_eq!(app.call(Some(&junk_token), "whoami", json!({})).await.status, 401);
+    }
+    // A valid token within the cool-down is refused too (no keys yet), saying why, and
+    // fetches nothing.
+    let valid = sign(&rsa, &claims(&iss, &aud, ""));
+    let a = app.call(Some(&valid), "whoami", json!({})).await;
+    assert_eq!(a.status, 401);
+    assert!(a.challenge().contains("could not be fetched"), "{}", a.challenge());
+    assert_eq!(*idp.fetches.lock().unwrap(), 1, "no refetch within the cool-down");
+    assert!(started.elapsed() < cool_down, "the test was too slow to check the cool-down");
+    // After the cool-down, with the JWKS back: the keys are fetched again.
+    *idp.jwks_fails.lock().unwrap() = false;
+    tokio::time::sleep(cool_down).await;
+    let a = app.call(Some(&valid), "whoami", json!({})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(*idp.fetches.lock().unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_token_does_not_wait_for_a_slow_refresh() {
+    let idp = issuer().await;
+    let rsa = rsa_key("k1");
+    idp.jwks.lock().unwrap().push(rsa.jwk.clone());
+    // Every unknown kid may refresh: only the one-fetch-at-a-time rule limits fetches.
+    let app = jwt_app_with(&idp, |b| b.min_refresh(Duration::ZERO)).await;
+    let app = Arc::new(app);
+    let (iss, aud) = (idp.url.clone(), format!("{}/mcp", app.base));
+    let valid = sign(&rsa, &claims(&iss, &aud, ""));
+    assert_eq!(app.call(Some(&valid), "whoami", json!({})).await.status, 200);
+    assert_eq!(*idp.fetches.lock().unwrap(), 1);
+
+    // The JWKS endpoint becomes slow; six junk tokens arrive at once.
+    let slow = Duration::from_secs(3);
+    *idp.jwks_delay.lock().unwrap() = slow;
+    let junk = sign(&ec_key("junk"), &claims(&iss, &aud, ""));
+    let junk_calls: Vec<_> = (0..6)
+        .map(|_| {
+            let (app, junk) = (app.clone(), junk.clone());
+            tokio::spawn(async move { app.call(Some(&junk), "whoami", json!({})).await.status })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A valid token meanwhile is answered from the keys at hand.
+    let started = std::time::Instant::now();
+    let a = app.call(Some(&valid), "whoami", json!({})).await;
+    let took = started.elapsed();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(took < Duration::from_millis(1000), "a valid token waited {took:?} for the JWKS refresh");
+    for call in junk_calls {
+        assert_eq!(call.await.unwrap(), 401);
+    }
+    // The six junk tokens shared one fetch.
+    assert_eq!(*idp.fetches.lock().unwrap(), 2, "one fetch for the six junk tokens");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_unknown_kids_with_default_settings_fetch_once() {
+    let idp = issuer().await;
+    let rsa = rsa_key("k1");
+    idp.jwks.lock().unwrap().push(rsa.jwk.clone());
+    *idp.jwks_delay.lock().unwrap() = Duration::from_millis(200);
+    let app = jwt_app_with(&idp, |b| b).await;
+    let (iss, aud) = (idp.url.clone(), format!("{}/mcp", app.base));
+    let junk: Vec<String> =
+        (0..50).map(|n| sign(&Key { kid: format!("junk-{n}"), ..ec_key("x") }, &claims(&iss, &aud, ""))).collect();
+    let answers = futures_util::future::join_all(junk.iter().map(|t| app.call(Some(t), "whoami", json!({})))).await;
+    assert!(answers.iter().all(|a| a.status == 401));
+    assert_eq!(*idp.fetches.lock().unwrap(), 1, "50 unknown kids, one fetch");
+    assert_eq!(app.call(Some(&sign(&rsa, &claims(&iss, &aud, ""))), "whoami", json!({})).await.status, 200);
     assert_eq!(*idp.fetches.lock().unwrap(), 1);
 }
 

@@ -91,8 +91,11 @@ async fn mirrored_arguments_must_match_their_headers() {
 
     mismatch(&call(&url, args.clone(), &[]).await, "Mcp-Param-Region header is required");
     mismatch(&call(&url, args.clone(), &[("Mcp-Param-Region", "eu-central1")]).await, "does not match body value");
-    mismatch(&call(&url, args.clone(), &[("Mcp-Param-Region", "=?base64?dXMtd2VzdDE?=")]).await, "invalid Base64");
-    mismatch(&call(&url, args.clone(), &[("Mcp-Param-Region", "=?base64?dXMt!!!d2VzdDE=?=")]).await, "invalid Base64");
+    mismatch(&call(&url, args.clone(), &[("Mcp-Param-Region", "=?base64?dXMtd2VzdDE?=")]).await, "not valid Base64");
+    mismatch(
+        &call(&url, args.clone(), &[("Mcp-Param-Region", "=?base64?dXMt!!!d2VzdDE=?=")]).await,
+        "not valid Base64",
+    );
     mismatch(
         &call(&url, args.clone(), &[("Mcp-Param-Region", "us-west1"), ("Mcp-Param-Replicas", "3")]).await,
         "argument has no value",

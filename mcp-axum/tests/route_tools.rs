@@ -178,6 +178,8 @@ fn tools(api: Router) -> RouteTools {
         .get::<search>("/notes")
         .delete::<delete_note>("/notes/{folder}/{id}")
         .post::<echo>("/echo/{name}")
+        // The app's own middleware decides who writes (the MCP caller has no scopes here).
+        .unscoped_writes()
 }
 
 struct Clock;
@@ -482,6 +484,67 @@ fn a_route_the_handler_cannot_read_stops_the_server_from_building() {
     }
     // Unaffected: the same handlers at routes they can read.
     Server::builder().info(server_info!()).toolset(tools(api())).build().unwrap();
+}
+
+#[test]
+fn a_writing_route_tool_needs_a_scope_or_an_explicit_choice() {
+    // POST and DELETE tools without a word on scopes: the server refuses to build, naming
+    // each tool and the fix; GET tools are reads and need nothing.
+    let unscoped = RouteTools::new(api())
+        .post::<create_note>("/notes/{folder}")
+        .get::<search>("/notes")
+        .delete::<delete_note>("/notes/{folder}/{id}");
+    let err = Server::builder().info(server_info!()).toolset(unscoped.clone()).build().unwrap_err().to_string();
+    for name in ["post_notes_folder", "delete_notes_folder_id"] {
+        assert!(err.contains(&format!("route tool `{name}`")) && err.contains("write_scopes"), "{err}");
+    }
+    assert!(!err.contains("get_notes"), "{err}");
+
+    // The router's write scope: every writing tool requires it, reads do not.
+    let server =
+        Server::builder().info(server_info!()).toolset(unscoped.write_scopes(["notes:write"])).build().unwrap();
+    assert_eq!(server.tool_required_scopes("post_notes_folder"), ["notes:write"]);
+    assert_eq!(server.tool_required_scopes("delete_notes_folder_id"), ["notes:write"]);
+    assert!(server.tool_required_scopes("get_notes").is_empty());
+
+    // A handler's own `scopes` win; `public` and `read_only` need none.
+    let server = Server::builder()
+        .info(server_info!())
+        .toolset(
+            RouteTools::new(
+                Router::new()
+                    .route("/admin/{name}", post(admin_echo))
+                    .route("/public/{name}", post(public_echo))
+                    .route("/search", post(search_by_post)),
+            )
+            .write_scopes(["notes:write"])
+            .post::<admin_echo>("/admin/{name}")
+            .post::<public_echo>("/public/{name}")
+            .post::<search_by_post>("/search"),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(server.tool_required_scopes("echo_admin"), ["notes:admin"]);
+    assert!(server.tool_required_scopes("echo_public").is_empty());
+    assert!(server.tool_required_scopes("search_by_post").is_empty());
+}
+
+/// Echo for admins.
+#[mcp_tool(name = "echo_admin", scopes = "notes:admin")]
+async fn admin_echo(Path(name): Path<String>, Json(body): Json<Value>) -> Json<Value> {
+    Json(json!({ "name": name, "body": body }))
+}
+
+/// Echo for everyone.
+#[mcp_tool(name = "echo_public", public)]
+async fn public_echo(Path(name): Path<String>) -> Json<Value> {
+    Json(json!({ "name": name }))
+}
+
+/// A search sent as a POST: it changes nothing.
+#[mcp_tool(read_only)]
+async fn search_by_post() -> Json<Value> {
+    Json(json!([]))
 }
 
 #[tokio::test]

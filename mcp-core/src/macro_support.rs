@@ -231,6 +231,31 @@ pub fn output_schema<T: JsonSchema + ?Sized>() -> Map<String, Value> {
     }
 }
 
+// ------------------------------------------------------------------ visibility
+
+std::thread_local! {
+    /// Whether the current thread is serializing something an agent sees (a tool result).
+    static FOR_AGENTS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `skip_serializing_if` of the fields a model hides from agents (`#[mcp(skip)]`): true
+/// while [`for_agents`] runs, on its thread (serialization is synchronous).
+pub fn hidden_from_agents<T: ?Sized>(_: &T) -> bool {
+    FOR_AGENTS.with(std::cell::Cell::get)
+}
+
+/// Run `f` (a serialization of what an agent sees) with the models' hidden fields left out.
+pub fn for_agents<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            FOR_AGENTS.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(FOR_AGENTS.with(|c| c.replace(true)));
+    f()
+}
+
 /// A type-level marker for autoref specialization.
 pub struct Probe<T: ?Sized>(PhantomData<fn() -> PhantomData<T>>);
 

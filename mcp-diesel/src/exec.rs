@@ -59,22 +59,29 @@ impl<C: R2D2Connection + 'static> ModelPool for Pool<ConnectionManager<C>> {
 pub struct Db<E: Executor> {
     pub(crate) pool: E::Pool,
     pub(crate) permits: Arc<Semaphore>,
-    /// How long a tool waits for its statement on the blocking pool (see
-    /// [`crate::ModelTools::statement_timeout`]); async connections rely on the server's
-    /// own statement timeout.
+    /// The statement timeout of [`crate::ModelTools::statement_timeout`]: how long a read
+    /// is waited for, and the limit the database enforces on a write.
     pub(crate) wait: Duration,
+    /// How long a tool waits for a connection (see [`crate::ModelTools::pool_timeout`]),
+    /// timed apart from the statement.
+    pub(crate) pool_wait: Duration,
 }
 
 impl<E: Executor> Db<E> {
     pub(crate) fn new(pool: E::Pool) -> Self {
         let size = E::pool_size(&pool).max(1);
-        Db { pool, permits: Arc::new(Semaphore::new(size)), wait: crate::STATEMENT_TIMEOUT }
+        Db {
+            pool,
+            permits: Arc::new(Semaphore::new(size)),
+            wait: crate::STATEMENT_TIMEOUT,
+            pool_wait: crate::POOL_TIMEOUT,
+        }
     }
 }
 
 impl<E: Executor> Clone for Db<E> {
     fn clone(&self) -> Self {
-        Db { pool: self.pool.clone(), permits: self.permits.clone(), wait: self.wait }
+        Db { pool: self.pool.clone(), permits: self.permits.clone(), wait: self.wait, pool_wait: self.pool_wait }
     }
 }
 
@@ -139,28 +146,387 @@ pub trait ModelExec<E: Executor>: ModelInfo {
 }
 
 /// Run `f` on a pooled connection on the blocking thread pool.
+///
+/// The wait for a connection is timed apart from the statement: past
+/// [`Db::pool_wait`] nothing was sent and the tool says so. A read is then waited for
+/// at most [`Db::wait`] and abandoned past it. A write is never abandoned: it runs in a
+/// transaction whose time limit the database enforces ([`Flavor`]), and the tool answers
+/// once the database has committed it or rolled it back.
 async fn run_sync<M: ModelInfo, C: R2D2Connection + 'static, R: Send + 'static>(
     db: &Db<C>,
+    access: Access,
     f: impl FnOnce(&mut C) -> Result<R, QueryError> + Send + 'static,
 ) -> Result<R, ToolError> {
-    let permit = db.permits.clone().acquire_owned().await.map_err(|_| ToolError::internal("the pool is closed"))?;
+    let asked = std::time::Instant::now();
+    let permit = match tokio::time::timeout(db.pool_wait, db.permits.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) => return Err(ToolError::internal("the database pool is closed; nothing was done")),
+        Err(_) => return Err(Failed::Pool("every connection stayed in use".into()).tool_error::<M, C>(access, db)),
+    };
     let pool = db.pool.clone();
+    // What is left of the pool wait, spent on the blocking thread (r2d2 blocks).
+    let left = db.pool_wait.saturating_sub(asked.elapsed()).max(Duration::from_millis(1));
+    let limit = db.wait;
+    let (connected, on_connection) = tokio::sync::oneshot::channel::<()>();
     let work = tokio::task::spawn_blocking(move || {
         // Held until the statement ends, even when the caller stopped waiting.
         let _permit = permit;
-        let mut conn = pool.get_timeout(Duration::from_secs(10)).map_err(|e| {
-            crate::tools::log_failure(&e);
-            ToolError::internal("the database is busy; try again")
-        })?;
-        f(&mut conn).map_err(crate::tools::query_error::<M>)
+        let mut conn = pool.get_timeout(left).map_err(|e| Failed::Pool(e.to_string()))?;
+        let _ = connected.send(());
+        match access {
+            Access::Read => f(&mut conn).map_err(Failed::Statement),
+            Access::Write => write_sync(&mut *conn, limit, f),
+        }
     });
-    let joined = tokio::time::timeout(db.wait, work).await.map_err(|_| {
-        ToolError::internal(format!(
-            "the query took longer than the {} ms statement timeout and was abandoned; narrow the filter or ask for fewer rows",
-            db.wait.as_millis()
-        ))
-    })?;
-    joined.map_err(|_| ToolError::internal("internal error: the query failed unexpectedly"))?
+    let joined = match access {
+        // The database decides a write's outcome; the tool waits for it.
+        Access::Write => work.await,
+        Access::Read => {
+            // The statement's time starts once it has a connection (an error: none came).
+            let _ = on_connection.await;
+            tokio::time::timeout(db.wait, work).await.map_err(|_| {
+                ToolError::internal(format!(
+                    "the query took longer than the {} ms statement timeout and was abandoned; narrow the filter or ask for fewer rows",
+                    db.wait.as_millis()
+                ))
+            })?
+        }
+    };
+    match joined {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(failed)) => Err(failed.tool_error::<M, C>(access, db)),
+        // A panic: the connection is dropped as broken, so an open transaction never commits.
+        Err(_) => Err(ToolError::internal(match access {
+            Access::Read => "internal error: the query failed unexpectedly",
+            Access::Write => "internal error: the write failed unexpectedly and was not committed; nothing was written",
+        })),
+    }
+}
+
+/// `f` in a transaction of its own with the database's time limits set, committed here so
+/// that a failed commit is told apart from a failed statement.
+fn write_sync<C: diesel::Connection + 'static, R>(
+    conn: &mut C,
+    limit: Duration,
+    f: impl FnOnce(&mut C) -> Result<R, QueryError>,
+) -> Result<R, Failed> {
+    use diesel::connection::TransactionManager;
+    let flavor = Flavor::of::<C>();
+    let settings = flavor.session_limits(limit);
+    for (i, sql) in settings.iter().enumerate() {
+        // MySQL has no `max_statement_time`: its second form goes without.
+        match conn.batch_execute(sql) {
+            Ok(()) => break,
+            Err(e) if i + 1 == settings.len() => return Err(Failed::Statement(e.into())),
+            Err(_) => {}
+        }
+    }
+    C::TransactionManager::begin_transaction(conn).map_err(|e| Failed::Statement(e.into()))?;
+    let done = match flavor.transaction_limits(limit) {
+        Some(sql) => conn.batch_execute(&sql).map_err(QueryError::from),
+        None => Ok(()),
+    }
+    .and_then(|()| f(conn));
+    let outcome = match done {
+        Ok(v) => C::TransactionManager::commit_transaction(conn).map(|()| v).map_err(Failed::Commit),
+        Err(e) => {
+            // If the rollback fails too, the connection is broken and the server rolls back.
+            let _ = C::TransactionManager::rollback_transaction(conn);
+            Err(Failed::Statement(e))
+        }
+    };
+    if let Some(sql) = flavor.session_reset(limit) {
+        let _ = conn.batch_execute(&sql);
+    }
+    outcome
+}
+
+/// Whether a tool reads or writes: decides how long it waits and what a failure means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// May be abandoned; nothing changes.
+    Read,
+    /// Waited for until the database has decided.
+    Write,
+}
+
+/// The database behind a connection type, for the settings that bound a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Without a backend's feature its variant is never made.
+#[cfg_attr(not(all(feature = "postgres", feature = "mysql", feature = "sqlite")), allow(dead_code))]
+pub(crate) enum Flavor {
+    Postgres,
+    Mysql,
+    Sqlite,
+    /// A connection type of the application's own: no limits are set.
+    Other,
+}
+
+impl Flavor {
+    /// The flavor of the sync connection type `C`.
+    fn of<C: 'static>() -> Flavor {
+        use std::any::TypeId;
+        let t = TypeId::of::<C>();
+        #[cfg(feature = "postgres")]
+        if t == TypeId::of::<diesel::PgConnection>() {
+            return Flavor::Postgres;
+        }
+        #[cfg(feature = "mysql")]
+        if t == TypeId::of::<diesel::MysqlConnection>() {
+            return Flavor::Mysql;
+        }
+        #[cfg(feature = "sqlite")]
+        if t == TypeId::of::<diesel::SqliteConnection>() {
+            return Flavor::Sqlite;
+        }
+        let _ = t;
+        Flavor::Other
+    }
+
+    /// Session settings made before a write's transaction, tried in order until one is
+    /// accepted: how long a lock is waited for (and on MariaDB any statement runs).
+    fn session_limits(self, limit: Duration) -> Vec<String> {
+        let ms = limit.as_millis().max(1);
+        match self {
+            Flavor::Sqlite => vec![format!("PRAGMA busy_timeout = {ms}")],
+            Flavor::Mysql => {
+                // Whole seconds, at least one, for the lock waits; MariaDB's statement
+                // limit takes fractions.
+                let secs = limit.as_millis().div_ceil(1000).max(1);
+                let locks = format!("innodb_lock_wait_timeout = {secs}, lock_wait_timeout = {secs}");
+                vec![
+                    format!("SET SESSION max_statement_time = {:.3}, {locks}", ms as f64 / 1000.0),
+                    format!("SET SESSION {locks}"),
+                ]
+            }
+            Flavor::Postgres | Flavor::Other => Vec::new(),
+        }
+    }
+
+    /// Undo what [`Flavor::session_limits`] set that reads would feel: MariaDB's
+    /// `max_statement_time` back to the pools' [`crate::STATEMENT_TIMEOUT`] when the tools'
+    /// limit differs (other tools share the connection).
+    fn session_reset(self, limit: Duration) -> Option<String> {
+        (self == Flavor::Mysql && limit != crate::STATEMENT_TIMEOUT)
+            .then(|| format!("SET SESSION max_statement_time = {}", crate::STATEMENT_TIMEOUT.as_secs()))
+    }
+
+    /// Settings made first inside a write's transaction (they end with it): PostgreSQL
+    /// cancels a statement past the limit, and a lock wait a little before, so that the
+    /// error names the lock.
+    fn transaction_limits(self, limit: Duration) -> Option<String> {
+        let ms = limit.as_millis().max(1);
+        match self {
+            Flavor::Postgres => {
+                Some(format!("SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {}", (ms * 9 / 10).max(1)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How a database call failed, by stage: what it means for the data depends on it.
+pub(crate) enum Failed {
+    /// No connection came within the pool wait: nothing was sent.
+    Pool(String),
+    /// The work failed before any commit (a write was rolled back).
+    Statement(QueryError),
+    /// `COMMIT` failed: unless the database answered with an error, the write may have been
+    /// applied.
+    Commit(diesel::result::Error),
+}
+
+/// What went wrong in the database, in terms an agent can act on.
+#[derive(Debug, PartialEq, Eq)]
+enum Cause {
+    /// The database cancelled the statement at its time limit.
+    Timeout,
+    /// The statement waited too long for a lock another transaction holds.
+    LockWait,
+    /// A serialization failure or a deadlock: the transaction lost to a concurrent one.
+    Conflict,
+    /// The connection broke.
+    LostConnection,
+    /// The database is read-only (a replica, maintenance).
+    ReadOnly,
+    /// The `$regex` pattern is not one the database accepts: its own words.
+    BadRegex(String),
+    /// A text value with a NUL character (PostgreSQL cannot store or compare it).
+    Nul,
+}
+
+impl Cause {
+    fn of(e: &diesel::result::Error) -> Option<Cause> {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        let (kind, message) = match e {
+            Error::DatabaseError(kind, info) => (kind, info.message()),
+            Error::RollbackErrorOnCommit { commit_error, .. } => return Cause::of(commit_error),
+            Error::BrokenTransactionManager => return Some(Cause::LostConnection),
+            _ => return None,
+        };
+        match kind {
+            Kind::SerializationFailure => return Some(Cause::Conflict),
+            Kind::ClosedConnection | Kind::UnableToSendCommand => return Some(Cause::LostConnection),
+            Kind::ReadOnlyTransaction => return Some(Cause::ReadOnly),
+            _ => {}
+        }
+        // Diesel gives no SQLSTATE or error number for these: the servers' own words.
+        let m = message.to_ascii_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| m.contains(w));
+        Some(
+            if has(&[
+                "due to lock timeout",
+                "lock wait timeout exceeded",
+                "database is locked",
+                "database table is locked",
+            ]) {
+                Cause::LockWait
+            } else if has(&[
+                "due to statement timeout",
+                "max_statement_time exceeded",
+                "maximum statement execution time",
+            ]) {
+                Cause::Timeout
+            } else if has(&["deadlock", "could not serialize access"]) {
+                Cause::Conflict
+            } else if has(&["invalid regular expression", "regex error", "from regexp", "regular expression"]) {
+                // PostgreSQL: "invalid regular expression: parentheses () not balanced";
+                // MariaDB: "Regex error 'missing closing parenthesis at offset 1'" (older:
+                // "Got error '...' from regexp"); MySQL: "... regular expression ...". None
+                // quotes the SQL.
+                Cause::BadRegex(message.split_once(": ").map_or(message, |(_, why)| why).to_owned())
+            } else if has(&["invalid byte sequence"]) && m.contains("0x00") {
+                Cause::Nul
+            } else if has(&[
+                "server has gone away",
+                "lost connection",
+                "server closed the connection",
+                "terminating connection",
+                "connection closed",
+                "no connection to the server",
+            ]) {
+                Cause::LostConnection
+            } else {
+                return None;
+            },
+        )
+    }
+
+    /// The words for an agent. `committing`: the failure came from `COMMIT`.
+    fn tool_error<M: ModelInfo>(self, access: Access, committing: bool, limit: Duration) -> ToolError {
+        let ms = limit.as_millis();
+        let undone = "it was rolled back and nothing was written";
+        match (self, access) {
+            (Cause::BadRegex(why), _) => ToolError::invalid_arguments(format!(
+                "the `regex` pattern is not a regular expression this database accepts ({why}); fix the pattern"
+            )),
+            (Cause::Nul, _) => ToolError::invalid_arguments(
+                "a text value contains a NUL character (\\u0000), which this database cannot store or compare; remove it",
+            ),
+            (Cause::LostConnection, Access::Write) if committing => ToolError::internal(format!(
+                "the connection to the database broke while the write was being committed: it may have been applied. Check with `{0}_get` or `{0}_list` before retrying",
+                M::NAME
+            )),
+            (Cause::LostConnection, Access::Write) => ToolError::internal(format!(
+                "the connection to the database broke before the write was committed: {undone}; retry in a moment"
+            )),
+            (Cause::LostConnection, Access::Read) => {
+                ToolError::internal("the connection to the database broke during the query; retry in a moment")
+            }
+            (Cause::Timeout, Access::Write) => ToolError::internal(format!(
+                "the write did not finish within the {ms} ms statement timeout (the table may be locked or the database overloaded), so the database cancelled it: {undone}. Retry later"
+            )),
+            (Cause::Timeout, Access::Read) => ToolError::internal(
+                "the query took longer than the statement timeout and the database cancelled it; narrow the filter or ask for fewer rows",
+            ),
+            (Cause::LockWait, Access::Write) => ToolError::internal(format!(
+                "the write waited too long for a lock held by another transaction: {undone}. Retry in a moment"
+            )),
+            (Cause::LockWait, Access::Read) => ToolError::internal(
+                "the query waited too long for a lock held by another transaction; retry in a moment (narrowing the filter will not help)",
+            ),
+            (Cause::Conflict, Access::Write) => ToolError::internal(format!(
+                "the write conflicted with a concurrent transaction (a deadlock or serialization failure): {undone}. Retry it"
+            )),
+            (Cause::Conflict, Access::Read) => {
+                ToolError::internal("the query conflicted with a concurrent transaction; retry it")
+            }
+            (Cause::ReadOnly, Access::Write) => ToolError::internal(format!(
+                "the database accepts no writes right now (read-only): {undone}. Retry later"
+            )),
+            (Cause::ReadOnly, Access::Read) => {
+                ToolError::internal("the database refused the query (read-only); retry later")
+            }
+        }
+    }
+}
+
+impl Failed {
+    /// The tool's answer for this failure of a call to `db`.
+    pub(crate) fn tool_error<M: ModelInfo, E: Executor>(self, access: Access, db: &Db<E>) -> ToolError {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        match self {
+            Failed::Pool(why) => {
+                crate::tools::log_failure(&why);
+                ToolError::internal(format!(
+                    "no database connection became free within {} ms (the server is busy, or the database is unreachable): nothing was {}; retry in a moment",
+                    db.pool_wait.as_millis(),
+                    if access == Access::Write { "written" } else { "done" }
+                ))
+            }
+            Failed::Statement(QueryError::Database(e)) => match Cause::of(&e) {
+                Some(cause) => {
+                    crate::tools::log_failure(&e);
+                    cause.tool_error::<M>(access, false, db.wait)
+                }
+                None if access == Access::Write && !is_constraint(&e) => {
+                    crate::tools::log_failure(&e);
+                    ToolError::internal(
+                        "the database could not make this write (the cause is in the server's log): it was rolled back and nothing was written",
+                    )
+                }
+                None => crate::tools::query_error::<M>(QueryError::Database(e)),
+            },
+            Failed::Statement(other) => crate::tools::query_error::<M>(other),
+            Failed::Commit(e) => {
+                let answered = match &e {
+                    Error::DatabaseError(kind, _) => {
+                        !matches!(kind, Kind::ClosedConnection | Kind::UnableToSendCommand)
+                    }
+                    _ => false,
+                };
+                match Cause::of(&e) {
+                    // The server answered `COMMIT` with an error: it rolled back.
+                    Some(cause) if answered && cause != Cause::LostConnection => {
+                        crate::tools::log_failure(&e);
+                        cause.tool_error::<M>(access, true, db.wait)
+                    }
+                    None if answered && is_constraint(&e) => crate::tools::query_error::<M>(QueryError::Database(e)),
+                    _ => {
+                        crate::tools::log_failure(&e);
+                        Cause::LostConnection.tool_error::<M>(access, true, db.wait)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A constraint violation: [`crate::tools::query_error`] words it, naming the field.
+fn is_constraint(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+    matches!(
+        e,
+        Error::DatabaseError(
+            Kind::UniqueViolation
+                | Kind::ForeignKeyViolation
+                | Kind::NotNullViolation
+                | Kind::CheckViolation
+                | Kind::RestrictViolation
+                | Kind::ExclusionViolation,
+            _
+        )
+    )
 }
 
 impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelExec<C> for M {
@@ -173,7 +539,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelExec<C> for M {
         total: Option<Filter>,
         includes: Vec<(usize, Filter)>,
     ) -> BoxFuture<'_, Result<Page<Self>, ToolError>> {
-        Box::pin(run_sync::<M, C, _>(db, move |conn| {
+        Box::pin(run_sync::<M, C, _>(db, Access::Read, move |conn| {
             let rows = M::list(conn, &query, &scope)?;
             let total = match &total {
                 Some(filter) => Some(M::count(conn, filter, &scope)?),
@@ -194,7 +560,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelExec<C> for M {
         scope: Filter,
         includes: Vec<(usize, Filter)>,
     ) -> BoxFuture<'_, Result<Found<Self>, ToolError>> {
-        Box::pin(run_sync::<M, C, _>(db, move |conn| {
+        Box::pin(run_sync::<M, C, _>(db, Access::Read, move |conn| {
             let Some(row) = M::get(conn, &key, &scope)? else { return Ok(None) };
             let mut included = Vec::with_capacity(includes.len());
             for (rel, rel_scope) in &includes {
@@ -206,11 +572,11 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelExec<C> for M {
     }
 
     fn exec_count(db: &Db<C>, filter: Filter, scope: Filter) -> BoxFuture<'_, Result<i64, ToolError>> {
-        Box::pin(run_sync::<M, C, _>(db, move |conn| M::count(conn, &filter, &scope)))
+        Box::pin(run_sync::<M, C, _>(db, Access::Read, move |conn| M::count(conn, &filter, &scope)))
     }
 
     fn exec_create(db: &Db<C>, values: Map<String, Value>, scope: Filter) -> BoxFuture<'_, Result<Self, ToolError>> {
-        Box::pin(run_sync::<M, C, _>(db, move |conn| M::create(conn, &values, &scope)))
+        Box::pin(run_sync::<M, C, _>(db, Access::Write, move |conn| M::create(conn, &values, &scope)))
     }
 
     fn exec_update(
@@ -219,11 +585,11 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelExec<C> for M {
         values: Map<String, Value>,
         scope: Filter,
     ) -> BoxFuture<'_, Result<Option<Self>, ToolError>> {
-        Box::pin(run_sync::<M, C, _>(db, move |conn| M::update(conn, &key, &values, &scope)))
+        Box::pin(run_sync::<M, C, _>(db, Access::Write, move |conn| M::update(conn, &key, &values, &scope)))
     }
 
     fn exec_delete(db: &Db<C>, key: Value, scope: Filter) -> BoxFuture<'_, Result<bool, ToolError>> {
-        Box::pin(run_sync::<M, C, _>(db, move |conn| M::delete(conn, &key, &scope)))
+        Box::pin(run_sync::<M, C, _>(db, Access::Write, move |conn| M::delete(conn, &key, &scope)))
     }
 
     fn exec_aggregate(
@@ -231,7 +597,7 @@ impl<M: ModelQuery<C>, C: R2D2Connection + 'static> ModelExec<C> for M {
         queries: Vec<(String, AggQuery)>,
         scope: Filter,
     ) -> BoxFuture<'_, Result<Aggregates, ToolError>> {
-        Box::pin(run_sync::<M, C, _>(db, move |conn| {
+        Box::pin(run_sync::<M, C, _>(db, Access::Read, move |conn| {
             let mut results = Vec::new();
             for (name, q) in &queries {
                 results.push((name.clone(), M::aggregate(conn, q, &scope)?));
@@ -262,7 +628,7 @@ mod nonblocking {
     use mcp_core::server::BoxFuture;
     use serde_json::{Map, Value};
 
-    use super::{Aggregates, Db, Executor, Found, ModelExec, Page};
+    use super::{Access, Aggregates, Db, Executor, Failed, Flavor, Found, ModelExec, Page};
     use crate::aggregate::AggQuery;
     use crate::filter::Filter;
     use crate::model::{ListQuery, ModelInfo, QueryError};
@@ -342,20 +708,73 @@ mod nonblocking {
         }
     }
 
-    /// A connection from the pool of `db`, waiting at most as long as the sync pools do.
+    /// A connection from the pool of `db`, waited for at most [`Db::pool_wait`] (a pool
+    /// wait that runs out sent nothing).
     macro_rules! pooled {
-        ($db:expr) => {
-            match tokio::time::timeout(std::time::Duration::from_secs(10), $db.pool.get()).await {
+        ($db:expr, $access:expr) => {
+            match tokio::time::timeout($db.pool_wait, $db.pool.get()).await {
                 Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => return Err(pool_error(e)),
-                Err(_) => return Err(pool_error("timed out waiting for a connection")),
+                Ok(Err(e)) => return Err(Failed::Pool(e.to_string()).tool_error::<M, _>($access, $db)),
+                Err(_) => {
+                    return Err(
+                        Failed::Pool("timed out waiting for a connection".into()).tool_error::<M, _>($access, $db)
+                    );
+                }
             }
         };
     }
 
+    /// A read's failure as the agent sees it.
+    fn read_error<M: ModelInfo, E: Executor>(db: &Db<E>) -> impl Fn(QueryError) -> ToolError + '_ {
+        move |e| Failed::Statement(e).tool_error::<M, E>(Access::Read, db)
+    }
+
+    /// `f` in a transaction of its own with the database's time limits set, committed here
+    /// so that a failed commit is told apart from a failed statement (as `write_sync`).
+    async fn write_async<C, R>(
+        conn: &mut C,
+        flavor: Flavor,
+        limit: std::time::Duration,
+        f: impl for<'c> FnOnce(&'c mut C) -> BoxFuture<'c, Result<R, QueryError>>,
+    ) -> Result<R, Failed>
+    where
+        C: AsyncConnection + SimpleAsyncConnection + Send + 'static,
+    {
+        use diesel_async::TransactionManager;
+        let settings = flavor.session_limits(limit);
+        for (i, sql) in settings.iter().enumerate() {
+            // MySQL has no `max_statement_time`: its second form goes without.
+            match conn.batch_execute(sql).await {
+                Ok(()) => break,
+                Err(e) if i + 1 == settings.len() => return Err(Failed::Statement(e.into())),
+                Err(_) => {}
+            }
+        }
+        C::TransactionManager::begin_transaction(conn).await.map_err(|e| Failed::Statement(e.into()))?;
+        let limited = match flavor.transaction_limits(limit) {
+            Some(sql) => conn.batch_execute(&sql).await.map_err(QueryError::from),
+            None => Ok(()),
+        };
+        let done = match limited {
+            Ok(()) => f(conn).await,
+            Err(e) => Err(e),
+        };
+        let outcome = match done {
+            Ok(v) => C::TransactionManager::commit_transaction(conn).await.map(|()| v).map_err(Failed::Commit),
+            Err(e) => {
+                let _ = C::TransactionManager::rollback_transaction(conn).await;
+                Err(Failed::Statement(e))
+            }
+        };
+        if let Some(sql) = flavor.session_reset(limit) {
+            let _ = conn.batch_execute(&sql).await;
+        }
+        outcome
+    }
+
     /// The model's queries on diesel-async connections `$conn`.
     macro_rules! async_exec {
-        ($conn:ty) => {
+        ($conn:ty, $flavor:expr) => {
             impl Executor for Async<$conn> {
                 type Pool = Pool<$conn>;
 
@@ -382,7 +801,7 @@ mod nonblocking {
                     includes: Vec<(usize, Filter)>,
                 ) -> BoxFuture<'_, Result<Page<Self>, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = pooled!(db);
+                        let mut conn = pooled!(db, Access::Read);
                         let conn = &mut *conn;
                         let run = async {
                             let rows = M::list(conn, &query, &scope).await?;
@@ -397,7 +816,7 @@ mod nonblocking {
                             }
                             Ok((rows, total, included))
                         };
-                        run.await.map_err(crate::tools::query_error::<M>)
+                        run.await.map_err(read_error::<M, _>(db))
                     })
                 }
 
@@ -408,7 +827,7 @@ mod nonblocking {
                     includes: Vec<(usize, Filter)>,
                 ) -> BoxFuture<'_, Result<Found<Self>, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = pooled!(db);
+                        let mut conn = pooled!(db, Access::Read);
                         let conn = &mut *conn;
                         let run = async {
                             let Some(row) = M::get(conn, &key, &scope).await? else { return Ok(None) };
@@ -419,7 +838,7 @@ mod nonblocking {
                             }
                             Ok(Some((row, included)))
                         };
-                        run.await.map_err(crate::tools::query_error::<M>)
+                        run.await.map_err(read_error::<M, _>(db))
                     })
                 }
 
@@ -429,8 +848,8 @@ mod nonblocking {
                     scope: Filter,
                 ) -> BoxFuture<'_, Result<i64, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = pooled!(db);
-                        M::count(&mut conn, &filter, &scope).await.map_err(crate::tools::query_error::<M>)
+                        let mut conn = pooled!(db, Access::Read);
+                        M::count(&mut conn, &filter, &scope).await.map_err(read_error::<M, _>(db))
                     })
                 }
 
@@ -440,8 +859,12 @@ mod nonblocking {
                     scope: Filter,
                 ) -> BoxFuture<'_, Result<Self, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = pooled!(db);
-                        M::create(&mut conn, &values, &scope).await.map_err(crate::tools::query_error::<M>)
+                        let mut conn = pooled!(db, Access::Write);
+                        write_async(&mut *conn, $flavor, db.wait, move |conn| {
+                            Box::pin(async move { M::create(conn, &values, &scope).await })
+                        })
+                        .await
+                        .map_err(|e| e.tool_error::<M, _>(Access::Write, db))
                     })
                 }
 
@@ -452,8 +875,12 @@ mod nonblocking {
                     scope: Filter,
                 ) -> BoxFuture<'_, Result<Option<Self>, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = pooled!(db);
-                        M::update(&mut conn, &key, &values, &scope).await.map_err(crate::tools::query_error::<M>)
+                        let mut conn = pooled!(db, Access::Write);
+                        write_async(&mut *conn, $flavor, db.wait, move |conn| {
+                            Box::pin(async move { M::update(conn, &key, &values, &scope).await })
+                        })
+                        .await
+                        .map_err(|e| e.tool_error::<M, _>(Access::Write, db))
                     })
                 }
 
@@ -463,8 +890,12 @@ mod nonblocking {
                     scope: Filter,
                 ) -> BoxFuture<'_, Result<bool, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = pooled!(db);
-                        M::delete(&mut conn, &key, &scope).await.map_err(crate::tools::query_error::<M>)
+                        let mut conn = pooled!(db, Access::Write);
+                        write_async(&mut *conn, $flavor, db.wait, move |conn| {
+                            Box::pin(async move { M::delete(conn, &key, &scope).await })
+                        })
+                        .await
+                        .map_err(|e| e.tool_error::<M, _>(Access::Write, db))
                     })
                 }
 
@@ -474,11 +905,11 @@ mod nonblocking {
                     scope: Filter,
                 ) -> BoxFuture<'_, Result<Aggregates, ToolError>> {
                     Box::pin(async move {
-                        let mut conn = pooled!(db);
+                        let mut conn = pooled!(db, Access::Read);
                         let conn = &mut *conn;
                         let mut results = Vec::new();
                         for (name, q) in &queries {
-                            let rows = M::aggregate(conn, q, &scope).await.map_err(crate::tools::query_error::<M>)?;
+                            let rows = M::aggregate(conn, q, &scope).await.map_err(read_error::<M, _>(db))?;
                             results.push((name.clone(), rows));
                         }
                         Ok(results)
@@ -541,14 +972,108 @@ mod nonblocking {
         Pool::builder(manager).max_size(size.max(1) as usize).build()
     }
 
-    /// No connection could be had from the pool.
-    fn pool_error(e: impl std::fmt::Display) -> ToolError {
-        crate::tools::log_failure(&e);
-        ToolError::internal("the database is busy; try again")
+    #[cfg(feature = "postgres")]
+    async_exec!(diesel_async::AsyncPgConnection, Flavor::Postgres);
+    #[cfg(feature = "mysql")]
+    async_exec!(diesel_async::AsyncMysqlConnection, Flavor::Mysql);
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+
+    use super::*;
+
+    #[derive(serde::Serialize)]
+    struct Note;
+
+    impl ModelInfo for Note {
+        type Key = i32;
+        const NAME: &'static str = "notes";
+        const FIELDS: &'static [crate::filter::FieldInfo] = &[];
+        const PRIMARY_KEY: usize = 0;
+        const SEARCH: &'static [usize] = &[];
+        const HIDDEN: &'static [&'static str] = &[];
+        const ACTIONS: crate::Actions = crate::Actions::READ;
+        const DEFAULT_LIMIT: u32 = 1;
+        const MAX_LIMIT: u32 = 1;
+        const DESCRIPTION: &'static str = "";
+        fn row_schema() -> Map<String, Value> {
+            Map::new()
+        }
     }
 
-    #[cfg(feature = "postgres")]
-    async_exec!(diesel_async::AsyncPgConnection);
-    #[cfg(feature = "mysql")]
-    async_exec!(diesel_async::AsyncMysqlConnection);
+    fn db_error(kind: Kind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    fn words(failed: Failed, access: Access) -> String {
+        let db = Db::<diesel::SqliteConnection>::new(crate::sqlite_pool(":memory:", 1).unwrap());
+        failed.tool_error::<Note, _>(access, &db).message().to_owned()
+    }
+
+    #[test]
+    fn causes_are_told_apart() {
+        let cases = [
+            (db_error(Kind::Unknown, "canceling statement due to statement timeout"), Cause::Timeout),
+            (db_error(Kind::Unknown, "Query execution was interrupted (max_statement_time exceeded)"), Cause::Timeout),
+            (db_error(Kind::Unknown, "canceling statement due to lock timeout"), Cause::LockWait),
+            (db_error(Kind::Unknown, "Lock wait timeout exceeded; try restarting transaction"), Cause::LockWait),
+            (db_error(Kind::Unknown, "database is locked"), Cause::LockWait),
+            (db_error(Kind::Unknown, "deadlock detected"), Cause::Conflict),
+            (db_error(Kind::SerializationFailure, "could not serialize access"), Cause::Conflict),
+            (db_error(Kind::ClosedConnection, "server closed the connection unexpectedly"), Cause::LostConnection),
+            (db_error(Kind::Unknown, "MySQL server has gone away"), Cause::LostConnection),
+            (db_error(Kind::Unknown, "invalid byte sequence for encoding \"UTF8\": 0x00"), Cause::Nul),
+            (
+                db_error(Kind::Unknown, "invalid regular expression: parentheses () not balanced"),
+                Cause::BadRegex("parentheses () not balanced".into()),
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(Cause::of(&e), Some(want), "{e}");
+        }
+        assert_eq!(Cause::of(&db_error(Kind::Unknown, "syntax error at or near")), None);
+    }
+
+    #[test]
+    fn a_write_says_whether_it_was_written() {
+        let timeout = words(
+            Failed::Statement(QueryError::Database(db_error(
+                Kind::Unknown,
+                "canceling statement due to statement timeout",
+            ))),
+            Access::Write,
+        );
+        assert!(timeout.contains("rolled back and nothing was written") && timeout.contains("Retry"), "{timeout}");
+        let read = words(
+            Failed::Statement(QueryError::Database(db_error(
+                Kind::Unknown,
+                "canceling statement due to statement timeout",
+            ))),
+            Access::Read,
+        );
+        assert!(read.contains("narrow the filter") && !read.contains("written"), "{read}");
+        // `COMMIT` without an answer: the outcome is unknown, and the words say so.
+        let broken =
+            words(Failed::Commit(db_error(Kind::ClosedConnection, "server closed the connection")), Access::Write);
+        assert!(broken.contains("may have been applied") && broken.contains("`notes_get`"), "{broken}");
+        let unknown =
+            words(Failed::Commit(db_error(Kind::Unknown, "Lost connection to server during query")), Access::Write);
+        assert!(unknown.contains("may have been applied"), "{unknown}");
+        // `COMMIT` answered with an error: rolled back.
+        let conflict =
+            words(Failed::Commit(db_error(Kind::SerializationFailure, "could not serialize")), Access::Write);
+        assert!(conflict.contains("nothing was written"), "{conflict}");
+        let busy = words(Failed::Pool("timed out".into()), Access::Write);
+        assert!(busy.contains("nothing was written; retry in a moment"), "{busy}");
+        let regex = words(
+            Failed::Statement(QueryError::Database(db_error(
+                Kind::Unknown,
+                "invalid regular expression: brackets [] not balanced",
+            ))),
+            Access::Read,
+        );
+        assert!(regex.contains("(brackets [] not balanced); fix the pattern"), "{regex}");
+    }
 }

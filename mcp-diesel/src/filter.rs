@@ -525,6 +525,19 @@ impl Parser<'_> {
         let bad = |expected: &str| {
             Err(FilterError(format!("`{path}` must be {expected} (for {} `{}`)", info.kind.describe(), info.name)))
         };
+        // No backend compares such text as written (PostgreSQL refuses it, SQLite's `LIKE`
+        // stops at it): refused here, whatever the backend.
+        match value {
+            Value::String(s) => refuse_nul(s, path)?,
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::String(s) = item {
+                        refuse_nul(s, path)?;
+                    }
+                }
+            }
+            _ => {}
+        }
         match op {
             Op::In | Op::NotIn => match value {
                 Value::Array(items) if items.len() > self.caps.max_in_list => {
@@ -578,6 +591,18 @@ impl Parser<'_> {
         }
         Ok(Filter::Leaf(Condition { field, op, value: value.clone() }))
     }
+}
+
+/// Refuse text with a NUL character (`\u0000`) in `what` (a field or argument): PostgreSQL
+/// cannot store or compare it, SQLite's `LIKE` patterns end at it (so `contains` would
+/// match every row), and no agent means it.
+pub fn refuse_nul(text: &str, what: &str) -> Result<(), FilterError> {
+    if text.contains('\0') {
+        return Err(FilterError(format!(
+            "`{what}` contains a NUL character (\\u0000), which text values cannot hold; remove it"
+        )));
+    }
+    Ok(())
 }
 
 /// The escape character of `LIKE` patterns. Not a backslash: `ESCAPE '\'` is not a
@@ -739,6 +764,23 @@ mod tests {
             Filter::Related { relation: 0, filter: Box::new(leaf(2, Op::Eq, json!("x"))) }
         );
         assert_eq!(p(json!({ "$or": [{ "author.id": 1 }, { "id": 2 }] })).unwrap().conditions(), 2);
+    }
+
+    #[test]
+    fn nul_characters_are_refused_in_text_operands() {
+        for v in [
+            json!({ "title": "a\u{0}b" }),
+            json!({ "title__contains": "\u{0}" }),
+            json!({ "title__icontains": "x\u{0}" }),
+            json!({ "title__in": ["ok", "\u{0}"] }),
+            json!({ "$or": [{ "summary": { "$startswith": "\u{0}" } }] }),
+        ] {
+            let e = err(v.clone());
+            assert!(e.contains("NUL character") && e.contains("remove it"), "{v}: {e}");
+        }
+        assert_eq!(err(json!({ "title__contains": "\u{0}" })).split(' ').next(), Some("`filter.title__contains`"));
+        assert!(parse_trusted(&json!({ "title": "\u{0}" }), FIELDS, false).is_err());
+        ok(json!({ "title__contains": "no nul here" }));
     }
 
     #[test]

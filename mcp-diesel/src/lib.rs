@@ -25,10 +25,10 @@
 //! }
 //!
 //! /// Blog posts.
+//! #[mcp_toolset(search(title, body), max_limit = 50)]
 //! #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 //! #[diesel(table_name = posts)]
 //! #[schemars(crate = "mcp_core::schemars")]
-//! #[mcp_toolset(search(title, body), max_limit = 50)]
 //! pub struct Post {
 //!     pub id: i32,
 //!     pub title: String,
@@ -61,9 +61,27 @@
 //! - Diesel code is generated per backend, concrete: rustc checks every column/operator
 //!   pairing. Text compares byte-exactly on every backend (`BINARY` on MySQL), so `eq`,
 //!   `contains` and `$regex` (PostgreSQL and MySQL only) are case-sensitive everywhere and
-//!   `icontains` is not.
+//!   `icontains` is not. `icontains` and `search` compare `lower()`ed text, which folds
+//!   every letter, not ASCII only: PostgreSQL's with a UTF-8 database, MariaDB/MySQL's,
+//!   and on SQLite the Unicode-aware `lower()` that [`sqlite_pool`] registers on each
+//!   connection ([`register_sqlite_functions`]; SQLite's own folds ASCII only).
+//! - Text that can never match or be stored — a NUL character in a filter value, `search`,
+//!   a written field or a key — is refused before any SQL, naming the field; a `$regex`
+//!   pattern the database rejects is an error saying to fix the pattern.
 //! - Writes run in a transaction that re-reads the row through the scope and rolls back
 //!   if it would leave it; constraint violations come back in words naming the field.
+//! - A write is never reported as failed while it can still commit. The wait for a
+//!   connection ([`ModelTools::pool_timeout`]) is timed apart from the statement: past it
+//!   nothing was sent and the tool says the server is busy. The statement timeout
+//!   ([`ModelTools::statement_timeout`]) of a write is enforced by the database —
+//!   PostgreSQL `statement_timeout` and `lock_timeout`, MySQL/MariaDB
+//!   `innodb_lock_wait_timeout`, `lock_wait_timeout` and (MariaDB) `max_statement_time`,
+//!   SQLite `busy_timeout` — which rolls it back; the tool waits for that decision and
+//!   says "rolled back, nothing was written". Only when `COMMIT` itself fails without an
+//!   answer (the connection broke) does it say the write may have been applied, to check
+//!   before retrying. Reads are abandoned past the statement timeout. Failures name their
+//!   cause: a lock wait, a timeout, a conflict with another transaction, a lost
+//!   connection, a busy pool.
 //! - [`aggregate`]: count, sum, avg, min, max, per value of a `group_by` field.
 //!
 //! - [`QueryTool`]: one `query` tool taking pipelines over several models.
@@ -91,10 +109,10 @@
 //! }
 //!
 //! /// People who write posts.
+//! #[mcp_toolset]
 //! #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 //! #[diesel(table_name = authors)]
 //! #[schemars(crate = "mcp_core::schemars")]
-//! #[mcp_toolset]
 //! pub struct Author {
 //!     pub id: i32,
 //!     pub name: String,
@@ -103,10 +121,10 @@
 //! }
 //!
 //! /// Blog posts.
+//! #[mcp_toolset(relations(author = belongs_to(Author, author_id)))]
 //! #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 //! #[diesel(table_name = posts)]
 //! #[schemars(crate = "mcp_core::schemars")]
-//! #[mcp_toolset(relations(author = belongs_to(Author, author_id)))]
 //! pub struct Post {
 //!     pub id: i32,
 //!     pub title: String,
@@ -139,6 +157,8 @@
 //! # }
 //! ```
 //!
+#![cfg_attr(feature = "sqlite", doc = include_str!("docs/rules.md"))]
+//!
 #![cfg_attr(all(feature = "diesel-async", feature = "postgres"), doc = include_str!("docs/async.md"))]
 //!
 //! ## Feature flags
@@ -168,8 +188,8 @@ pub use crate::exec::async_postgres_pool;
 pub use crate::exec::{Async, AsyncModelQuery, AsyncPool};
 pub use crate::exec::{Executor, ModelExec, ModelPool};
 pub use crate::model::{
-    Actions, ListQuery, ModelFilter, ModelInfo, ModelQuery, QueryError, Relation, decode, decode_list, decode_write,
-    like_pattern,
+    Actions, ListQuery, ModelFilter, ModelInfo, ModelQuery, QueryError, Relation, ValidationErrors, decode,
+    decode_list, decode_write, like_pattern,
 };
 pub use crate::query::{Collection, QueryTool};
 pub use crate::tools::{Action, ModelHooks, ModelTools, WriteAction};
@@ -193,7 +213,27 @@ impl diesel::r2d2::CustomizeConnection<diesel::SqliteConnection, diesel::r2d2::E
             "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
              PRAGMA case_sensitive_like = ON;",
         )
-        .map_err(diesel::r2d2::Error::QueryError)
+        .map_err(diesel::r2d2::Error::QueryError)?;
+        register_sqlite_functions(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Make SQLite's `lower()` fold every letter, not ASCII only, on `conn`: `icontains` and
+/// `search` then ignore case in any script, as on PostgreSQL and MariaDB (`ÉCOLE` finds
+/// `école`). [`sqlite_pool`] does it on every connection; call it on the connections of a
+/// pool you build yourself. Lower-casing follows Rust's [`str::to_lowercase`] (Unicode's
+/// default case mapping, no locale).
+#[cfg(feature = "sqlite")]
+pub fn register_sqlite_functions(conn: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
+    sqlite_functions::lower_utils::register_impl(conn, |text: Option<String>| text.map(|t| t.to_lowercase()))
+}
+
+/// SQLite's `lower()` as registered (nullable: `lower(NULL)` is `NULL`).
+#[cfg(feature = "sqlite")]
+mod sqlite_functions {
+    diesel::define_sql_function! {
+        /// SQL `lower()`, Unicode-aware.
+        fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
     }
 }
 
@@ -202,11 +242,16 @@ impl diesel::r2d2::CustomizeConnection<diesel::SqliteConnection, diesel::r2d2::E
 ///
 /// SQLite has no statement timeout of its own, and Diesel exposes neither its progress
 /// handler nor `sqlite3_interrupt` (reaching them would take `unsafe`, which this crate
-/// forbids). So the limit is kept by the tools instead: a [`ModelTools`] tool waits at most
-/// [`STATEMENT_TIMEOUT`] (or its [`ModelTools::statement_timeout`]) and then answers with an
-/// error saying the query took too long. The statement itself runs on to its end on its
-/// blocking thread, and its connection — with its place in the tools' concurrency limit —
-/// goes back to the pool only then, so slow statements cannot pile up beyond the pool size.
+/// forbids). So the limit of a read is kept by the tools instead: a [`ModelTools`] tool
+/// waits at most [`STATEMENT_TIMEOUT`] (or its [`ModelTools::statement_timeout`]) and then
+/// answers with an error saying the query took too long. The statement itself runs on to
+/// its end on its blocking thread, and its connection — with its place in the tools'
+/// concurrency limit — goes back to the pool only then, so slow statements cannot pile up
+/// beyond the pool size. A write is not abandoned: its wait for another writer's lock is
+/// bounded by `busy_timeout` (set to the statement timeout before each write), after which
+/// SQLite refuses it and it is rolled back; the tool answers once SQLite has decided.
+///
+/// Each connection also gets a Unicode-aware `lower()` ([`register_sqlite_functions`]).
 #[cfg(feature = "sqlite")]
 pub fn sqlite_pool(path: &str, size: u32) -> Result<SqlitePool, diesel::r2d2::PoolError> {
     diesel::r2d2::Pool::builder()
@@ -216,9 +261,14 @@ pub fn sqlite_pool(path: &str, size: u32) -> Result<SqlitePool, diesel::r2d2::Po
 }
 
 /// Longest a statement may run on pools made by [`postgres_pool`] and [`mysql_pool`] (the
-/// server cancels it), and how long [`ModelTools`] wait for any statement by default (on
-/// SQLite the only limit: see [`sqlite_pool`]).
+/// server cancels it), and the default of [`ModelTools::statement_timeout`]: how long a
+/// read is waited for, and the limit the database enforces on a write.
 pub const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long [`ModelTools`] wait for a free connection by default
+/// ([`ModelTools::pool_timeout`]), timed apart from the statement: past it nothing was sent
+/// to the database, and the tool says so.
+pub const POOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A pool of PostgreSQL connections.
 #[cfg(feature = "postgres")]
@@ -282,6 +332,7 @@ pub mod __private {
     pub use diesel;
     #[cfg(feature = "diesel-async")]
     pub use diesel_async;
+    pub use mcp_core::__private::hidden_from_agents;
     pub use serde_json;
 
     use serde_json::{Map, Value};
@@ -345,6 +396,9 @@ pub mod __private {
 
     /// Decode a primary key value.
     pub fn decode_key<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, FilterError> {
+        if let Value::String(text) = v {
+            crate::filter::refuse_nul(text, "the key")?;
+        }
         T::deserialize(v)
             .map_err(|e| FilterError(format!("invalid key {v}: {}", mcp_core::__private::clean_serde_error(&e))))
     }

@@ -105,6 +105,17 @@ pub trait ModelInfo: Serialize + Send + Sync + Sized + 'static {
     /// JSON Schema of a row as agents see it (hidden fields removed).
     fn row_schema() -> Map<String, Value>;
 
+    /// The model's own rules for the values a create, update or patch writes (field name →
+    /// value, only the fields being written; after [`crate::ModelTools::before_write`]):
+    /// `#[mcp_toolset(validate = Post::validate)]` names a
+    /// `fn(&Map<String, Value>) -> Result<(), ValidationErrors>`. Every generated write runs
+    /// it before writing and writes nothing when it refuses; call the same function from the
+    /// app's other write paths (REST handlers) so the rules live in one place.
+    fn validate(values: &Map<String, Value>) -> Result<(), ValidationErrors> {
+        let _ = values;
+        Ok(())
+    }
+
     /// The row as agents see it: serialized, hidden fields removed.
     fn to_agent_json(&self) -> Result<Map<String, Value>, serde_json::Error> {
         let mut v = match serde_json::to_value(self)? {
@@ -121,6 +132,63 @@ pub trait ModelInfo: Serialize + Send + Sync + Sized + 'static {
         Ok(v)
     }
 }
+
+/// Why values break a model's rules ([`ModelInfo::validate`]): per field, what is wrong, in
+/// words an agent or a person can act on ("must not be empty", "has 300 characters; at
+/// most 200").
+///
+/// ```
+/// use mcp_diesel::ValidationErrors;
+/// let mut errors = ValidationErrors::new();
+/// errors.add("title", "must not be empty");
+/// assert_eq!(errors.to_string(), "`title` must not be empty");
+/// assert!(errors.into_result().is_err());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ValidationErrors {
+    fields: Vec<(String, String)>,
+}
+
+impl ValidationErrors {
+    /// No errors yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Record that `field` breaks a rule, said by `message`.
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.fields.push((field.into(), message.into()));
+    }
+
+    /// Whether no rule was broken.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The broken rules: field and message, in the order they were added.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(f, m)| (f.as_str(), m.as_str()))
+    }
+
+    /// `Ok(())` when no rule was broken, else `Err(self)`.
+    pub fn into_result(self) -> Result<(), Self> {
+        if self.is_empty() { Ok(()) } else { Err(self) }
+    }
+}
+
+impl std::fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (field, message)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "`{field}` {message}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
 
 /// Everything a list query asks for, checked against the model's fields.
 #[derive(Clone, Debug, PartialEq)]
@@ -275,6 +343,9 @@ pub fn decode_list<T: serde::de::DeserializeOwned>(
 
 /// Decode the value of `field` being written.
 pub fn decode_write<T: serde::de::DeserializeOwned>(value: &Value, field: &FieldInfo) -> Result<T, FilterError> {
+    if let Value::String(text) = value {
+        crate::filter::refuse_nul(text, field.name)?;
+    }
     T::deserialize(value).map_err(|e| {
         FilterError(format!(
             "`{}` ({}) cannot take {value}: {}",

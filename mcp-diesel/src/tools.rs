@@ -303,7 +303,8 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
 
     /// A narrower scope for writes (update, patch, delete, and the re-read of a created
     /// row), ANDed with [`ModelTools::scope`]: for example everyone reads published posts
-    /// but changes only their own. Rows outside it are "not found" to writes.
+    /// but changes only their own. A write to a row the caller may read but not change is
+    /// refused as "not yours to change"; rows outside the read scope stay "not found".
     pub fn write_scope(mut self, scope: impl Fn(&Context) -> Result<Value, ToolError> + Send + Sync + 'static) -> Self {
         self.write_scope = Some(Arc::new(scope));
         self
@@ -367,12 +368,24 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         self
     }
 
-    /// How long a tool waits for its database work (default [`crate::STATEMENT_TIMEOUT`]).
-    /// Past it the tool answers with an error; on SQLite, which cannot interrupt a
-    /// statement, the statement runs on to its end while its connection and its share of
-    /// the pool stay taken (see [`crate::sqlite_pool`]).
+    /// How long a statement may take (default [`crate::STATEMENT_TIMEOUT`]), timed from
+    /// when it has a connection. A read past it is abandoned and the tool says so (on
+    /// SQLite, which cannot interrupt a statement, the statement runs on to its end while
+    /// its connection and its share of the pool stay taken; see [`crate::sqlite_pool`]).
+    /// A write is never abandoned: the database enforces the limit (PostgreSQL
+    /// `statement_timeout` and `lock_timeout`, MySQL/MariaDB lock wait timeouts and
+    /// `max_statement_time`, SQLite `busy_timeout`) and rolls the write back, and the tool
+    /// answers once the database has decided, with what happened.
     pub fn statement_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.db.wait = timeout;
+        self
+    }
+
+    /// How long a tool waits for a free connection (default [`crate::POOL_TIMEOUT`]). Past
+    /// it nothing was sent to the database: the tool says the server is busy and the call
+    /// may be retried.
+    pub fn pool_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.db.pool_wait = timeout;
         self
     }
 
@@ -783,10 +796,23 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
             props.insert("include".into(), include);
         }
         let input = json!({ "type": "object", "properties": props, "additionalProperties": false });
-        let output = json!({
+        // A row of a page: `fields` may leave out any field, so none is required (the rows
+        // of `get`, `create` and the writes keep theirs). Its `$defs` move to the root,
+        // where its `$ref`s point.
+        let mut row = self.row_schema_with_relations();
+        let defs = row.remove("$defs");
+        row.remove("required");
+        row.insert(
+            "description".into(),
+            json!(format!(
+                "A row of {}: every field, or those `fields` names; included relations under their names",
+                M::NAME
+            )),
+        );
+        let mut output = json!({
             "type": "object",
             "properties": {
-                "items": { "type": "array", "items": Value::Object(self.row_schema_with_relations()) },
+                "items": { "type": "array", "items": Value::Object(row) },
                 "returned": { "type": "integer" },
                 "total": { "type": "integer" },
                 "has_more": { "type": "boolean" },
@@ -795,6 +821,9 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
             },
             "required": ["items", "returned", "has_more", "truncated"],
         });
+        if let Some(defs) = defs {
+            output["$defs"] = defs;
+        }
         Tool::new(format!("{}_list", M::NAME))
             .title(format!("List {}", M::NAME))
             .description(format!(
@@ -1019,6 +1048,9 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
                 return Err(ToolError::invalid_arguments("nothing to change"));
             }
         }
+        M::validate(&args).map_err(|errors| {
+            ToolError::invalid_arguments(format!("nothing was written: {errors} (the rules of {})", M::NAME))
+        })?;
         Ok((key, args))
     }
 
@@ -1037,8 +1069,27 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         let shown = key.clone();
         match M::exec_update(&self.db, key, values, scope).await? {
             Some(row) => row_result(&row, &[]),
-            None => Err(not_found::<M>(&shown)),
+            None => Err(self.not_writable(shown, ctx).await?),
         }
+    }
+
+    /// Why a write found no row: the row is "not found" unless the caller may read it (then
+    /// it is outside the write scope: not theirs to change). Rows the caller cannot read
+    /// stay "not found", so nothing about them leaks.
+    async fn not_writable(&self, key: Value, ctx: &Context) -> Result<ToolError, ToolError> {
+        if self.write_scope.is_none() {
+            return Ok(not_found::<M>(&key));
+        }
+        let read = self.scope_filter(ctx)?;
+        if M::exec_get(&self.db, key.clone(), read, Vec::new()).await?.is_none() {
+            return Ok(not_found::<M>(&key));
+        }
+        Ok(ToolError::forbidden(format!(
+            "the {} row with `{}` = {key} is not yours to change: you may read it, but it is outside the rows you may \
+             change (the write scope); nothing was written",
+            M::NAME,
+            M::FIELDS[M::PRIMARY_KEY].name
+        )))
     }
 
     async fn delete(&self, args: Map<String, Value>, ctx: &Context) -> Result<CallToolResult, ToolError> {
@@ -1049,7 +1100,7 @@ impl<M: ModelExec<C>, C: Executor> ModelTools<M, C> {
         if M::exec_delete(&self.db, k, scope).await? {
             Ok(CallToolResult::structured(json!({ "deleted": true, pk: key })))
         } else {
-            Err(not_found::<M>(&key))
+            Err(self.not_writable(key, ctx).await?)
         }
     }
 }
@@ -1238,6 +1289,7 @@ fn filter_and_search<M: ModelInfo>(
             return Err(ToolError::invalid_arguments("this model has no searchable fields"));
         }
         Some(Value::String(s)) => {
+            crate::filter::refuse_nul(s, "search").map_err(|e| ToolError::invalid_arguments(e.0))?;
             if s.chars().count() > caps.max_pattern_len {
                 return Err(ToolError::invalid_arguments(format!(
                     "`search` is longer than {} characters",

@@ -58,9 +58,6 @@ mod schema {
 }
 
 /// Blog posts, newest first.
-#[derive(Queryable, Selectable, Serialize, JsonSchema)]
-#[diesel(table_name = schema::posts)]
-#[schemars(crate = "mcp_core::schemars")]
 #[mcp_core::mcp_toolset(
     actions(list, get, count, create, update, patch, delete, aggregate),
     search(title, body),
@@ -69,6 +66,9 @@ mod schema {
     default_limit = 3,
     relations(author = belongs_to(Author, author_id), comments = has_many(Comment, schema::comments::post_id))
 )]
+#[derive(Queryable, Selectable, Serialize, JsonSchema)]
+#[diesel(table_name = schema::posts)]
+#[schemars(crate = "mcp_core::schemars")]
 pub struct Post {
     pub id: i32,
     pub title: String,
@@ -86,10 +86,10 @@ pub struct Post {
 }
 
 /// People who write posts; inactive ones are out of everyone's scope.
+#[mcp_core::mcp_toolset]
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = schema::authors)]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_core::mcp_toolset]
 pub struct Author {
     pub id: i32,
     pub name: String,
@@ -105,10 +105,10 @@ pub struct Author {
 }
 
 /// Readers' comments; flagged ones are out of everyone's scope.
+#[mcp_core::mcp_toolset(relations(post = belongs_to(Post, post_id)))]
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = schema::comments)]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_core::mcp_toolset(relations(post = belongs_to(Post, post_id)))]
 pub struct Comment {
     pub id: i32,
     pub post_id: i32,
@@ -195,6 +195,10 @@ struct Opts {
     read_published: bool,
     /// The scope and write hook from `PostRules` (an `#[mcp_toolset(model = Post)]` block).
     hooks: bool,
+    /// `ModelTools::statement_timeout` of the posts' tools.
+    statement_timeout: Option<std::time::Duration>,
+    /// `ModelTools::pool_timeout` of the posts' tools.
+    pool_timeout: Option<std::time::Duration>,
 }
 
 /// The signed-in user's id.
@@ -289,6 +293,12 @@ where
     if let Some(b) = opts.budget {
         tools = tools.byte_budget(b);
     }
+    if let Some(t) = opts.statement_timeout {
+        tools = tools.statement_timeout(t);
+    }
+    if let Some(t) = opts.pool_timeout {
+        tools = tools.pool_timeout(t);
+    }
     // A comment is visible when it is not flagged and its post is visible (the posts'
     // scope, through the relation).
     let comments = comments_of.scope(|_| Ok(json!({ "flagged": false, "post": {} }))).related(&tools);
@@ -310,6 +320,9 @@ where
 /// One database with the fixture data, in its own namespace, dropped afterwards.
 struct Fixture {
     name: &'static str,
+    /// Where the fixture's tables are: a file path (SQLite) or a URL selecting its schema
+    /// or database.
+    url: String,
     make: Box<dyn Fn(Opts) -> Server>,
     cleanup: Option<Box<dyn FnOnce()>>,
 }
@@ -336,10 +349,12 @@ impl Drop for Fixture {
 fn sqlite() -> Fixture {
     let dir = std::env::temp_dir().join(unique());
     std::fs::create_dir_all(&dir).unwrap();
-    let pool = mcp_diesel::sqlite_pool(dir.join("db.sqlite").to_str().unwrap(), 4).unwrap();
+    let path = dir.join("db.sqlite").to_str().unwrap().to_owned();
+    let pool = mcp_diesel::sqlite_pool(&path, 4).unwrap();
     seed(&mut *pool.get().unwrap(), "INTEGER PRIMARY KEY NOT NULL", "TIMESTAMP", "");
     Fixture {
         name: "SQLite",
+        url: path,
         make: Box::new(move |opts| server(pool.clone(), opts)),
         cleanup: Some(Box::new(move || {
             let _ = std::fs::remove_dir_all(dir);
@@ -353,12 +368,14 @@ fn postgres(url: &str) -> Fixture {
     let mut admin = diesel::PgConnection::establish(url).expect("MCP_TEST_POSTGRES_URL: cannot connect");
     admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
     let sep = if url.contains('?') { '&' } else { '?' };
-    let pool = mcp_diesel::postgres_pool(&format!("{url}{sep}options=-csearch_path%3D{schema}"), 4).unwrap();
+    let url = format!("{url}{sep}options=-csearch_path%3D{schema}");
+    let pool = mcp_diesel::postgres_pool(&url, 4).unwrap();
     seed(&mut *pool.get().unwrap(), "SERIAL PRIMARY KEY", "TIMESTAMP", "");
     // The rows above were given their ids: move the sequence past them.
     pool.get().unwrap().batch_execute("SELECT setval('posts_id_seq', 12)").unwrap();
     Fixture {
         name: "PostgreSQL",
+        url,
         make: Box::new(move |opts| server(pool.clone(), opts)),
         cleanup: Some(Box::new(move || {
             let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
@@ -372,10 +389,12 @@ fn mysql(url: &str) -> Fixture {
     let mut admin = diesel::MysqlConnection::establish(url).expect("MCP_TEST_MYSQL_URL: cannot connect");
     admin.batch_execute(&format!("CREATE DATABASE {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")).unwrap();
     let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
-    let pool = mcp_diesel::mysql_pool(&format!("{base}/{db}"), 4).unwrap();
+    let url = format!("{base}/{db}");
+    let pool = mcp_diesel::mysql_pool(&url, 4).unwrap();
     seed(&mut *pool.get().unwrap(), "INTEGER AUTO_INCREMENT PRIMARY KEY", "DATETIME", " ENGINE=InnoDB");
     Fixture {
         name: "MySQL",
+        url,
         make: Box::new(move |opts| server(pool.clone(), opts)),
         cleanup: Some(Box::new(move || {
             let _ = admin.batch_execute(&format!("DROP DATABASE {db}"));
@@ -838,12 +857,39 @@ async fn write_scope_is_narrower_than_read_scope() {
         // Own rows and others' published ones (9 and 11) are visible.
         assert_eq!(call(&c, "posts_count", json!({})).await["count"], 10);
         assert_eq!(call(&c, "posts_get", json!({ "id": 9 })).await["title"], "Post 9");
-        // But others' rows cannot be changed: they are "not found" to writes.
+        // But others' rows cannot be changed: the caller, who sees them, is told they are
+        // not theirs; others' drafts (10) do not exist for the caller, as ever.
+        for (tool, args) in [
+            ("posts_patch", json!({ "id": 9, "title": "Mine now" })),
+            ("posts_update", json!({ "id": 9, "title": "Mine now", "views": 1, "published": true })),
+            ("posts_delete", json!({ "id": 9 })),
+        ] {
+            let err = call_err(&c, tool, args).await;
+            assert!(err.contains("posts row with `id` = 9 is not yours to change"), "{tool}: {err}");
+        }
         for (tool, args) in
-            [("posts_patch", json!({ "id": 9, "title": "Mine now" })), ("posts_delete", json!({ "id": 9 }))]
+            [("posts_patch", json!({ "id": 10, "title": "Mine now" })), ("posts_delete", json!({ "id": 10 }))]
         {
             let err = call_err(&c, tool, args).await;
-            assert!(err.contains("no posts with `id` = 9"), "{tool}: {err}");
+            assert_eq!(
+                err,
+                call_err(
+                    &c,
+                    tool,
+                    json!({ "id": 99, "title": "Mine now" })
+                        .as_object()
+                        .map(|o| {
+                            let mut o = o.clone();
+                            o.retain(|k, _| tool != "posts_delete" || k == "id");
+                            Value::Object(o)
+                        })
+                        .unwrap()
+                )
+                .await
+                .replace("99", "10"),
+                "{tool}: a draft of another owner answers as a missing row"
+            );
+            assert!(err.contains("no posts with `id` = 10"), "{tool}: {err}");
         }
         assert_eq!(call(&c, "posts_patch", json!({ "id": 2, "title": "Still mine" })).await["title"], "Still mine");
         assert_eq!(call(&c, "posts_get", json!({ "id": 9 })).await["title"], "Post 9");
@@ -1587,6 +1633,156 @@ async fn django_mcp_server_pipeline_examples() {
     }
 }
 
+/// A connection of its own to the fixture's database, and the SQL that locks the posts
+/// table against writers and the SQL that releases it.
+fn locker(name: &str, url: &str) -> (Box<dyn SimpleConnection + Send>, &'static str, &'static str) {
+    #[cfg(feature = "postgres")]
+    if name.starts_with("PostgreSQL") {
+        let conn = diesel::PgConnection::establish(url).unwrap();
+        return (Box::new(conn), "BEGIN; LOCK TABLE posts IN ACCESS EXCLUSIVE MODE", "COMMIT");
+    }
+    #[cfg(feature = "mysql")]
+    if name.starts_with("MySQL") {
+        let conn = diesel::MysqlConnection::establish(url).unwrap();
+        return (Box::new(conn), "LOCK TABLES posts WRITE", "UNLOCK TABLES");
+    }
+    assert_eq!(name, "SQLite");
+    (Box::new(SqliteConnection::establish(url).unwrap()), "BEGIN IMMEDIATE", "COMMIT")
+}
+
+/// A write is never reported as failed while it can still commit: creates sent while
+/// another transaction locks the table either fail and wrote nothing, or succeed and wrote
+/// exactly one row; the failures say what happened and that a retry is safe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_under_a_lock_report_what_happened() {
+    for fx in fixtures() {
+        eprintln!("writes_under_a_lock_report_what_happened on {}", fx.name);
+        writes_under_a_lock_report_what_happened_on(&fx).await;
+    }
+}
+
+async fn writes_under_a_lock_report_what_happened_on(fx: &Fixture) {
+    use std::time::Duration;
+    let opts = Opts {
+        scoped: true,
+        statement_timeout: Some(Duration::from_millis(300)),
+        pool_timeout: Some(Duration::from_millis(150)),
+        ..Opts::default()
+    };
+    let c = std::sync::Arc::new(fx.client_with("1", opts));
+    let (mut conn, lock, unlock) = locker(fx.name, &fx.url);
+    conn.batch_execute(lock).unwrap();
+    let start = tokio::time::Instant::now();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(2000));
+        conn.batch_execute(unlock).unwrap();
+        conn
+    });
+    // A burst larger than the pool (4), then one create every 150 ms until well past the
+    // release.
+    let schedule: Vec<u64> = std::iter::repeat_n(0, 6).chain((1..=20).map(|i| i * 150)).collect();
+    let mut calls = tokio::task::JoinSet::new();
+    for (i, at) in schedule.into_iter().enumerate() {
+        let c = c.clone();
+        calls.spawn(async move {
+            tokio::time::sleep_until(start + Duration::from_millis(at)).await;
+            let title = format!("locked write {i}");
+            let r = c
+                .call_tool("posts_create", json!({ "title": title, "views": 1, "published": false }))
+                .await
+                .expect("protocol error");
+            (title, r)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(r) = calls.join_next().await {
+        results.push(r.unwrap());
+    }
+    let _conn = release.join().unwrap();
+    // Anything the database still runs ends (and would commit) meanwhile.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut failed, mut done, mut pool_waits) = (0, 0, 0);
+    for (title, r) in &results {
+        let rows = call(&c, "posts_count", json!({ "filter": { "title": title } })).await["count"].as_i64().unwrap();
+        let text = serde_json::to_string(&r.content).unwrap();
+        if r.is_error == Some(true) {
+            failed += 1;
+            assert_eq!(rows, 0, "{title} was reported as failed but wrote {rows} row(s): {text}");
+            assert!(text.contains("nothing was written") && text.contains("etry"), "{title}: {text}");
+            assert!(!text.contains("narrow the filter") && !text.contains("abandoned"), "{title}: {text}");
+            pool_waits += usize::from(text.contains("no database connection became free"));
+        } else {
+            done += 1;
+            assert_eq!(rows, 1, "{title} was reported as created but wrote {rows} row(s)");
+        }
+    }
+    eprintln!("  {failed} failed ({pool_waits} waiting for the pool), {done} created");
+    assert!(failed > 0 && done > 0, "{failed} failed, {done} created: the lock did not bite");
+}
+
+/// Text that can never match or be stored is refused before any SQL, with the field and
+/// the fix; a pattern the database rejects is bad input, never "try again".
+#[tokio::test]
+async fn impossible_text_is_refused_up_front() {
+    for fx in fixtures() {
+        eprintln!("impossible_text_is_refused_up_front on {}", fx.name);
+        let c = fx.client("1");
+        for args in [
+            json!({ "filter": { "title__contains": "\u{0}" } }),
+            json!({ "filter": { "title__icontains": "a\u{0}" } }),
+            json!({ "filter": { "title": "Post 5\u{0}" } }),
+            json!({ "filter": { "title__in": ["Post 5", "\u{0}"] } }),
+            json!({ "search": "Rust\u{0}" }),
+        ] {
+            let err = call_err(&c, "posts_list", args.clone()).await;
+            assert!(err.contains("NUL character") && err.contains("remove it"), "{args}: {err}");
+            assert!(!err.contains("try again"), "{args}: {err}");
+        }
+        let err = call_err(&c, "posts_count", json!({ "filter": { "body__contains": "\u{0}" } })).await;
+        assert!(err.contains("`filter.body__contains` contains a NUL character"), "{err}");
+        let err =
+            call_err(&c, "posts_create", json!({ "title": "nul\u{0}title", "views": 1, "published": true })).await;
+        assert!(err.contains("`title` contains a NUL character"), "{err}");
+        let err = call_err(&c, "posts_patch", json!({ "id": 1, "body": "x\u{0}" })).await;
+        assert!(err.contains("`body` contains a NUL character"), "{err}");
+        assert_eq!(call(&c, "posts_count", json!({ "search": "nul" })).await["count"], 0);
+        assert_eq!(call(&c, "posts_get", json!({ "id": 1 })).await["body"], "body of post 1, about Rust");
+        if fx.name == "SQLite" {
+            continue;
+        }
+        for pattern in ["(", "[a-", "a{2,1}"] {
+            let err = call_err(&c, "posts_list", json!({ "filter": { "title__regex": pattern } })).await;
+            assert!(err.contains("`regex` pattern") && err.contains("fix the pattern"), "{pattern}: {err}");
+            assert!(!err.contains("try again") && !err.contains("SELECT"), "{pattern}: {err}");
+        }
+    }
+}
+
+/// `icontains` and `search` ignore case beyond ASCII on every backend.
+#[tokio::test]
+async fn icontains_and_search_fold_unicode() {
+    for fx in fixtures() {
+        eprintln!("icontains_and_search_fold_unicode on {}", fx.name);
+        let c = fx.client("1");
+        let a = call(&c, "posts_create", json!({ "title": "Une école d'été", "views": 1, "published": true })).await;
+        let b = call(&c, "posts_create", json!({ "title": "ÜBER ÇA", "body": "ΣΟΦΊΑ", "views": 1, "published": true }))
+            .await;
+        let (a, b) = (a["id"].as_i64().unwrap(), b["id"].as_i64().unwrap());
+        for (args, want) in [
+            (json!({ "filter": { "title__icontains": "ÉCOLE" } }), vec![a]),
+            (json!({ "filter": { "title__icontains": "ÉTÉ" } }), vec![a]),
+            (json!({ "filter": { "title": { "$icontains": "über ça" } } }), vec![b]),
+            (json!({ "search": "ÉCOLE D'ÉTÉ" }), vec![a]),
+            (json!({ "search": "σοφία" }), vec![b]),
+            // `contains` stays case-sensitive.
+            (json!({ "filter": { "title__contains": "ÉCOLE" } }), vec![]),
+        ] {
+            let got = call(&c, "posts_list", args.clone()).await;
+            assert_eq!(ids(&got), want, "{args}");
+        }
+    }
+}
+
 /// The same suite on the diesel-async executor (`--features diesel-async`), on PostgreSQL
 /// and MySQL when their URLs are set.
 #[cfg(feature = "diesel-async")]
@@ -1620,6 +1816,7 @@ mod async_backends {
         let pool = mcp_diesel::async_postgres_pool(&url, 4).unwrap();
         Fixture {
             name: "PostgreSQL (diesel-async)",
+            url,
             make: Box::new(move |opts| {
                 server_on::<mcp_diesel::Async<diesel_async::AsyncPgConnection>>(pool.clone(), opts)
             }),
@@ -1641,6 +1838,7 @@ mod async_backends {
         let pool = mcp_diesel::async_mysql_pool(&url, 4).unwrap();
         Fixture {
             name: "MySQL (diesel-async)",
+            url,
             make: Box::new(move |opts| {
                 server_on::<mcp_diesel::Async<diesel_async::AsyncMysqlConnection>>(pool.clone(), opts)
             }),

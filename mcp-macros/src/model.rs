@@ -37,6 +37,9 @@ struct ModelArgs {
     /// Declared relations to other models: `author = belongs_to(Author, author_id)`,
     /// `comments = has_many(Comment, comments::post_id)`.
     relations: Option<Relations>,
+    /// The model's rules for written values: `validate = Post::validate`, a
+    /// `fn(&Map<String, Value>) -> Result<(), mcp_diesel::ValidationErrors>`.
+    validate: Option<Path>,
 }
 
 /// `belongs_to` or `has_many`.
@@ -246,12 +249,43 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
     let mut fields: Vec<Field> = Vec::new();
     let mut all_names: Vec<(Ident, bool)> = Vec::new();
     let mut hidden_names: Vec<String> = Vec::new();
+    // `#[mcp(skip)]` fields stay hidden wherever a tool returns the model (the model itself,
+    // in a `Vec`, in a struct of the tool's own): the derives that follow this attribute
+    // leave them out of the JSON Schema, and out of the JSON while mcp-core serializes a
+    // tool result. Hence the order: `#[mcp_toolset]` above `#[derive(Serialize, JsonSchema)]`.
+    let derives = derived_traits(&item.attrs);
+    let derives_serialize = derives.iter().any(|d| d == "Serialize");
+    let derives_schema = derives.iter().any(|d| d == "JsonSchema");
+    let hidden_from = {
+        let path = runtime_crate(args.krate.as_ref()).to_string().replace(' ', "");
+        format!("{path}::__private::hidden_from_agents")
+    };
     if let Some(named) = named {
         for f in named.named.iter_mut() {
             let fa = errors.handle(FieldArgs::from_attributes(&f.attrs)).unwrap_or_default();
             f.attrs.retain(|a| !a.path().is_ident("mcp"));
             let Some(ident) = f.ident.clone() else { continue };
             let serde = serde_field_attrs(&f.attrs, &mut errors);
+            if fa.skip.is_present() && !serde.skip {
+                if !(derives_serialize && derives_schema) {
+                    errors.push(
+                        darling::Error::custom(
+                            "`#[mcp(skip)]` needs `#[mcp_toolset]` above `#[derive(Serialize, JsonSchema)]`, so that the field stays hidden wherever a tool returns the model (its JSON Schema and its JSON in tool results)\n\nhelp: write `#[mcp_toolset(...)]` first, then `#[derive(Queryable, Selectable, Serialize, JsonSchema)]`; or hide the field from every serialization with `#[serde(skip)]`",
+                        )
+                        .with_span(&fa.skip.span()),
+                    );
+                } else if serde.skip_if {
+                    errors.push(
+                        darling::Error::custom(
+                            "an `#[mcp(skip)]` field cannot have `#[serde(skip_serializing_if = ..)]`: tool results leave it out already\n\nhelp: remove `skip_serializing_if`, or hide the field from every serialization with `#[serde(skip)]`",
+                        )
+                        .with_span(&ident),
+                    );
+                } else {
+                    f.attrs.push(syn::parse_quote!(#[serde(skip_serializing_if = #hidden_from)]));
+                    f.attrs.push(syn::parse_quote!(#[schemars(skip)]));
+                }
+            }
             let column = diesel_column_name(&f.attrs, &mut errors).unwrap_or_else(|| ident.clone());
             let name = serde.rename.unwrap_or_else(|| apply_rename_all(&unraw(&ident), rename_all.as_deref()));
             let hidden = fa.skip.is_present() || serde.skip;
@@ -714,6 +748,16 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
         }
     });
 
+    let validate_fn = args.validate.as_ref().map(|path| {
+        quote_spanned! {path.span()=>
+            fn validate(
+                values: &#krate::__private::serde_json::Map<::std::string::String, #krate::__private::serde_json::Value>,
+            ) -> ::core::result::Result<(), #krate::ValidationErrors> {
+                #path(values)
+            }
+        }
+    });
+
     Ok(quote! {
         #item
 
@@ -739,6 +783,8 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> darling::Result
             fn row_schema() -> #krate::__private::serde_json::Map<::std::string::String, #krate::__private::serde_json::Value> {
                 #krate::__private::row_schema::<Self>(<Self as #krate::ModelInfo>::HIDDEN)
             }
+
+            #validate_fn
         }
 
         #relation_checks
@@ -955,6 +1001,22 @@ fn diesel_column_name(attrs: &[Attribute], errors: &mut darling::error::Accumula
 struct SerdeField {
     rename: Option<String>,
     skip: bool,
+    /// `skip_serializing_if = ".."`.
+    skip_if: bool,
+}
+
+/// The last path segment of each trait in the item's `#[derive(...)]` attributes.
+fn derived_traits(attrs: &[Attribute]) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in attrs.iter().filter(|a| a.path().is_ident("derive")) {
+        let parsed = a.parse_args_with(syn::punctuated::Punctuated::<Path, syn::Token![,]>::parse_terminated);
+        for p in parsed.into_iter().flatten() {
+            if let Some(last) = p.segments.last() {
+                out.push(last.ident.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// `#[serde(rename = "..", skip, skip_serializing)]` on a field.
@@ -975,6 +1037,9 @@ fn serde_field_attrs(attrs: &[Attribute], errors: &mut darling::error::Accumulat
             }
         } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_serializing") {
             out.skip = true;
+        } else if meta.path.is_ident("skip_serializing_if") {
+            out.skip_if = true;
+            skip_meta(meta)?;
         } else {
             skip_meta(meta)?;
         }

@@ -27,6 +27,10 @@ pub(crate) struct RouteArgs {
     pub(crate) destructive: Option<bool>,
     pub(crate) idempotent: Option<bool>,
     pub(crate) open_world: Option<bool>,
+    /// OAuth scopes a caller needs, space-separated.
+    pub(crate) scopes: Option<SpannedValue<String>>,
+    /// Anyone may call it, even when it writes.
+    pub(crate) public: darling::util::Flag,
     #[darling(multiple)]
     pub(crate) icon: Vec<String>,
     pub(crate) meta: Option<syn::Expr>,
@@ -44,6 +48,8 @@ pub(crate) struct Route {
     pub(crate) params: Vec<Type>,
     /// The `T` of a returned `Json<T>`.
     pub(crate) output: Option<Type>,
+    /// The scopes of `scopes = "..."`.
+    pub(crate) scopes: Vec<String>,
 }
 
 /// Whether `#[mcp_tool]` sits on a free function (not left by `#[mcp_toolset]`, no
@@ -85,6 +91,16 @@ pub(crate) fn model(attr: TokenStream, f: &ItemFn) -> darling::Result<Route> {
     if let Some(name) = &args.name {
         errors.handle(util::check_name(name, name.span(), "tool"));
     }
+    let scopes = args.scopes.as_ref().map(|s| crate::toolset::model::scopes(s, &mut errors)).unwrap_or_default();
+    if args.public.is_present() && args.scopes.is_some() {
+        errors.push(
+            darling::Error::custom(
+                "a route tool is either `public` or needs `scopes`, not both\n\n\
+                 help: keep `scopes = \"...\"` to require them, or `public` to let anyone call it",
+            )
+            .with_span(&args.public.span()),
+        );
+    }
     let sig = &f.sig;
     if sig.asyncness.is_none() {
         errors.push(
@@ -116,7 +132,7 @@ pub(crate) fn model(attr: TokenStream, f: &ItemFn) -> darling::Result<Route> {
         ReturnType::Default => None,
         ReturnType::Type(_, ty) => json_output(ty).cloned(),
     };
-    errors.finish_with(Route { args, ident: sig.ident.clone(), params, output })
+    errors.finish_with(Route { args, ident: sig.ident.clone(), params, output, scopes })
 }
 
 /// The `T` of `Json<T>` in a return type: bare, in a `Result`'s success, or in a tuple
@@ -199,6 +215,13 @@ fn generate(route: &Route, f: &ItemFn) -> TokenStream {
     };
     let (ro, de, id, ow) = (hint(a.read_only), hint(a.destructive), hint(a.idempotent), hint(a.open_world));
     setup.push(quote!(__mcp_info.hints(#ro, #de, #id, #ow);));
+    if !route.scopes.is_empty() {
+        let scopes = &route.scopes;
+        setup.push(quote!(__mcp_info.scopes(&[#(#scopes),*]);));
+    }
+    if a.public.is_present() {
+        setup.push(quote!(__mcp_info.public();));
+    }
     for icon in &a.icon {
         setup.push(quote!(__mcp_info.icon(#icon);));
     }
@@ -293,6 +316,42 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("contains ` `"), "{e}");
+    }
+
+    #[test]
+    fn scopes_or_public() {
+        let r = route(
+            quote!(scopes = "posts:write posts:admin"),
+            quote!(
+                async fn h() {}
+            ),
+        )
+        .unwrap();
+        assert_eq!(r.scopes, ["posts:write", "posts:admin"]);
+        let r = route(
+            quote!(public),
+            quote!(
+                async fn h() {}
+            ),
+        )
+        .unwrap();
+        assert!(r.args.public.is_present() && r.scopes.is_empty());
+        let e = route(
+            quote!(public, scopes = "a"),
+            quote!(
+                async fn h() {}
+            ),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("either `public` or needs `scopes`"), "{e}");
+        let e = route(
+            quote!(scopes = ""),
+            quote!(
+                async fn h() {}
+            ),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("at least one scope"), "{e}");
     }
 
     #[test]

@@ -628,7 +628,7 @@ fn idle(env: &Env) -> Result<Outcome, String> {
     let timeout = env.opts.idle_timeout;
     // Room for the warm-up session and `n` more: the first session after them finds the
     // store full and sweeps the expired ones.
-    let limits = SessionLimits { max_sessions: n as usize + 1, idle_timeout: timeout };
+    let limits = SessionLimits { max_sessions: n as usize + 1, idle_timeout: timeout, ..SessionLimits::default() };
     let app = servers::echo_router(limits)?;
     let concurrency = env.load.concurrency;
     let wave = Load {

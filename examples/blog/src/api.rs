@@ -7,8 +7,12 @@
 //! |---|---|---|
 //! | `GET /api/posts?author_id=&limit=&offset=` | `get_api_posts` | everyone: published posts |
 //! | `GET /api/posts/{id}` | `get_api_posts_id` | everyone: a published post; its author: a draft |
-//! | `POST /api/posts` | `create_draft` | signed in: a draft of their own (422 on invalid input) |
-//! | `PATCH /api/posts/{id}` | `patch_api_posts_id` | the post's author (403 for others) |
+//! | `POST /api/posts` | `create_draft` | signed in with `posts:write`: a draft of their own (422 on invalid input) |
+//! | `PATCH /api/posts/{id}` | `patch_api_posts_id` | the post's author, with `posts:write` (403 for others) |
+//!
+//! Writes need the `posts:write` scope twice over: the MCP endpoint checks it before a
+//! tool call (the route tools' write scope), and the handlers check it for every request,
+//! REST or MCP.
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -25,7 +29,7 @@ use serde_json::{Value, json};
 
 use crate::models::Post;
 use crate::schema::posts;
-use crate::{AppState, Database};
+use crate::{AppState, Database, WRITE};
 use mcp_axum::auth::AuthError;
 
 /// Run a query on the blocking pool; not found is 404, anything else 500 (logged, not shown).
@@ -49,6 +53,8 @@ pub(crate) fn tools(state: AppState) -> RouteTools {
         .get::<get_post>("/api/posts/{id}")
         .post::<create_post>("/api/posts")
         .patch::<update_post>("/api/posts/{id}")
+        // Every tool that writes needs `posts:write`, like the model tools' writes.
+        .write_scopes([WRITE])
 }
 
 /// An error of the API: a status and `{"error": message, ...}`.
@@ -81,6 +87,22 @@ pub(crate) struct AuthUser(pub(crate) Me);
 pub(crate) struct Me {
     /// Their author id.
     pub(crate) author_id: i32,
+    /// The scopes of their token.
+    pub(crate) scopes: Vec<String>,
+}
+
+impl Me {
+    /// 403 unless the token carries `posts:write`.
+    fn may_write(&self) -> Result<(), ApiError> {
+        if self.scopes.iter().any(|s| s == WRITE) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                &format!("this token may only read: writing needs the `{WRITE}` scope"),
+            ))
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -94,7 +116,7 @@ impl FromRequestParts<AppState> for AuthUser {
         };
         let author_id = principal.claims.get("author_id").and_then(Value::as_i64).and_then(|i| i32::try_from(i).ok());
         match author_id {
-            Some(author_id) => Ok(AuthUser(Me { author_id })),
+            Some(author_id) => Ok(AuthUser(Me { author_id, scopes: principal.scopes })),
             None => Err(ApiError::new(StatusCode::FORBIDDEN, "this user is not an author")),
         }
     }
@@ -180,21 +202,15 @@ pub(crate) struct PostChanges {
     pub(crate) body: Option<String>,
 }
 
-/// Field errors as the API answers them: 422 `{"error": "...", "fields": {...}}`.
+/// Field errors as the API answers them: 422 `{"error": "...", "fields": {...}}`, by the
+/// rules the model tools use too ([`Post::validate`]).
 fn validate(title: Option<&str>, body: Option<&str>) -> Result<(), ApiError> {
-    let mut fields = serde_json::Map::new();
-    match title.map(|t| t.trim().chars().count()) {
-        Some(0) => _ = fields.insert("title".into(), "must not be empty".into()),
-        Some(n) if n > 200 => _ = fields.insert("title".into(), format!("has {n} characters; at most 200").into()),
-        _ => {}
-    }
-    if body.is_some_and(|b| b.trim().is_empty()) {
-        fields.insert("body".into(), "must not be empty".into());
-    }
-    if fields.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {}", v.as_str().unwrap_or_default())).collect();
+    let mut values = serde_json::Map::new();
+    values.extend(title.map(|t| ("title".to_owned(), Value::from(t))));
+    values.extend(body.map(|b| ("body".to_owned(), Value::from(b))));
+    let Err(errors) = Post::validate(&values) else { return Ok(()) };
+    let fields: serde_json::Map<String, Value> = errors.fields().map(|(f, m)| (f.to_owned(), m.into())).collect();
+    let names: Vec<String> = fields.iter().map(|(f, m)| format!("{f} {}", m.as_str().unwrap_or_default())).collect();
     Err(ApiError(
         StatusCode::UNPROCESSABLE_ENTITY,
         json!({ "error": format!("invalid post: {}", names.join("; ")), "fields": fields }),
@@ -202,12 +218,13 @@ fn validate(title: Option<&str>, body: Option<&str>) -> Result<(), ApiError> {
 }
 
 /// Write a draft as the signed-in user.
-#[mcp_tool(name = "create_draft", title = "Write a draft", destructive = false)]
+#[mcp_tool(name = "create_draft", title = "Write a draft", destructive = false, scopes = "posts:write")]
 pub(crate) async fn create_post(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Json(new): Json<NewPost>,
 ) -> Result<(StatusCode, Json<Post>), ApiError> {
+    user.may_write()?;
     validate(Some(&new.title), Some(&new.body))?;
     let post = db!(state.db, |conn| {
         diesel::insert_into(posts::table)
@@ -226,6 +243,7 @@ pub(crate) async fn update_post(
     Path(id): Path<i32>,
     Json(changes): Json<PostChanges>,
 ) -> Result<Json<Post>, ApiError> {
+    user.may_write()?;
     let post = find(&state.db, id).await?;
     if post.author_id != user.author_id {
         return Err(if post.published {
@@ -235,15 +253,20 @@ pub(crate) async fn update_post(
         });
     }
     validate(changes.title.as_deref(), changes.body.as_deref())?;
+    // One transaction: both fields change, or neither (and only while the post is still
+    // this author's).
+    let me = user.author_id;
     let post = db!(state.db, |conn| {
-        let target = posts::table.find(id);
-        if let Some(t) = &changes.title {
-            diesel::update(target).set(posts::title.eq(t.trim())).execute(conn)?;
-        }
-        if let Some(b) = &changes.body {
-            diesel::update(target).set(posts::body.eq(b)).execute(conn)?;
-        }
-        target.select(Post::as_select()).first(conn)
+        conn.transaction(|conn| {
+            let target = posts::table.find(id).filter(posts::author_id.eq(me));
+            if let Some(t) = &changes.title {
+                diesel::update(target).set(posts::title.eq(t.trim())).execute(conn)?;
+            }
+            if let Some(b) = &changes.body {
+                diesel::update(target).set(posts::body.eq(b)).execute(conn)?;
+            }
+            target.select(Post::as_select()).first(conn)
+        })
     })?;
     Ok(Json(post))
 }
@@ -264,10 +287,16 @@ fn query_result<T>(
         Ok(Ok(Ok(value))) => Ok(value),
         Ok(Ok(Err(diesel::result::Error::NotFound))) => Err(no_such_post()),
         Ok(Ok(Err(other))) => {
-            eprintln!("blog: database error: {other}");
+            tracing::error!(error = %other, "database error");
             Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error"))
         }
-        Ok(Err(_)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy")),
-        Err(_) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error")),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no database connection");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy"))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a database task failed");
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error"))
+        }
     }
 }

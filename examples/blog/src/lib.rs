@@ -63,7 +63,11 @@ pub mod schema;
 pub mod seed;
 pub mod tools;
 
+use std::time::Duration;
+
 use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -73,7 +77,7 @@ use mcp_diesel::{ModelQuery, ModelTools, QueryTool, SqlitePool, WriteAction};
 use serde_json::json;
 
 use crate::models::{Author, Comment, Post, PostTag, Tag};
-use crate::schema::authors;
+use crate::schema::{authors, identities};
 
 /// The SQLite migrations in `examples/blog/migrations/sqlite`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -239,6 +243,106 @@ pub fn author_named(db: &Database, name: &str) -> Result<i32, Box<dyn std::error
     Ok(id?)
 }
 
+/// The author of a verified OAuth principal, as its `author_id` claim: looked up by the
+/// token's `iss` and `sub` on the blocking pool (a busy pool never holds up the async
+/// workers), created on first sight.
+async fn identify(db: Database, mut p: Principal) -> Result<Principal, String> {
+    let issuer = p.claims.get("iss").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let subject = p.subject.clone();
+    if issuer.is_empty() || subject.is_empty() {
+        return Err("the access token names no issuer or subject".into());
+    }
+    let name = p.claims.get("preferred_username").and_then(|v| v.as_str()).unwrap_or(&subject).to_owned();
+    let found = tokio::task::spawn_blocking(move || author_of_identity(&db, &issuer, &subject, &name)).await;
+    let id = match found {
+        Ok(Ok(id)) => id,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "could not look up the author of an access token");
+            return Err("the server could not look up your account; try again".into());
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the author lookup failed");
+            return Err("the server could not look up your account; try again".into());
+        }
+    };
+    p.claims.insert("author_id".into(), json!(id));
+    Ok(p)
+}
+
+/// The author of the identity `issuer` + `subject`, created (with the identity) on first
+/// sight under the first free name of `name`, `name-2`, `name-3`...
+pub fn author_of_identity(
+    db: &Database,
+    issuer: &str,
+    subject: &str,
+    name: &str,
+) -> Result<i32, Box<dyn std::error::Error + Send + Sync>> {
+    let name = if name.trim().is_empty() { "author" } else { name.trim() };
+    let once = || {
+        with_conn!(db, |conn| -> QueryResult<i32> {
+            conn.transaction(|conn| {
+                // Write first, so this transaction takes the write lock at its start and
+                // waits for another writer (SQLite cannot upgrade a reading transaction
+                // while another one writes: it fails at once instead).
+                diesel::update(identities::table.filter(identities::id.eq(-1)))
+                    .set(identities::subject.eq(""))
+                    .execute(conn)?;
+                let known: Option<i32> = identities::table
+                    .filter(identities::issuer.eq(issuer))
+                    .filter(identities::subject.eq(subject))
+                    .select(identities::author_id)
+                    .first(conn)
+                    .optional()?;
+                if let Some(id) = known {
+                    return Ok(id);
+                }
+                let mut display = name.to_owned();
+                for n in 2.. {
+                    let taken: i64 = authors::table.filter(authors::name.eq(&display)).count().get_result(conn)?;
+                    if taken == 0 {
+                        break;
+                    }
+                    display = format!("{name}-{n}");
+                }
+                let id: i32 = diesel::insert_into(authors::table)
+                    .values((authors::name.eq(&display), authors::email.eq("")))
+                    .returning(authors::id)
+                    .get_result(conn)?;
+                diesel::insert_into(identities::table)
+                    .values((
+                        identities::issuer.eq(issuer),
+                        identities::subject.eq(subject),
+                        identities::author_id.eq(id),
+                    ))
+                    .execute(conn)?;
+                Ok(id)
+            })
+        })
+    };
+    let known = with_conn!(db, |conn| -> QueryResult<Option<i32>> {
+        identities::table
+            .filter(identities::issuer.eq(issuer))
+            .filter(identities::subject.eq(subject))
+            .select(identities::author_id)
+            .first(conn)
+            .optional()
+    })??;
+    if let Some(id) = known {
+        return Ok(id);
+    }
+    // Two first requests at once (of one identity, or wanting one name): one insert wins,
+    // the other (a unique violation) finds the row or the next free name on a new try.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match once()? {
+            Ok(id) => return Ok(id),
+            Err(e) if attempt >= 3 => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+}
+
 /// How requests are authenticated: the same [`Auth`] guards MCP and the REST writes.
 #[derive(Clone, Debug)]
 pub struct BlogAuth {
@@ -258,8 +362,13 @@ impl BlogAuth {
     }
 
     /// OAuth: JWT access tokens of the authorization server `issuer` (found through its
-    /// metadata and JWKS) issued for `resource` (this server's MCP URL). The token's
-    /// `preferred_username` (else `sub`) names the author, created on first sight.
+    /// metadata and JWKS) issued for `resource` (this server's MCP URL).
+    ///
+    /// A token stands for its `iss` and `sub` (stable and unique per issuer), never for a
+    /// name it claims: each identity writes as an author of its own, made on first sight
+    /// and named after `preferred_username` when that name is free (else with a number:
+    /// `alice-2`). Such an author is listed to others only once they have published a
+    /// post (see [`mcp_server`]), so a token arriving makes nothing public.
     pub async fn oauth(
         db: Database,
         issuer: &str,
@@ -267,12 +376,7 @@ impl BlogAuth {
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let jwt = JwtAuthenticator::discover(issuer, resource)
             .await?
-            .map_principal(move |mut p| {
-                let name = p.claims.get("preferred_username").and_then(|v| v.as_str()).unwrap_or(&p.subject).to_owned();
-                let id = author_named(&db, &name).map_err(|e| format!("no author for `{name}`: {e}"))?;
-                p.claims.insert("author_id".into(), json!(id));
-                Ok(p)
-            })
+            .map_principal(move |p| identify(db.clone(), p))
             .build()?;
         Ok(BlogAuth {
             auth: Auth::new()
@@ -323,7 +427,9 @@ where
     Tag: ModelQuery<C>,
     PostTag: ModelQuery<C>,
 {
-    let authors = ModelTools::<Author, _>::new(pool.clone());
+    // A post's author, reached through the post, is visible with the post (a published
+    // post's author has published; a draft's is the caller).
+    let post_authors = ModelTools::<Author, _>::new(pool.clone());
     let posts = ModelTools::<Post, _>::new(pool.clone())
         // Reading needs no scope beyond signing in; every write needs `posts:write`.
         .write_scopes([WRITE])
@@ -349,7 +455,17 @@ where
     let post_tags =
         ModelTools::<PostTag, _>::new(pool).scope(|_| Ok(json!({ "post": {} }))).related(&posts).related(&tags);
     let tags = tags.related(&post_tags);
-    let posts = posts.related(&authors).related(&comments).related(&post_tags);
+    let posts = posts.related(&post_authors).related(&comments).related(&post_tags);
+    // Authors are listed once they have published a post (a token arriving in OAuth mode
+    // makes an author, which stays private until then); everyone also sees themselves.
+    let authors = post_authors
+        .scope(|ctx| {
+            Ok(match tools::author_id(ctx) {
+                Ok(me) => json!({ "$or": [{ "posts": { "published": true } }, { "id": me }] }),
+                Err(_) => json!({ "posts": { "published": true } }),
+            })
+        })
+        .related(&posts);
     builder
         .toolset(authors.clone())
         .toolset(posts.clone())
@@ -399,7 +515,42 @@ pub fn app(
 ) -> Router {
     let state = AppState { db, auth: auth.auth.clone() };
     let mcp = configure(mcp_axum::McpRouter::new(server).path("/mcp").auth(auth.auth)).into_router();
-    Router::new().route("/health", get(|| async { "ok" })).merge(api::routes()).with_state(state).merge(mcp)
+    Router::new().route("/health", get(health)).merge(api::routes()).with_state(state).merge(mcp)
+}
+
+/// How long `/health` waits for the database.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `200 ok` when the database answers `SELECT 1` within [`HEALTH_TIMEOUT`], else `503`.
+/// The check runs on the blocking pool.
+async fn health(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    let db = state.db.clone();
+    let check = tokio::task::spawn_blocking(move || ping(&db, HEALTH_TIMEOUT));
+    match tokio::time::timeout(HEALTH_TIMEOUT + Duration::from_millis(500), check).await {
+        Ok(Ok(Ok(()))) => (StatusCode::OK, "ok"),
+        Ok(Ok(Err(e))) => {
+            tracing::warn!(error = %e, "health check: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable")
+        }
+        Ok(Err(_)) | Err(_) => {
+            tracing::warn!("health check: the database did not answer in time");
+            (StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable")
+        }
+    }
+}
+
+/// `SELECT 1` on a connection of the pool, waiting at most `timeout` for one.
+fn ping(db: &Database, timeout: Duration) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match db {
+        Database::Sqlite(pool) => {
+            diesel::sql_query("SELECT 1").execute(&mut *pool.get_timeout(timeout)?)?;
+        }
+        #[cfg(feature = "postgres")]
+        Database::Postgres(pool) => {
+            diesel::sql_query("SELECT 1").execute(&mut *pool.get_timeout(timeout)?)?;
+        }
+    }
+    Ok(())
 }
 
 /// The built-in authorization server's sign-in: each user's password is their token

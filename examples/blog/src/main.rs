@@ -26,6 +26,10 @@ OPTIONS:
     --stdio                Serve MCP over stdin/stdout instead of HTTP, acting as the first user
     --list-tools           Print every tool with its schemas as JSON and exit
     -h, --help             Print this help
+
+LOGGING:
+    Logs go to stderr (never stdout, so --stdio stays clean), filtered by RUST_LOG
+    [default: info], for example RUST_LOG=blog=debug,mcp_axum=debug. Tokens are never logged.
 ";
 
 struct Args {
@@ -81,8 +85,31 @@ fn parse_args() -> Result<Option<Args>, String> {
     Ok(Some(args))
 }
 
+/// Log to stderr, filtered by `RUST_LOG` (default `info`); `log` records (r2d2) and panics
+/// go there too.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let (filter, bad) = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => match EnvFilter::try_new(&v) {
+            Ok(f) => (f, None),
+            Err(e) => {
+                (EnvFilter::new("info"), Some(format!("RUST_LOG=`{v}` is not a filter ({e}); logging at `info`")))
+            }
+        },
+        _ => (EnvFilter::new("info"), None),
+    };
+    let installed = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    if installed.is_ok() {
+        std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
+    }
+    if let Some(bad) = bad {
+        tracing::warn!("{bad}");
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    init_logging();
     let args = match parse_args() {
         Ok(Some(a)) => a,
         Ok(None) => {

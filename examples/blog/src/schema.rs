@@ -65,8 +65,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// OAuth identities (issuer and subject) and the author each writes as.
+    identities (id) {
+        id -> Integer,
+        issuer -> Text,
+        subject -> Text,
+        author_id -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(posts -> authors (author_id));
+diesel::joinable!(identities -> authors (author_id));
 diesel::joinable!(comments -> posts (post_id));
 diesel::joinable!(post_tags -> posts (post_id));
 diesel::joinable!(post_tags -> tags (tag_id));
-diesel::allow_tables_to_appear_in_same_query!(authors, posts, comments, audit_log, tags, post_tags);
+diesel::allow_tables_to_appear_in_same_query!(authors, posts, comments, audit_log, tags, post_tags, identities);

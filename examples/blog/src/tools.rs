@@ -8,7 +8,7 @@ use mcp_core::schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::Database;
-use crate::models::{Comment, Post};
+use crate::models::{Author, Comment, Post};
 use crate::schema::{audit_log, authors, comments, posts};
 
 /// The signed-in author: their id, from the principal's `author_id` claim.
@@ -43,6 +43,17 @@ pub struct AuthorStats {
     pub views: i64,
 }
 
+/// What `publish_post` did.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(crate = "mcp_core::schemars")]
+pub struct Published {
+    /// The post, published.
+    #[serde(flatten)]
+    pub post: Post,
+    /// `true` when it was published already: nothing changed, no audit entry was written.
+    pub already_published: bool,
+}
+
 /// Words in the posts the caller can read.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(crate = "mcp_core::schemars")]
@@ -73,7 +84,7 @@ macro_rules! run {
 }
 
 fn db_error(e: diesel::result::Error) -> ToolError {
-    eprintln!("blog: database error: {e}");
+    tracing::error!(error = %e, "database error");
     ToolError::internal("the database could not run the query")
 }
 
@@ -95,28 +106,35 @@ macro_rules! readable {
 #[mcp_toolset]
 impl BlogTools {
     /// Publish one of your drafts: it becomes visible to everyone. The post and an audit
-    /// entry are written in one transaction.
+    /// entry are written in one transaction. Publishing a post that is published already
+    /// changes nothing (not even `published_at`) and says so (`already_published`).
     #[mcp_tool(idempotent, title = "Publish a post", scopes = "posts:write")]
-    async fn publish_post(&self, ctx: &Context, #[mcp(desc = "The draft's id")] id: i32) -> Result<Post, ToolError> {
+    async fn publish_post(
+        &self,
+        ctx: &Context,
+        #[mcp(desc = "The draft's id")] id: i32,
+    ) -> Result<Published, ToolError> {
         let me = author_id(ctx)?;
         let actor = user_name(ctx);
         run!(self.db, |conn| {
             conn.transaction(|conn| {
                 let now = Utc::now().naive_utc();
-                let changed = diesel::update(posts::table.filter(posts::id.eq(id)).filter(posts::author_id.eq(me)))
+                let mine = posts::table.filter(posts::id.eq(id)).filter(posts::author_id.eq(me));
+                // Only a draft changes: a second call finds nothing to do.
+                let changed = diesel::update(mine.filter(posts::published.eq(false)))
                     .set((posts::published.eq(true), posts::published_at.eq(now)))
                     .execute(conn)?;
-                if changed == 0 {
-                    return Ok(None);
+                if changed == 1 {
+                    diesel::insert_into(audit_log::table)
+                        .values((
+                            audit_log::actor.eq(&actor),
+                            audit_log::action.eq("publish_post"),
+                            audit_log::detail.eq(format!("post {id}")),
+                        ))
+                        .execute(conn)?;
                 }
-                diesel::insert_into(audit_log::table)
-                    .values((
-                        audit_log::actor.eq(&actor),
-                        audit_log::action.eq("publish_post"),
-                        audit_log::detail.eq(format!("post {id}")),
-                    ))
-                    .execute(conn)?;
-                posts::table.find(id).select(Post::as_select()).first(conn).map(Some)
+                let post = mine.select(Post::as_select()).first(conn).optional()?;
+                Ok(post.map(|post| Published { post, already_published: changed == 0 }))
             })
             .map_err(db_error)?
             .ok_or_else(|| ToolError::not_found(format!("no post of yours with id {id}")))
@@ -174,6 +192,31 @@ impl BlogTools {
                 .load(conn)
                 .map_err(db_error)
         })
+    }
+
+    /// Who wrote a post you can read. Returns the `Author` model: its `#[mcp(skip)]` email
+    /// stays out of the result and of the output schema, as in the generated tools.
+    #[mcp_tool(read_only, title = "Author of a post")]
+    async fn post_author(
+        &self,
+        ctx: &Context,
+        #[mcp(desc = "The post's id")] post_id: i32,
+    ) -> Result<Author, ToolError> {
+        let me = author_id(ctx).ok();
+        run!(self.db, |conn| {
+            let post = readable!(conn, post_id, me)?;
+            authors::table.find(post.author_id).select(Author::as_select()).first(conn).map_err(db_error)
+        })
+    }
+
+    /// Everyone who writes on the blog, by name.
+    #[mcp_tool(read_only, title = "Authors")]
+    async fn blog_authors(&self) -> Result<Vec<Author>, ToolError> {
+        run!(self.db, |conn| authors::table
+            .order(authors::name)
+            .select(Author::as_select())
+            .load(conn)
+            .map_err(db_error))
     }
 
     /// Count the words of every post you can read. Slow on purpose: it reports progress.

@@ -35,7 +35,7 @@ fn list_tools_prints_json() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let tools: Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     let tools = tools.as_array().unwrap();
-    assert_eq!(tools.len(), 29);
+    assert_eq!(tools.len(), 31);
     assert!(tools.iter().all(|t| t["inputSchema"]["type"] == "object"));
 }
 

@@ -172,7 +172,7 @@ async fn alice_and_bob_see_published_posts_and_only_their_own_drafts() {
     assert!(published["published_at"].is_string());
     assert_eq!(app.call(BOB, "posts_get", json!({ "id": id })).await["title"], "Alice's secret plan");
     let err = app.call_err(BOB, "posts_patch", json!({ "id": id, "title": "Bob was here" })).await;
-    assert!(err.contains("no posts with `id`"), "{err}");
+    assert!(err.contains("not yours to change"), "{err}");
     // Agents cannot set fields the server owns.
     let err = app.call_err(ALICE, "posts_patch", json!({ "id": id, "published": false })).await;
     assert!(err.contains("`published` cannot be written"), "{err}");

@@ -34,7 +34,7 @@ async fn tools_resources_and_prompts() {
     let b = blog();
     let alice = McpTestClient::new(b.router.clone()).bearer(ALICE);
     let tools = alice.list_tools().await.unwrap();
-    assert_eq!(tools.len(), 29);
+    assert_eq!(tools.len(), 31);
     let publish = tools.iter().find(|t| t.name == "publish_post").unwrap();
     assert_eq!(publish.annotations.as_ref().unwrap().idempotent_hint, Some(true));
 

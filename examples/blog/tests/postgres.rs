@@ -111,7 +111,7 @@ mod pg {
         assert_eq!(count(&mut conn, "audit_log"), 0);
         assert_eq!(count(&mut conn, "tags"), 15);
         assert!(count(&mut conn, "post_tags") >= i64::from(blog::seed::POSTS));
-        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 2);
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 3);
 
         let app = serve(db).await;
         let tools = app.mcp(ALICE, "tools/list", json!({})).await;
@@ -193,6 +193,101 @@ mod pg {
         let users = blog::users(&again, &[("zed".into(), "zed-token-0003".into())]).unwrap();
         assert_eq!(users[0].author_id, 21);
         drop(conn);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn health_is_503_while_the_database_is_down() {
+        use diesel::connection::SimpleConnection;
+        let Some(database) = TestDatabase::create("health_is_503_while_the_database_is_down") else { return };
+        let db = blog::open_database(&database.url).unwrap();
+        let app = serve(db).await;
+        let health = || async {
+            let started = std::time::Instant::now();
+            let r = app.http.get(format!("{}/health", app.base)).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap(), started.elapsed())
+        };
+        assert_eq!(health().await.0, 200);
+
+        // The database goes away: its connections are cut and no new one is let in.
+        let admin_url = std::env::var("MCP_TEST_POSTGRES_URL").unwrap();
+        let mut admin = PgConnection::establish(&admin_url).unwrap();
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {0} WITH ALLOW_CONNECTIONS false; \
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
+                database.name
+            ))
+            .unwrap();
+        let (status, text, took) = health().await;
+        assert_eq!(status, 503, "{text}");
+        assert!(took < std::time::Duration::from_secs(4), "the check took {took:?}");
+
+        // Back: healthy again.
+        admin.batch_execute(&format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true", database.name)).unwrap();
+        let mut status = 0;
+        for _ in 0..10 {
+            status = health().await.0;
+            if status == 200 {
+                break;
+            }
+        }
+        assert_eq!(status, 200);
+    }
+
+    /// Creates sent over HTTP while another transaction holds the posts table locked: each
+    /// one reported as failed wrote nothing and says a retry is safe; each reported as done
+    /// wrote exactly one row. (Before, they were "abandoned; narrow the filter" while the
+    /// statements ran on and committed once the lock was gone.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn creates_under_a_table_lock_say_what_happened() {
+        use diesel::connection::SimpleConnection;
+        use std::time::Duration;
+        let Some(database) = TestDatabase::create("creates_under_a_table_lock") else { return };
+        let app = std::sync::Arc::new(serve(blog::open_database(&database.url).unwrap()).await);
+        let mut lock = database.conn();
+        lock.batch_execute("BEGIN; LOCK TABLE posts IN ACCESS EXCLUSIVE MODE").unwrap();
+        let start = tokio::time::Instant::now();
+        // Held past the tools' lock wait (nine tenths of the 10 s statement timeout).
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(9600));
+            lock.batch_execute("COMMIT").unwrap();
+            lock
+        });
+        // Six at once; two more that start waiting at 5 s and get the lock when it goes.
+        let mut calls = tokio::task::JoinSet::new();
+        for (i, at) in [0, 0, 0, 0, 0, 0, 5000, 5000].into_iter().enumerate() {
+            let app = app.clone();
+            calls.spawn(async move {
+                tokio::time::sleep_until(start + Duration::from_millis(at)).await;
+                let title = format!("written under a lock {i}");
+                let args = json!({ "title": title, "body": "..." });
+                (title, app.mcp(ALICE, "tools/call", json!({ "name": "posts_create", "arguments": args })).await)
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(r) = calls.join_next().await {
+            answers.push(r.unwrap());
+        }
+        let mut conn = release.join().unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (mut failed, mut done) = (0, 0);
+        for (title, answer) in &answers {
+            let rows = count(&mut conn, &format!("posts WHERE title = '{title}'"));
+            let text = answer["result"]["content"][0]["text"].as_str().unwrap_or_default();
+            if answer["result"]["isError"] == true {
+                failed += 1;
+                assert_eq!(rows, 0, "{title} was reported as failed but wrote {rows} row(s): {text}");
+                assert!(
+                    text.contains("waited too long for a lock") && text.contains("nothing was written"),
+                    "{title}: {text}"
+                );
+                assert!(text.contains("Retry"), "{title}: {text}");
+            } else {
+                done += 1;
+                assert_eq!(rows, 1, "{title} was reported as created but wrote {rows} row(s): {answer}");
+            }
+        }
+        assert_eq!((failed, done), (6, 2), "{answers:?}");
     }
 
     #[test]

@@ -92,19 +92,50 @@ pub(crate) fn urlencode(s: &str) -> String {
 }
 
 /// HTTPS is required, except for loopback hosts (local development and tests) or when
-/// explicitly allowed.
+/// explicitly allowed. The URL is parsed: `http://127.attacker.example` is not loopback.
 pub(crate) fn check_url(url: &str, allow_http: bool) -> Result<(), SetupError> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(SetupError(format!("`{url}` is not an absolute URL")));
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    let loopback = name == "localhost" || name.starts_with("127.") || name == "[::1]";
-    match scheme {
-        "https" => Ok(()),
+    let parsed = reqwest::Url::parse(url).map_err(|e| SetupError(format!("`{url}` is not an absolute URL ({e})")))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" if !host.is_empty() => Ok(()),
         "http" if allow_http || loopback => Ok(()),
         _ => Err(SetupError(format!(
             "`{url}` must use https (plain http is accepted for loopback hosts, or when allowed explicitly)"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn only_real_loopback_hosts_may_use_http() {
+        for ok in [
+            "https://as.example/jwks",
+            "http://127.0.0.1:8080/jwks",
+            "http://127.1.2.3/jwks",
+            "http://[::1]:9/jwks",
+            "http://localhost/jwks",
+            "http://LOCALHOST:80/",
+        ] {
+            assert!(check_url(ok, false).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://127.attacker.example/jwks",
+            "http://127.0.0.1.attacker.example/jwks",
+            "http://localhost.attacker.example/jwks",
+            "http://attacker.example/?127.0.0.1",
+            "http://user@attacker.example/jwks",
+            "http://[::2]/jwks",
+            "ftp://127.0.0.1/jwks",
+            "127.0.0.1/jwks",
+        ] {
+            assert!(check_url(bad, false).is_err(), "{bad}");
+        }
+        assert!(check_url("http://as.internal/jwks", true).is_ok());
     }
 }

@@ -1,7 +1,9 @@
 //! JWT access tokens checked against the authorization server's JWKS.
 
 use std::fmt;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use http::request::Parts;
@@ -16,13 +18,15 @@ use tokio::sync::Mutex;
 use super::fetch::{Fetcher, SetupError, check_url};
 use super::{Authenticator, Verdict};
 
-type MapFn = dyn Fn(Principal) -> Result<Principal, String> + Send + Sync;
+type MapFn = dyn Fn(Principal) -> BoxFuture<'static, Result<Principal, String>> + Send + Sync;
+
+/// One key of the JWKS: its `kid`, the algorithm it is used with, the key.
+type KeyEntry = (Option<String>, Algorithm, DecodingKey);
 
 /// Validates JWT access tokens (RFC 9068 style) issued by one authorization server.
 ///
 /// Checks the signature against the server's JWKS (fetched on first use, kept, fetched
-/// again when a token names an unknown `kid` — key rotation — and at most every
-/// `min_refresh`), the algorithm (RS256/384/512, PS256/384/512, ES256/384 and EdDSA;
+/// again when a token names an unknown `kid` — key rotation), the algorithm (RS256/384/512, PS256/384/512, ES256/384 and EdDSA;
 /// `none` is never accepted and HS* only with [`JwtBuilder::hmac_secret`]), `iss`,
 /// `aud` (must contain this server's canonical resource URI, RFC 8707), `exp` and `nbf`
 /// with a leeway (default 60 s).
@@ -31,6 +35,13 @@ type MapFn = dyn Fn(Principal) -> Result<Principal, String> + Send + Sync;
 /// `scp` (a list), and every claim is kept in [`Principal::claims`].
 ///
 /// A JWT from another issuer passes to the next authenticator of the chain.
+///
+/// Junk tokens cannot drive the JWKS fetches: one fetch is in flight at a time (it runs
+/// to completion even if the request that started it goes away), a fetch caused by an
+/// unknown `kid` happens at most every [`JwtBuilder::min_refresh`] (default 30 s), and
+/// after a failed fetch none is tried for [`JwtBuilder::retry_after_failure`] (default
+/// 10 s). Tokens signed with a known key are checked against the keys at hand and never
+/// wait for a fetch.
 #[derive(Clone)]
 pub struct JwtAuthenticator {
     inner: Arc<Inner>,
@@ -43,16 +54,24 @@ struct Inner {
     algorithms: Vec<Algorithm>,
     leeway: u64,
     min_refresh: Duration,
+    retry_after_failure: Duration,
     hmac: Option<DecodingKey>,
     map: Option<Box<MapFn>>,
     fetcher: Fetcher,
-    keys: Mutex<Keys>,
+    /// The keys at hand: read without waiting (the lock is only held to swap or clone
+    /// the `Arc`, never across a fetch).
+    keys: RwLock<Arc<Vec<KeyEntry>>>,
+    /// Held (owned by the fetch task) while a fetch is in flight: one at a time.
+    refresh: Arc<Mutex<Refresh>>,
+    /// Fetches finished so far: a request that waited for one uses its result.
+    fetched: AtomicU64,
 }
 
+/// When the next fetch may start.
 #[derive(Default)]
-struct Keys {
-    keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
-    fetched: Option<Instant>,
+struct Refresh {
+    /// `None` before the first fetch.
+    next_allowed: Option<Instant>,
 }
 
 impl fmt::Debug for JwtAuthenticator {
@@ -85,6 +104,7 @@ pub struct JwtBuilder {
     algorithms: Vec<Algorithm>,
     leeway: Duration,
     min_refresh: Duration,
+    retry_after_failure: Duration,
     hmac: Option<DecodingKey>,
     map: Option<Box<MapFn>>,
     allow_http: bool,
@@ -108,6 +128,7 @@ impl JwtAuthenticator {
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
             leeway: Duration::from_secs(60),
             min_refresh: Duration::from_secs(30),
+            retry_after_failure: Duration::from_secs(10),
             hmac: None,
             map: None,
             allow_http: false,
@@ -122,36 +143,59 @@ impl JwtAuthenticator {
         Ok(Self::builder(issuer, jwks, audience))
     }
 
-    async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, String> {
-        let mut keys = self.inner.keys.lock().await;
-        if let Some(k) = pick(&keys.keys, kid, alg) {
-            return Ok(k);
-        }
-        // Unknown key: the server may have rotated its keys. Fetch again, but not more
-        // often than `min_refresh`, so junk tokens cannot make us hammer the server.
-        let stale = keys.fetched.is_none_or(|t| t.elapsed() >= self.inner.min_refresh);
-        if stale {
-            match self.fetch_keys().await {
-                Ok(k) => {
-                    keys.keys = k;
-                    keys.fetched = Some(Instant::now());
-                }
-                Err(e) => {
-                    tracing::warn!(jwks_uri = %self.inner.jwks_uri, error = %e, "could not fetch the JWKS");
-                    return Err("the authorization server's signing keys could not be fetched".into());
-                }
-            }
-            if let Some(k) = pick(&keys.keys, kid, alg) {
-                return Ok(k);
-            }
-        }
-        Err(match kid {
-            Some(kid) => format!("the token is signed with an unknown key (kid `{kid}`)"),
-            None => "no signing key of the authorization server fits the token".into(),
-        })
+    fn current_keys(&self) -> Arc<Vec<KeyEntry>> {
+        self.inner.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    async fn fetch_keys(&self) -> Result<Vec<(Option<String>, Algorithm, DecodingKey)>, String> {
+    async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, String> {
+        // A known key never waits for a fetch.
+        if let Some(k) = pick(&self.current_keys(), kid, alg) {
+            return Ok(k);
+        }
+        // Unknown key: the server may have rotated its keys. One fetch at a time: wait for
+        // the one in flight and use what it found.
+        let seen = self.inner.fetched.load(Ordering::Acquire);
+        let guard = self.inner.refresh.clone().lock_owned().await;
+        if let Some(k) = pick(&self.current_keys(), kid, alg) {
+            return Ok(k);
+        }
+        if self.inner.fetched.load(Ordering::Acquire) != seen {
+            return Err(unknown_key(kid, self.current_keys().is_empty()));
+        }
+        // Not more often than `min_refresh` after a fetch, `retry_after_failure` after a
+        // failed one, so junk tokens cannot make us hammer the authorization server.
+        if guard.next_allowed.is_some_and(|t| Instant::now() < t) {
+            return Err(unknown_key(kid, self.current_keys().is_empty()));
+        }
+        // The fetch runs in a task of its own that holds the lock: a request that goes
+        // away (a client hanging up) neither aborts it nor lets a second one start.
+        let this = self.clone();
+        let fetch = tokio::spawn(async move {
+            let mut guard = guard;
+            let result = this.fetch_keys().await;
+            let now = Instant::now();
+            this.inner.fetched.fetch_add(1, Ordering::Release);
+            match result {
+                Ok(keys) => {
+                    *this.inner.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+                    guard.next_allowed = Some(now + this.inner.min_refresh);
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(jwks_uri = %this.inner.jwks_uri, error = %e,
+                        retry_in = ?this.inner.retry_after_failure, "could not fetch the JWKS");
+                    guard.next_allowed = Some(now + this.inner.retry_after_failure);
+                    false
+                }
+            }
+        });
+        if !fetch.await.unwrap_or(false) {
+            return Err("the authorization server's signing keys could not be fetched".into());
+        }
+        pick(&self.current_keys(), kid, alg).ok_or_else(|| unknown_key(kid, false))
+    }
+
+    async fn fetch_keys(&self) -> Result<Vec<KeyEntry>, String> {
         let doc = self.inner.fetcher.get_json(&self.inner.jwks_uri).await?;
         let set: JwkSet = serde_json::from_value(doc).map_err(|e| format!("not a JWKS: {e}"))?;
         let mut out = Vec::new();
@@ -211,7 +255,7 @@ impl JwtAuthenticator {
         };
         let principal = principal_from_claims(claims);
         match &self.inner.map {
-            Some(map) => match map(principal) {
+            Some(map) => match map(principal).await {
                 Ok(p) => Verdict::Accept(p),
                 Err(why) => Verdict::Reject(why),
             },
@@ -220,8 +264,16 @@ impl JwtAuthenticator {
     }
 }
 
-fn pick(keys: &[(Option<String>, Algorithm, DecodingKey)], kid: Option<&str>, alg: Algorithm) -> Option<DecodingKey> {
+fn pick(keys: &[KeyEntry], kid: Option<&str>, alg: Algorithm) -> Option<DecodingKey> {
     keys.iter().find(|(k, a, _)| *a == alg && (kid.is_none() || k.as_deref() == kid)).map(|(_, _, key)| key.clone())
+}
+
+fn unknown_key(kid: Option<&str>, no_keys: bool) -> String {
+    match kid {
+        _ if no_keys => "the authorization server's signing keys could not be fetched; try again shortly".into(),
+        Some(kid) => format!("the token is signed with an unknown key (kid `{kid}`)"),
+        None => "no signing key of the authorization server fits the token".into(),
+    }
 }
 
 fn describe(kind: &ErrorKind, audience: &[String]) -> String {
@@ -308,6 +360,13 @@ impl JwtBuilder {
         self
     }
 
+    /// How long after a failed JWKS fetch no other is tried (default 10 s): tokens with
+    /// unknown keys are refused meanwhile, tokens with known keys keep working.
+    pub fn retry_after_failure(mut self, cool_down: Duration) -> Self {
+        self.retry_after_failure = cool_down;
+        self
+    }
+
     /// Also accept HS256/384/512 tokens signed with this shared secret. Only for setups
     /// where the authorization server and this server share a secret on purpose.
     pub fn hmac_secret(mut self, secret: &[u8]) -> Self {
@@ -316,13 +375,37 @@ impl JwtBuilder {
     }
 
     /// Turn the verified principal into the application's (look up the user, add claims)
-    /// or refuse it with a reason (`401`).
-    pub fn map_principal(
-        mut self,
+    /// or refuse it with a reason (`401`). The hook is async and runs on the async
+    /// workers: do database work in it on the blocking pool
+    /// (`tokio::task::spawn_blocking`) or with an async client, never directly.
+    ///
+    /// ```
+    /// # use mcp_axum::auth::JwtAuthenticator;
+    /// let jwt = JwtAuthenticator::builder("https://as.example", "https://as.example/jwks", "https://api.example/mcp")
+    ///     .map_principal(|mut p| async move {
+    ///         // For example: `tokio::task::spawn_blocking(move || look_up(&p.subject)).await`
+    ///         p.claims.insert("tenant".into(), "acme".into());
+    ///         Ok(p)
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn map_principal<F, Fut>(mut self, map: F) -> Self
+    where
+        F: Fn(Principal) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Principal, String>> + Send + 'static,
+    {
+        self.map = Some(Box::new(move |p| Box::pin(map(p))));
+        self
+    }
+
+    /// [`map_principal`](Self::map_principal) with a plain function, for quick work that
+    /// never blocks (renaming claims, checking a field). It runs on the async workers.
+    pub fn map_principal_sync(
+        self,
         map: impl Fn(Principal) -> Result<Principal, String> + Send + Sync + 'static,
     ) -> Self {
-        self.map = Some(Box::new(map));
-        self
+        self.map_principal(move |p| std::future::ready(map(p)))
     }
 
     /// Allow a plain-http JWKS URL on a non-loopback host (never do this in production).
@@ -351,10 +434,13 @@ impl JwtBuilder {
                 algorithms: self.algorithms,
                 leeway: self.leeway.as_secs(),
                 min_refresh: self.min_refresh,
+                retry_after_failure: self.retry_after_failure,
                 hmac: self.hmac,
                 map: self.map,
                 fetcher: Fetcher::new(self.timeout),
-                keys: Mutex::new(Keys::default()),
+                keys: RwLock::new(Arc::new(Vec::new())),
+                refresh: Arc::new(Mutex::new(Refresh::default())),
+                fetched: AtomicU64::new(0),
             }),
         })
     }

@@ -411,7 +411,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Response> {
     }
     let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
     if first == Some(b'[') {
-        let items: Vec<&RawValue> = serde_json::from_slice(bytes).map_err(|e| syntax_error(&e))?;
+        let items: Vec<&RawValue> = serde_json::from_slice(bytes).map_err(|e| not_json(bytes, &e))?;
         if items.is_empty() {
             return Err(Response::error(None, ErrorObject::invalid_request("empty batch")));
         }
@@ -420,8 +420,43 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Response> {
     parse_one(bytes).map(Parsed::Single)
 }
 
-fn syntax_error(e: &serde_json::Error) -> Response {
-    Response::error(None, ErrorObject::parse_error(format!("parse error: {e}")))
+/// -32700 for bytes that are not JSON: text that is not UTF-8 (at which byte), or a
+/// syntax error (where).
+#[cold]
+fn not_json(bytes: &[u8], e: &serde_json::Error) -> Response {
+    let msg = match std::str::from_utf8(bytes) {
+        Err(u) => format!(
+            "parse error: the message is not valid UTF-8 (invalid byte at offset {}); JSON must be sent as UTF-8",
+            u.valid_up_to()
+        ),
+        Ok(_) => format!("parse error: {e}"),
+    };
+    Response::error(None, ErrorObject::parse_error(msg))
+}
+
+/// The first member name repeated in the JSON object `bytes`, if any (a message with two
+/// `id`s or two `method`s is ambiguous: it is refused, naming the key).
+#[cold]
+fn duplicate_key(bytes: &[u8]) -> Option<String> {
+    struct Keys;
+    impl<'de> de::Visitor<'de> for Keys {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+            // Read to the end: the deserializer expects the whole object consumed.
+            let (mut seen, mut first) = (std::collections::HashSet::new(), None);
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<de::IgnoredAny>()?;
+                if first.is_none() {
+                    first = seen.replace(key);
+                }
+            }
+            Ok(first)
+        }
+    }
+    serde_json::Deserializer::from_slice(bytes).deserialize_map(Keys).ok().flatten()
 }
 
 /// The text of a JSON string value; `None` for any other value. Borrowed when the string
@@ -522,13 +557,25 @@ fn parse_one(bytes: &[u8]) -> Result<Message, Response> {
     let env: Envelope<'_> = match serde_json::from_slice(bytes) {
         Ok(env) => env,
         // Not a message: a syntax error (-32700), or valid JSON of another shape (-32600).
-        Err(_) => {
+        Err(e) => {
+            // (Skipping a value does not check that its strings are UTF-8: checked first.)
+            if std::str::from_utf8(bytes).is_err() {
+                return Err(not_json(bytes, &e));
+            }
             return Err(match serde_json::from_slice::<de::IgnoredAny>(bytes) {
-                Err(e) => syntax_error(&e),
-                Ok(_) => Response::error(
-                    None,
-                    ErrorObject::invalid_request("not a JSON-RPC message: expected a JSON object"),
-                ),
+                Err(e) => not_json(bytes, &e),
+                Ok(_) => match duplicate_key(bytes) {
+                    Some(key) => Response::error(
+                        None,
+                        ErrorObject::invalid_request(format!(
+                            "invalid JSON-RPC message: duplicate key `{key}`; each member may appear only once"
+                        )),
+                    ),
+                    None => Response::error(
+                        None,
+                        ErrorObject::invalid_request("not a JSON-RPC message: expected a JSON object"),
+                    ),
+                },
             });
         }
     };
@@ -629,6 +676,34 @@ mod tests {
         assert_eq!(err_code(b"\"hello\"").0, codes::INVALID_REQUEST);
         assert_eq!(err_code(b"null").0, codes::INVALID_REQUEST);
         assert_eq!(err_code(b"[]").0, codes::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_parse_error_naming_the_offset() {
+        for body in [
+            &b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xffng\"}"[..],
+            b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xffng\"}]",
+        ] {
+            let resp = parse(body).unwrap_err();
+            let e = resp.as_error().unwrap();
+            assert_eq!(e.code, codes::PARSE_ERROR);
+            let offset = body.iter().position(|&b| b == 0xff).unwrap();
+            assert!(e.message.contains(&format!("not valid UTF-8 (invalid byte at offset {offset})")), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_named() {
+        for (body, key) in [
+            (&br#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#[..], "id"),
+            (br#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call"}"#, "method"),
+            (br#"{"jsonrpc":"2.0","jsonrpc":"2.0","id":1,"method":"ping"}"#, "jsonrpc"),
+        ] {
+            let resp = parse(body).unwrap_err();
+            let e = resp.as_error().unwrap();
+            assert_eq!(e.code, codes::INVALID_REQUEST);
+            assert!(e.message.contains(&format!("duplicate key `{key}`")), "{}", e.message);
+        }
     }
 
     #[test]

@@ -213,7 +213,8 @@ impl CallToolResult {
     /// A successful structured result from any serializable value, with a text copy:
     /// `value` is serialized once, straight to JSON text, without building a [`Value`]
     /// on the way. Fails only where `serde_json` would (a map with non-string keys, a
-    /// `Serialize` impl that reports an error).
+    /// `Serialize` impl that reports an error). Fields a Diesel model hides from agents
+    /// (`#[mcp(skip)]`) are left out wherever the model appears in `value`.
     ///
     /// ```
     /// # use mcp_core::protocol::CallToolResult;
@@ -274,9 +275,11 @@ enum Repr {
 }
 
 impl StructuredContent {
-    /// Serialize `value` straight to JSON text (no [`Value`] is built).
+    /// Serialize `value` straight to JSON text (no [`Value`] is built), as agents see it:
+    /// without the fields models hide from them (`#[mcp(skip)]`).
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        serde_json::value::to_raw_value(value).map(Self::from)
+        // Fields of models hidden from agents (`#[mcp(skip)]`) stay out, however deep.
+        crate::macro_support::for_agents(|| serde_json::value::to_raw_value(value)).map(Self::from)
     }
 
     /// The tree, when the content holds one (not when it holds text).

@@ -165,6 +165,15 @@ impl Server {
                     let msg = format!("JSON-RPC batches are not supported by protocol version {v} (only 2025-03-26)");
                     return Some(Reply::Single(Response::error(None, ErrorObject::invalid_request(msg))));
                 }
+                let max = self.inner.max_batch;
+                if items.len() > max {
+                    let msg = format!(
+                        "batch of {} messages is larger than this server's limit of {max}: send at most {max} \
+                         messages per batch (the server's `max_batch_size`)",
+                        items.len()
+                    );
+                    return Some(Reply::Single(Response::error(None, ErrorObject::invalid_request(msg))));
+                }
                 let mut set = tokio::task::JoinSet::new();
                 let mut out = Vec::new();
                 for (i, item) in items.into_iter().enumerate() {

@@ -284,6 +284,8 @@ pub(crate) struct Inner {
     /// Whether some tool has `x-mcp-header` parameters.
     pub(crate) param_headers: bool,
     pub(crate) page_size: usize,
+    /// Most messages in one JSON-RPC batch.
+    pub(crate) max_batch: usize,
     pub(crate) list_cache: (u64, CacheScope),
     /// `tools/list` pages of callers who see only some tools, by what they see.
     pub(crate) caller_pages: CallerPages,
@@ -460,6 +462,7 @@ pub struct ServerBuilder {
     instructions: Option<String>,
     toolsets: Vec<Arc<dyn Toolset>>,
     page_size: usize,
+    max_batch: usize,
     list_ttl: Duration,
     read_ttl: Duration,
     read_scope: CacheScope,
@@ -476,6 +479,7 @@ impl Default for ServerBuilder {
             instructions: None,
             toolsets: Vec::new(),
             page_size: 100,
+            max_batch: 64,
             list_ttl: Duration::from_secs(300),
             read_ttl: Duration::ZERO,
             read_scope: CacheScope::Private,
@@ -550,6 +554,14 @@ impl ServerBuilder {
     /// `prompts/list` (default 100, at least 1).
     pub fn page_size(mut self, n: usize) -> Self {
         self.page_size = n.max(1);
+        self
+    }
+
+    /// Most messages in one JSON-RPC batch (protocol 2025-03-26 only; default 64, at least
+    /// 1). A larger batch is refused as a whole with a -32600 error naming the limit: each
+    /// message of a batch runs concurrently.
+    pub fn max_batch_size(mut self, n: usize) -> Self {
+        self.max_batch = n.max(1);
         self
     }
 
@@ -660,6 +672,7 @@ impl ServerBuilder {
         };
 
         for (ts, set) in self.toolsets.iter().enumerate() {
+            errors.extend(set.build_errors());
             for (index, tool) in set.tools().into_iter().enumerate() {
                 if let Err(e) = validate_tool_name(&tool.name) {
                     errors.push(e);
@@ -764,6 +777,7 @@ impl ServerBuilder {
             access: Access { active: self.permission.is_some() || access_scoped, hook: self.permission },
             param_headers,
             page_size: self.page_size,
+            max_batch: self.max_batch,
             list_cache: (self.list_ttl.as_millis() as u64, CacheScope::Private),
             caller_pages: CallerPages::default(),
             read_cache: (self.read_ttl.as_millis() as u64, self.read_scope),

@@ -105,6 +105,13 @@ pub trait Toolset: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Why this toolset cannot be served as configured, one sentence per problem naming
+    /// the item and the fix: [`ServerBuilder::build`](crate::ServerBuilder::build) refuses
+    /// to build with them. The default has none.
+    fn build_errors(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Static resources.
     fn resources(&self) -> Vec<Resource> {
         Vec::new()

@@ -4,7 +4,7 @@
 mod attr;
 mod check;
 mod expand;
-mod model;
+pub(crate) mod model;
 
 use darling::FromMeta;
 use proc_macro2::TokenStream;

@@ -523,7 +523,10 @@ pub(crate) fn template_vars(template: &str) -> Result<Vec<String>, String> {
 }
 
 /// `scopes = "a b"`: OAuth scope tokens (RFC 6749 §3.3), space-separated.
-fn scopes(value: &darling::util::SpannedValue<String>, errors: &mut darling::error::Accumulator) -> Vec<String> {
+pub(crate) fn scopes(
+    value: &darling::util::SpannedValue<String>,
+    errors: &mut darling::error::Accumulator,
+) -> Vec<String> {
     let list: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
     if list.is_empty() {
         errors.push(

@@ -30,10 +30,10 @@ struct Author {
     name: String,
 }
 
+#[mcp_toolset(relations(author = belongs_to(Author, author_id)))]
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = posts)]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_toolset(relations(author = belongs_to(Author, author_id)))]
 struct Post {
     id: i32,
     title: String,

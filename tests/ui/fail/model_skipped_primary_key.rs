@@ -13,10 +13,10 @@ diesel::table! {
     }
 }
 
+#[mcp_toolset()]
 #[derive(Queryable, Selectable, Serialize, JsonSchema)]
 #[diesel(table_name = posts)]
 #[schemars(crate = "mcp_core::schemars")]
-#[mcp_toolset()]
 struct Post {
     #[mcp(skip)]
     id: i32,

@@ -85,7 +85,8 @@ fn main() {
         .get::<list_posts>("/posts/{a}/{b}")
         .route::<raw>(Method::GET, "/raw/{x}")
         .get::<renamed>("/renamed")
-        .post::<hygiene::clean>("/clean");
+        .post::<hygiene::clean>("/clean")
+        .write_scopes(["posts:write"]);
     let server = Server::builder().info(server_info!()).toolset(tools).build().unwrap();
     assert_eq!(server.tools().len(), 5);
 }
