@@ -296,6 +296,8 @@ impl McpRouter {
         self
     }
 
+    // `mut` serves the authorization server, which attaches its authenticator here.
+    #[cfg_attr(not(feature = "oauth-server"), allow(unused_mut))]
     fn inner(mut self) -> (String, Arc<service::Inner>) {
         #[cfg(feature = "oauth-server")]
         if let Some(server) = &self.auth_server {

@@ -206,11 +206,12 @@ struct SqlitePragmas;
 impl diesel::r2d2::CustomizeConnection<diesel::SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut diesel::SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         use diesel::connection::SimpleConnection;
-        // WAL for concurrent readers, a busy timeout instead of "database is locked",
-        // foreign keys enforced, and case-sensitive LIKE so `contains` means the same on
-        // every backend (`icontains` compares lower-cased text).
+        // A busy timeout instead of "database is locked" (first: switching a new file to
+        // WAL takes a lock that the pool's other new connections would otherwise fail on),
+        // WAL for concurrent readers, foreign keys enforced, and case-sensitive LIKE so
+        // `contains` means the same on every backend (`icontains` compares lower-cased text).
         conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
              PRAGMA case_sensitive_like = ON;",
         )
         .map_err(diesel::r2d2::Error::QueryError)?;

@@ -98,3 +98,52 @@ fn other_database_urls_are_refused() {
     assert!(err.contains("`mysql://` databases are not supported"), "{err}");
     assert!(!err.contains("secret"), "the password stays out of the log: {err}");
 }
+
+/// Logs go to stderr through a `tracing` subscriber filtered by `RUST_LOG` (before, the blog
+/// installed none and every log vanished), stdout stays pure JSON-RPC in `--stdio` mode, and
+/// the first start on a new database logs no error (the pool's connections used to fail with
+/// "database is locked" while the first one switched the new file to WAL).
+#[test]
+fn logs_go_to_stderr_and_stdout_stays_clean() {
+    let run = |db: &std::path::Path, rust_log: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_blog"));
+        command
+            .args(["--stdio", "--database-url", db.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env_remove("RUST_LOG");
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        for message in [
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "1" } } }),
+            json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }),
+            json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+                "name": "posts_count", "arguments": {} } }),
+        ] {
+            writeln!(stdin, "{message}").unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let answers: Vec<Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}")))
+            .collect();
+        assert!(
+            answers.iter().any(|a| a["id"] == 2 && a["result"]["structuredContent"]["count"].is_number()),
+            "{stdout}"
+        );
+        stderr
+    };
+    let dir = TempDir::new("blog-cli-logs");
+    let stderr = run(&dir.db(), None);
+    assert!(!stderr.contains("ERROR"), "a first start on a new database logged errors:\n{stderr}");
+    let stderr = run(&dir.db(), Some("blog=["));
+    assert!(stderr.contains("WARN") && stderr.contains("RUST_LOG=`blog=[` is not a filter"), "{stderr}");
+}
