@@ -115,7 +115,7 @@ mod pg {
 
         let app = serve(db).await;
         let tools = app.mcp(ALICE, "tools/list", json!({})).await;
-        assert_eq!(tools["result"]["tools"].as_array().map(Vec::len), Some(29), "{tools}");
+        assert_eq!(tools["result"]["tools"].as_array().map(Vec::len), Some(31), "{tools}");
 
         // Searching is case-insensitive here too; the report and the slow tool work.
         let page = app.ok(ALICE, "posts_list", json!({ "search": "rust", "order_by": ["-views"], "limit": 5 })).await;
