@@ -23,7 +23,7 @@ const REQUEST_HEADERS: [&str; 8] = [
 ];
 
 /// What the protected-resource metadata endpoint allows (it needs no credentials).
-pub(crate) const ALLOW_HEADERS_PUBLIC: &str = "accept, mcp-protocol-version";
+const ALLOW_HEADERS_PUBLIC: &str = "accept, mcp-protocol-version";
 
 /// The MCP response headers a browser client must be able to read.
 const EXPOSE: &str = "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate";
@@ -59,6 +59,18 @@ pub(crate) fn preflight(method: &Method, headers: &HeaderMap) -> Option<Response
     h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
     h.append(VARY, HeaderValue::from_static("Origin, Access-Control-Request-Method, Access-Control-Request-Headers"));
     Some(r)
+}
+
+/// A preflight of the protected-resource metadata (public, read-only, no credentials):
+/// `204` allowing `GET`/`HEAD`; the caller adds `Access-Control-Allow-Origin: *`.
+pub(crate) fn metadata_preflight() -> Response<Body> {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    let h = r.headers_mut();
+    h.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD"));
+    h.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS_PUBLIC));
+    h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    r
 }
 
 /// Let the (allowed) `origin` read `r` and its MCP headers.

@@ -154,13 +154,7 @@ pub(crate) fn protected_resource_metadata(inner: &Inner, req: Request<Body>) -> 
     };
     let (parts, _) = req.into_parts();
     let mut r = if parts.method == Method::OPTIONS {
-        let mut r = Response::new(Body::empty());
-        *r.status_mut() = StatusCode::NO_CONTENT;
-        let h = r.headers_mut();
-        h.insert("access-control-allow-methods", HeaderValue::from_static("GET, HEAD"));
-        h.insert("access-control-allow-headers", HeaderValue::from_static(crate::cors::ALLOW_HEADERS_PUBLIC));
-        h.insert("access-control-max-age", HeaderValue::from_static("600"));
-        r
+        crate::cors::metadata_preflight()
     } else if parts.method != Method::GET && parts.method != Method::HEAD {
         method_not_allowed("GET")
     } else {
