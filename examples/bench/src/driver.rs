@@ -49,6 +49,9 @@ pub struct Client {
     authority: HeaderValue,
     /// The `Mcp-Session-Id` of this worker's legacy session.
     pub session: Option<String>,
+    /// What a workload keeps per connection (an access token, the refresh token a chain
+    /// is at).
+    pub state: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -70,14 +73,19 @@ impl Client {
             let _ = conn.await;
         });
         let authority = HeaderValue::from_str(&addr.to_string()).map_err(|e| e.to_string())?;
-        Ok(Client { transport: Transport::Http(sender), authority, session: None })
+        Ok(Client { transport: Transport::Http(sender), authority, session: None, state: None })
     }
 
     /// A client calling `app` directly in the caller's task: the same requests and
     /// checks, without sockets, hyper or a second thread, so a profiler (`valgrind
     /// --tool=callgrind`, `perf`) sees only the app's work.
     pub fn in_process(app: axum::Router) -> Client {
-        Client { transport: Transport::InProcess(app), authority: HeaderValue::from_static("127.0.0.1"), session: None }
+        Client {
+            transport: Transport::InProcess(app),
+            authority: HeaderValue::from_static("127.0.0.1"),
+            session: None,
+            state: None,
+        }
     }
 
     /// Send one request and read the whole answer.
@@ -127,6 +135,20 @@ pub trait Workload: Send + Sync + 'static {
     fn setup<'a>(&'a self, client: &'a mut Client) -> BoxFuture<'a, Result<(), String>> {
         let _ = client;
         Box::pin(async { Ok(()) })
+    }
+
+    /// Whether each measurement needs [`Workload::prepare`] first. Default: no.
+    fn prepares(&self) -> bool {
+        false
+    }
+
+    /// Make ready for about `wanted` operations, outside any measurement, over `clients`
+    /// (fresh connections to the server under test): for example mint that many
+    /// single-use authorization codes. Returns how many operations can run; the
+    /// measurement stops there. Default: no limit.
+    fn prepare(&self, clients: Vec<Client>, wanted: u64) -> BoxFuture<'_, Result<u64, String>> {
+        let _ = (clients, wanted);
+        Box::pin(async { Ok(u64::MAX) })
     }
 
     /// One measured operation; `Err` when the answer is not what it must be.

@@ -17,7 +17,8 @@
 //! flight over keep-alive HTTP/1.1 connections, one per worker, for `--duration` seconds
 //! (or `--requests` requests) after a warm-up. Every answer is checked: HTTP 200, no
 //! JSON-RPC error, no `isError`, the expected content (the echoed text, 20 sorted rows
-//! matching the filter, the requested row). Before measuring, ours and the limit are sent
+//! matching the filter, the requested row; a token response with a JWT access token and
+//! a new refresh token). Before measuring, ours and the limit are sent
 //! the same request and must answer the same result, so the limit really does the same
 //! work. After a warm-up, the sides take turns in `--rounds` slices, so that a change of
 //! the machine's background load hits them alike; `echo_modern` has a third side, `core`
@@ -28,11 +29,21 @@
 //! |---|---|---|
 //! | `echo_modern` | `tools/call` of `echo`, stateless 2026-07-28 (headers and `_meta`) | a bare handler parsing the same body, answering the same JSON |
 //! | `echo_legacy` | the same in a 2025-11-25 session (`Mcp-Session-Id`) | the same bare handler |
+//! | `echo_jwt` | `echo` (2026-07-28) with an access token of our authorization server, checked in-process (side `jwt`) | the same call with a static bearer token on the same server (side `static`) |
 //! | `tools_list_200` | `tools/list`, 200 tools on one precomputed page | a handler answering the same page bytes |
 //! | `model_list` | `posts_list`: 20 rows, filter + order, 10,000-row SQLite table | the hand-written Diesel query, same pool and executor |
 //! | `model_get` | `posts_get` by id | the hand-written Diesel query |
 //! | `initialize_legacy` | `initialize` + `notifications/initialized`, a new session each | - |
 //! | `idle_legacy` | RSS per idle session; RSS after eviction; a second wave | - |
+//! | `token_code_exchange` | `POST /token`, `authorization_code` grant, at our authorization server | a bare handler: spend the code, verify PKCE S256, sign the same ES256 JWT (jsonwebtoken, p256), keep a refresh record |
+//! | `token_refresh` | `POST /token`, `refresh_token` grant with rotation, a chain per connection | the same bare handler |
+//!
+//! The token scenarios get their codes as a client does, over HTTP and without a browser
+//! or a back door ([`oauth`]): the bench app signs its user in from its own session
+//! cookie, the first authorization approves the consent form, and every later `GET
+//! /authorize` answers with a code. Codes are single-use and live 60 s, so a batch is
+//! minted before each slice of the measurement ([`driver::Workload::prepare`], not
+//! measured) and the slice stops when the batch is used up.
 //!
 //! Per scenario it prints requests/s, p50/p99 latency, errors, RSS before and after, the
 //! process's CPU time per request (driver included; hardly affected by other processes)
@@ -42,10 +53,13 @@
 //! rss_per_session_bytes idle_legacy 1806
 //! ratio echo_modern 0.93
 //! ratio echo_legacy 0.81
+//! ratio echo_jwt 0.97
 //! ratio tools_list_200 0.97
 //! ratio model_list 0.95
 //! ratio model_get 0.90
 //! handshakes_per_s initialize_legacy 2388
+//! ratio token_code_exchange 0.80
+//! ratio token_refresh 0.80
 //! ```
 //!
 //! The process exits with 1 when any answer failed its check (a wrong answer is a bug,
@@ -69,6 +83,7 @@
 //! ```
 
 pub mod driver;
+pub mod oauth;
 pub mod scenarios;
 pub mod servers;
 pub mod stats;

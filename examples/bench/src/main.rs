@@ -29,8 +29,10 @@ OPTIONS:
     --list                   Print the scenarios and exit
     --profile SCENARIO:SIDE  Profiling mode: no measurement, no sockets; run --requests
                              operations (default 10,000, after 100 unmeasured ones) of
-                             one side (ours, limit, or core for echo_modern) calling the
-                             app in-process, one after the other, for valgrind or perf
+                             one side (ours, limit, core for echo_modern, jwt or static
+                             for echo_jwt) calling the app in-process, one after the
+                             other, for valgrind or perf (token_code_exchange mints its
+                             codes first, which a profiler counts too)
     -h, --help               Print this help
 
 OUTPUT:

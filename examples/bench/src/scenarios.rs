@@ -14,9 +14,10 @@ use serde_json::value::RawValue;
 use tokio::runtime::Runtime;
 
 use crate::driver::{self, Client, Load, RunStats, Workload};
+use crate::oauth::{self, CodeExchange, Issuer, LimitTokens, RefreshChain};
 use crate::servers::{self, LimitState};
 use crate::stats::rss_bytes;
-use crate::workload::{Check, Era, Handshake, Rpc, handshake};
+use crate::workload::{Check, Credential, Era, Handshake, Rpc, handshake};
 use mcp_diesel::SqlitePool;
 
 /// One scenario of the benchmark.
@@ -26,6 +27,9 @@ pub enum Scenario {
     EchoModern,
     /// `tools/call` of `echo` in a 2025-11-25 session, against the same bare handler.
     EchoLegacy,
+    /// `tools/call` of `echo`, stateless, with an access token of our authorization server
+    /// (validated in-process) against the same call with a static bearer token.
+    EchoJwt,
     /// `tools/list` of 200 tools on one page, against a handler answering the same bytes.
     ToolsList,
     /// `posts_list` (20 rows, filter + order, 10,000-row SQLite table) against the
@@ -38,20 +42,29 @@ pub enum Scenario {
     Initialize,
     /// Resident memory per idle legacy session, and what returns after eviction.
     IdleLegacy,
+    /// The `authorization_code` grant at our token endpoint against a bare handler
+    /// verifying PKCE, signing the same ES256 JWT and keeping a refresh record.
+    TokenCodeExchange,
+    /// The `refresh_token` grant with rotation (a chain per connection) against the same
+    /// bare handler.
+    TokenRefresh,
 }
 
 impl Scenario {
     /// Every scenario, in the order they run: `idle_legacy` first, on a heap that no
     /// other scenario has grown (memory they freed would be reused by its sessions and
     /// hide their cost).
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::IdleLegacy,
         Scenario::EchoModern,
         Scenario::EchoLegacy,
+        Scenario::EchoJwt,
         Scenario::ToolsList,
         Scenario::ModelList,
         Scenario::ModelGet,
         Scenario::Initialize,
+        Scenario::TokenCodeExchange,
+        Scenario::TokenRefresh,
     ];
 
     /// The name used on the command line and in the report.
@@ -59,6 +72,9 @@ impl Scenario {
         match self {
             Scenario::EchoModern => "echo_modern",
             Scenario::EchoLegacy => "echo_legacy",
+            Scenario::EchoJwt => "echo_jwt",
+            Scenario::TokenCodeExchange => "token_code_exchange",
+            Scenario::TokenRefresh => "token_refresh",
             Scenario::ToolsList => "tools_list_200",
             Scenario::ModelList => "model_list",
             Scenario::ModelGet => "model_get",
@@ -72,6 +88,11 @@ impl Scenario {
         match self {
             Scenario::EchoModern => "tools/call `echo`, stateless 2026-07-28 vs a bare axum handler",
             Scenario::EchoLegacy => "tools/call `echo` in a 2025-11-25 session vs the same bare handler",
+            Scenario::EchoJwt => "tools/call `echo` with our authorization server's JWT vs with a static bearer token",
+            Scenario::TokenCodeExchange => {
+                "authorization_code grant at /token vs a bare handler (PKCE, ES256, refresh record)"
+            }
+            Scenario::TokenRefresh => "refresh_token grant with rotation at /token vs the same bare handler",
             Scenario::ToolsList => "tools/list of 200 tools (one page) vs a handler answering the same bytes",
             Scenario::ModelList => "posts_list, 20 of 10,000 SQLite rows, filter + order, vs hand-written Diesel",
             Scenario::ModelGet => "posts_get by id vs hand-written Diesel",
@@ -193,50 +214,83 @@ impl Env {
     /// Start every app, warm each up, then measure them in alternating slices
     /// (`--rounds`), so that a change of the machine's background load hits every side
     /// alike.
-    fn measure(&self, sides: Vec<(&'static str, Router, Arc<dyn Workload>)>) -> Result<Vec<Side>, String> {
+    fn measure(&self, sides: Vec<MeasuredSide>) -> Result<Vec<Side>, String> {
         let mut running = Vec::new();
         for (label, app, workload) in sides {
             running.push((label, self.server.block_on(servers::start(app))?, workload));
         }
         let rounds = self.opts.rounds.max(1);
         let mut out: Vec<Side> = Vec::new();
+        // Per side, the highest rate seen: how much a workload that prepares (mints single-use
+        // codes) must prepare for the next slice.
+        let mut rates: Vec<f64> = Vec::new();
         for (label, srv, workload) in &running {
             let mut stats = RunStats::default();
+            let mut rate = 0.0;
             if !self.load.warmup.is_zero() {
+                // A first guess; the warm-up stops early if it uses everything up.
+                let guess = (self.load.warmup.as_secs_f64() * 5_000.0) as u64;
+                let budget = self.prepare(srv.addr, workload, guess.clamp(self.load.concurrency as u64 * 4, 20_000))?;
                 let warm = Load {
                     warmup: Duration::ZERO,
                     duration: self.load.warmup,
-                    max_requests: None,
+                    max_requests: budget,
                     record: false,
                     ..self.load
                 };
                 let w = self.client.block_on(driver::run(srv.addr, workload.clone(), warm));
+                rate = w.rate();
                 stats.errors += w.errors;
                 stats.error_samples.extend(w.error_samples.into_iter().map(|e| format!("warm-up: {e}")));
             }
             out.push(Side { label, stats, rss_before: None, rss_after: None });
+            rates.push(rate);
         }
         for round in 0..rounds {
-            for ((_, srv, workload), side) in running.iter().zip(out.iter_mut()) {
-                let max_requests = self
+            for (((_, srv, workload), side), rate) in running.iter().zip(out.iter_mut()).zip(rates.iter_mut()) {
+                let mut max_requests = self
                     .load
                     .max_requests
                     .map(|n| n / u64::from(rounds) + u64::from(u64::from(round) < n % u64::from(rounds)));
                 if max_requests == Some(0) {
                     continue;
                 }
-                let slice =
-                    Load { warmup: Duration::ZERO, duration: self.load.duration / rounds, max_requests, ..self.load };
+                let duration = self.load.duration / rounds;
+                if workload.prepares() {
+                    // Enough for the slice at the best rate seen so far, and a margin.
+                    let wanted = (*rate * duration.as_secs_f64() * 1.3) as u64 + 4 * self.load.concurrency as u64;
+                    let wanted = max_requests.map_or(wanted, |m| m.min(wanted));
+                    max_requests = self.prepare(srv.addr, workload, wanted)?;
+                }
+                let slice = Load { warmup: Duration::ZERO, duration, max_requests, ..self.load };
                 if side.rss_before.is_none() {
                     side.rss_before = rss_bytes();
                 }
                 let stats = self.client.block_on(driver::run(srv.addr, workload.clone(), slice));
+                *rate = rate.max(stats.rate());
                 side.stats.merge(stats);
                 side.rss_after = rss_bytes();
             }
         }
         drop(running);
         Ok(out)
+    }
+
+    /// Let `workload` prepare about `wanted` operations on the server at `addr` (over
+    /// fresh connections, outside any measurement): the request bound of the next run, or
+    /// `None` for a workload that needs no preparing.
+    fn prepare(&self, addr: SocketAddr, workload: &Arc<dyn Workload>, wanted: u64) -> Result<Option<u64>, String> {
+        if !workload.prepares() {
+            return Ok(None);
+        }
+        let connections = self.load.concurrency.clamp(1, 16);
+        self.client.block_on(async {
+            let mut clients = Vec::with_capacity(connections);
+            for _ in 0..connections {
+                clients.push(Client::connect(addr).await?);
+            }
+            workload.prepare(clients, wanted.max(1)).await.map(Some).map_err(|e| format!("preparing: {e}"))
+        })
     }
 
     /// Start `app`, run `f` on the driver's runtime with its address, stop it.
@@ -275,6 +329,8 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&Outcome)) -> Result<Vec<Out
         let outcome = match s {
             Scenario::EchoModern => echo(&env, Era::Modern)?,
             Scenario::EchoLegacy => echo(&env, Era::Legacy)?,
+            Scenario::EchoJwt => pair(&env, s, sides(s, &Fixture::None)?)?,
+            Scenario::TokenCodeExchange | Scenario::TokenRefresh => token(&env, s)?,
             Scenario::ToolsList => tools_list(&env)?,
             Scenario::ModelList => model(&env, Scenario::ModelList)?,
             Scenario::ModelGet => model(&env, Scenario::ModelGet)?,
@@ -338,12 +394,18 @@ fn pair(env: &Env, scenario: Scenario, sides: Vec<SideSpec>) -> Result<Outcome, 
         .map(|s| Ok((s.label, (s.app)()?, Arc::new(s.rpc()) as Arc<dyn Workload>)))
         .collect::<Result<Vec<_>, String>>()?;
     let sides = env.measure(sides)?;
+    Ok(compared(scenario, sides))
+}
+
+/// The outcome of two or more measured sides: the first's rate over the second's.
+fn compared(scenario: Scenario, sides: Vec<Side>) -> Outcome {
     let (o, l) = (&sides[0].stats, &sides[1].stats);
+    let (ol, ll) = (sides[0].label, sides[1].label);
     let ratio = if l.rate() > 0.0 { o.rate() / l.rate() } else { 0.0 };
     let mut notes = Vec::new();
     if let (Some(a), Some(b)) = (o.cpu_per_op(), l.cpu_per_op()) {
         notes.push(format!(
-            "CPU per request (whole process, driver included): ours {a:.0} µs, limit {b:.0} µs; limit/ours {:.2}",
+            "CPU per request (whole process, driver included): {ol} {a:.0} µs, {ll} {b:.0} µs; {ll}/{ol} {:.2}",
             b / a
         ));
     }
@@ -354,11 +416,16 @@ fn pair(env: &Env, scenario: Scenario, sides: Vec<SideSpec>) -> Result<Outcome, 
             if l.rate() > 0.0 { core.stats.rate() / l.rate() } else { 0.0 }
         ));
     }
-    Ok(Outcome { scenario, sides, key: ("ratio", ratio), notes })
+    Outcome { scenario, sides, key: ("ratio", ratio), notes }
 }
 
 fn echo_rpc(era: Era, path: &'static str, handshake: bool) -> Rpc {
+    echo_rpc_as(era, path, handshake, Credential::None)
+}
+
+fn echo_rpc_as(era: Era, path: &'static str, handshake: bool, credential: Credential) -> Rpc {
     Rpc {
+        credential,
         path,
         era,
         handshake,
@@ -430,6 +497,20 @@ fn sides(scenario: Scenario, fixture: &Fixture) -> Result<Vec<SideSpec>, String>
             }
             sides
         }
+        (Scenario::EchoJwt, _) => vec![
+            // One server accepting both (its own JWTs first, then the static token): the
+            // difference is the token's check alone.
+            SideSpec::new(
+                "jwt",
+                || servers::echo_auth_router(oauth::auth_server()?),
+                || echo_rpc_as(Era::Modern, "/mcp", false, Credential::Issued),
+            ),
+            SideSpec::new(
+                "static",
+                || servers::echo_auth_router(oauth::auth_server()?),
+                || echo_rpc_as(Era::Modern, "/mcp", false, Credential::Static(oauth::STATIC_TOKEN)),
+            ),
+        ],
         (Scenario::ToolsList, Fixture::Page(page)) => {
             let (a, b, c) = (page.clone(), page.clone(), page.clone());
             vec![
@@ -492,6 +573,7 @@ fn list_rpc(check: Check) -> Rpc {
         name: None,
         params: Box::new(|_| String::new()),
         check,
+        credential: Credential::None,
     }
 }
 
@@ -537,6 +619,7 @@ fn tools_list(env: &Env) -> Result<Outcome, String> {
 fn model_rpc(scenario: Scenario, path: &'static str) -> Rpc {
     if scenario == Scenario::ModelList {
         Rpc {
+            credential: Credential::None,
             path,
             era: Era::Modern,
             handshake: false,
@@ -568,6 +651,7 @@ fn model_rpc(scenario: Scenario, path: &'static str) -> Rpc {
         }
     } else {
         Rpc {
+            credential: Credential::None,
             path,
             era: Era::Modern,
             handshake: false,
@@ -617,6 +701,77 @@ fn initialize(env: &Env) -> Result<Outcome, String> {
         ));
     }
     Ok(Outcome { scenario: Scenario::Initialize, sides: vec![side], key: ("handshakes_per_s", rate), notes })
+}
+
+/// A side as [`Env::measure`] takes it: its label, its app, its workload.
+type MeasuredSide = (&'static str, Router, Arc<dyn Workload>);
+
+/// The sides of a token scenario with their workloads: ours (our authorization server,
+/// mounted beside the echo endpoint) and the limit.
+fn token_sides(scenario: Scenario, limit: &Arc<LimitTokens>) -> Result<Vec<MeasuredSide>, String> {
+    let workload = |issuer: Issuer| -> Arc<dyn Workload> {
+        if scenario == Scenario::TokenCodeExchange {
+            Arc::new(CodeExchange::new(issuer))
+        } else {
+            Arc::new(RefreshChain::new(issuer))
+        }
+    };
+    Ok(vec![
+        ("ours", servers::echo_auth_router(oauth::auth_server()?)?, workload(Issuer::Ours)),
+        ("limit", oauth::token_limit_router(limit.clone()), workload(Issuer::Limit(limit.clone()))),
+    ])
+}
+
+/// One code exchange (and, for `token_refresh`, one refresh) at a fresh server; then the
+/// code again, which must be refused. Returns the last token response.
+async fn token_probe(c: &mut Client, scenario: Scenario, minted: oauth::Minted) -> Result<oauth::Tokens, String> {
+    let mut t = oauth::exchange(c, &minted).await?;
+    if scenario == Scenario::TokenRefresh {
+        t = oauth::refresh(c, &t.refresh_token).await?;
+    }
+    if oauth::exchange(c, &minted).await.is_ok() {
+        return Err("a code was redeemed twice".into());
+    }
+    Ok(t)
+}
+
+fn token(env: &Env, scenario: Scenario) -> Result<Outcome, String> {
+    let name = scenario.name();
+    let limit = Arc::new(LimitTokens::new()?);
+    // Before measuring: ours' access token opens its MCP endpoint, the limit's verifies
+    // with the limit's key, and both answers carry the same fields and claims.
+    let ours = env
+        .with_server(servers::echo_auth_router(oauth::auth_server()?)?, async move |addr| {
+            let mut c = Client::connect(addr).await?;
+            let minted = oauth::authorize(&mut c).await?;
+            let t = token_probe(&mut c, scenario, minted).await?;
+            c.state = Some(t.access_token.clone());
+            echo_rpc_as(Era::Modern, "/mcp", false, Credential::Issued)
+                .call(&mut c, 1)
+                .await
+                .map_err(|e| format!("an MCP call with the issued access token: {e}"))?;
+            Ok(t)
+        })
+        .map_err(|e| format!("{name}: ours: {e}"))?;
+    let l = limit.clone();
+    let theirs = env
+        .with_server(oauth::token_limit_router(limit.clone()), async move |addr| {
+            let mut c = Client::connect(addr).await?;
+            let minted = l.mint(1)?.remove(0);
+            let t = token_probe(&mut c, scenario, minted).await?;
+            l.verify(&t.access_token)?;
+            Ok(t)
+        })
+        .map_err(|e| format!("{name}: limit: {e}"))?;
+    oauth::same_tokens(&ours, &theirs).map_err(|e| format!("{name}: {e}"))?;
+    let mut o = compared(scenario, env.measure(token_sides(scenario, &limit)?)?);
+    o.notes.push(if scenario == Scenario::TokenCodeExchange {
+        "codes minted over HTTP before each slice (GET /authorize as a signed-in user who consented), not measured"
+            .to_owned()
+    } else {
+        "one refresh-token chain per connection, started by a code exchange; every answer rotates".to_owned()
+    });
+    Ok(o)
 }
 
 fn mib(b: u64) -> String {
@@ -795,6 +950,13 @@ pub fn profile(scenario: Scenario, side: &str, requests: u64, warmup: u64) -> Re
     let mut db = None;
     let (app, workload): (Router, Arc<dyn Workload>) = if scenario == Scenario::Initialize && side == "ours" {
         (servers::echo_router(SessionLimits::default())?, Arc::new(Handshake { path: "/mcp" }))
+    } else if matches!(scenario, Scenario::TokenCodeExchange | Scenario::TokenRefresh) {
+        let limit = Arc::new(LimitTokens::new()?);
+        token_sides(scenario, &limit)?
+            .into_iter()
+            .find(|(label, ..)| *label == side)
+            .map(|(_, app, workload)| (app, workload))
+            .ok_or_else(|| format!("{} has no side `{side}`", scenario.name()))?
     } else {
         let fixture = match scenario {
             Scenario::ToolsList => {
@@ -817,11 +979,20 @@ pub fn profile(scenario: Scenario, side: &str, requests: u64, warmup: u64) -> Re
         ((chosen.app)()?, Arc::new(chosen.rpc()))
     };
     let out = rt.block_on(async move {
-        let mut client = Client::in_process(app);
+        let mut client = Client::in_process(app.clone());
         workload.setup(&mut client).await?;
+        // Single-use codes: minted before each loop (a profiler counts this too).
+        let prepare = async |n: u64| -> Result<(), String> {
+            if workload.prepares() && workload.prepare(vec![Client::in_process(app.clone())], n).await? < n {
+                return Err(format!("could not prepare {n} operations"));
+            }
+            Ok(())
+        };
+        prepare(warmup).await?;
         for n in 0..warmup {
             workload.step(&mut client, driver::WARMUP_IDS + n).await.map_err(|e| format!("warm-up: {e}"))?;
         }
+        prepare(requests).await?;
         let t = Instant::now();
         for n in 0..requests {
             workload.step(&mut client, n).await?;

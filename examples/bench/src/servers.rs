@@ -14,6 +14,8 @@ use axum::routing::post;
 use base64::Engine as _;
 use diesel::prelude::*;
 use http::{HeaderValue, StatusCode};
+use mcp_axum::auth::server::AuthServer;
+use mcp_axum::auth::{Auth, BearerTokens};
 use mcp_axum::{McpRouter, SessionLimits};
 use mcp_core::prelude::*;
 use mcp_core::schemars::JsonSchema;
@@ -71,6 +73,15 @@ impl Echo {
 pub fn echo_router(limits: SessionLimits) -> Result<Router, String> {
     let server = Server::builder().info(server_info!()).toolset(Echo).build().map_err(|e| e.to_string())?;
     Ok(McpRouter::new(server).session_limits(limits).into_router())
+}
+
+/// Our echo server behind authentication: the access tokens of `auth_server` (mounted
+/// beside it, validated in-process) and the static bearer token
+/// [`oauth::STATIC_TOKEN`](crate::oauth::STATIC_TOKEN), both as the bench user.
+pub fn echo_auth_router(auth_server: AuthServer) -> Result<Router, String> {
+    let server = Server::builder().info(server_info!()).toolset(Echo).build().map_err(|e| e.to_string())?;
+    let tokens = BearerTokens::new().token(crate::oauth::STATIC_TOKEN, Principal::new("alice"));
+    Ok(McpRouter::new(server).auth(Auth::new().authenticator(tokens)).auth_server(auth_server).into_router())
 }
 
 fn json_response(body: Vec<u8>) -> Response {

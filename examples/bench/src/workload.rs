@@ -111,6 +111,20 @@ pub struct Rpc {
     pub params: ParamsFn,
     /// The check of its answer.
     pub check: Check,
+    /// How the requests authenticate.
+    pub credential: Credential,
+}
+
+/// The `Authorization` of an [`Rpc`]'s requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// None.
+    None,
+    /// This static bearer token.
+    Static(&'static str),
+    /// An access token the server's own authorization server issued to this connection
+    /// (the whole flow runs in `setup`; see [`crate::oauth`]).
+    Issued,
 }
 
 impl std::fmt::Debug for Rpc {
@@ -163,6 +177,13 @@ impl Rpc {
                 }
             }
         }
+        match self.credential {
+            Credential::None => {}
+            Credential::Static(token) => h.push(crate::oauth::bearer(token)?),
+            Credential::Issued => {
+                h.push(crate::oauth::bearer(client.state.as_deref().ok_or("no access token: setup did not run")?)?)
+            }
+        }
         Ok(h)
     }
 
@@ -184,6 +205,9 @@ impl Rpc {
 impl Workload for Rpc {
     fn setup<'a>(&'a self, client: &'a mut Client) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
+            if self.credential == Credential::Issued {
+                client.state = Some(crate::oauth::access_token(client).await.map_err(|e| format!("sign-in: {e}"))?);
+            }
             if self.handshake {
                 client.session = Some(handshake(client, self.path).await?);
             }

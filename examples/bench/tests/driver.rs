@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::post;
-use mcp_bench::driver::{self, Load};
+use mcp_bench::driver::{self, Load, Workload as _};
+use mcp_bench::oauth::{self, CodeExchange, Issuer, LimitTokens, RefreshChain};
 use mcp_bench::scenarios::{self, Options, Scenario};
 use mcp_bench::servers;
-use mcp_bench::workload::{Check, Era, Rpc};
+use mcp_bench::workload::{Check, Credential, Era, Rpc};
 use serde_json::Value;
 
 fn small(scenarios: Vec<Scenario>) -> Options {
@@ -55,6 +56,8 @@ fn every_scenario_runs_clean_and_counts_exactly() {
                 let labels: Vec<&str> = o.sides.iter().map(|s| s.label).collect();
                 if o.scenario == Scenario::EchoModern {
                     assert_eq!(labels, ["ours", "limit", "core"]);
+                } else if o.scenario == Scenario::EchoJwt {
+                    assert_eq!(labels, ["jwt", "static"]);
                 } else {
                     assert_eq!(labels, ["ours", "limit"]);
                 }
@@ -73,9 +76,12 @@ fn every_scenario_runs_clean_and_counts_exactly() {
 
 #[test]
 fn profiling_mode_runs_every_side_in_process() {
-    let sides: [(Scenario, &[&str]); 6] = [
+    let sides: [(Scenario, &[&str]); 9] = [
         (Scenario::EchoModern, &["ours", "limit", "core"]),
         (Scenario::EchoLegacy, &["ours", "limit"]),
+        (Scenario::EchoJwt, &["jwt", "static"]),
+        (Scenario::TokenCodeExchange, &["ours", "limit"]),
+        (Scenario::TokenRefresh, &["ours", "limit"]),
         (Scenario::ToolsList, &["ours", "limit"]),
         (Scenario::ModelList, &["ours", "limit"]),
         (Scenario::ModelGet, &["ours", "limit"]),
@@ -95,6 +101,11 @@ fn profiling_mode_runs_every_side_in_process() {
 
 /// Serve `app` on 127.0.0.1 and drive 20 echo calls against it.
 fn drive_echo(app: Router) -> driver::RunStats {
+    drive_echo_as(app, Credential::None)
+}
+
+/// The same, authenticated with `credential`.
+fn drive_echo_as(app: Router, credential: Credential) -> driver::RunStats {
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     rt.block_on(async {
         let running = servers::start(app).await.expect("a server");
@@ -112,6 +123,7 @@ fn drive_echo(app: Router) -> driver::RunStats {
                     Err(format!("wrong echo {r}"))
                 }
             })),
+            credential,
         };
         let load = Load {
             concurrency: 2,
@@ -187,4 +199,110 @@ fn a_server_that_is_gone_is_an_error_not_a_hang() {
     assert_eq!(stats.ok, 0);
     assert_eq!(stats.errors, 3);
     assert!(stats.error_samples[0].starts_with("connect to 127.0.0.1:"), "{:?}", stats.error_samples);
+}
+
+/// Serve `app` and run 10 operations of `workload`, after `prepare` when it asks for it.
+fn drive(app: Router, workload: Arc<dyn driver::Workload>) -> driver::RunStats {
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    rt.block_on(async {
+        let running = servers::start(app).await.expect("a server");
+        let mut max = 10;
+        if workload.prepares() {
+            let c = driver::Client::connect(running.addr).await.expect("a connection");
+            max = workload.prepare(vec![c], 10).await.expect("prepared").min(10);
+        }
+        let load = Load {
+            concurrency: 2,
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(60),
+            max_requests: Some(max),
+            record: true,
+        };
+        driver::run(running.addr, workload, load).await
+    })
+}
+
+#[test]
+fn the_token_flows_pass_and_the_jwt_opens_the_endpoint() {
+    for workload in [
+        Arc::new(CodeExchange::new(Issuer::Ours)) as Arc<dyn driver::Workload>,
+        Arc::new(RefreshChain::new(Issuer::Ours)),
+    ] {
+        let app = servers::echo_auth_router(oauth::auth_server().expect("an AS")).expect("a router");
+        let stats = drive(app, workload);
+        assert_eq!((stats.ok, stats.errors), (10, 0), "{:?}", stats.error_samples);
+    }
+    let app = servers::echo_auth_router(oauth::auth_server().expect("an AS")).expect("a router");
+    let stats = drive_echo_as(app, Credential::Issued);
+    assert_eq!((stats.ok, stats.errors), (20, 0), "{:?}", stats.error_samples);
+}
+
+#[test]
+fn a_server_without_the_authorization_server_fails_the_jwt_calls() {
+    // No `/authorize` to get a token from: every connection's setup fails.
+    let stats = drive_echo_as(servers::echo_router(Default::default()).expect("a router"), Credential::Issued);
+    assert_eq!(stats.ok, 0);
+    assert!(stats.errors > 0);
+    assert!(stats.error_samples[0].starts_with("setup: sign-in: authorization: HTTP 404"), "{:?}", stats.error_samples);
+    // A static token the server does not know: 401.
+    let app = servers::echo_auth_router(oauth::auth_server().expect("an AS")).expect("a router");
+    let stats = drive_echo_as(app, Credential::Static("not-the-token"));
+    assert_eq!((stats.ok, stats.errors), (0, 20));
+    assert!(stats.error_samples[0].contains("401"), "{:?}", stats.error_samples);
+}
+
+/// A token endpoint answering `body` to everything.
+fn token_answering(body: &'static str) -> Router {
+    Router::new()
+        .route("/token", post(move || async move { ([(http::header::CONTENT_TYPE, "application/json")], body) }))
+}
+
+#[test]
+fn incomplete_or_unrotated_token_answers_are_errors() {
+    let limit = Arc::new(LimitTokens::new().expect("a key"));
+    let exchange = || Arc::new(CodeExchange::new(Issuer::Limit(limit.clone()))) as Arc<dyn driver::Workload>;
+    // The real limit passes.
+    let stats = drive(oauth::token_limit_router(limit.clone()), exchange());
+    assert_eq!((stats.ok, stats.errors), (10, 0), "{:?}", stats.error_samples);
+    // No refresh token; an access token that is no JWT; an error.
+    for (body, why) in [
+        (r#"{"access_token":"a.b.c","token_type":"Bearer","expires_in":3600,"scope":"echo"}"#, "not a token response"),
+        (
+            r#"{"access_token":"opaque","token_type":"Bearer","expires_in":3600,"refresh_token":"r","scope":"echo"}"#,
+            "an incomplete token response",
+        ),
+        (r#"{"error":"invalid_grant"}"#, "not a token response"),
+    ] {
+        let stats = drive(token_answering(body), exchange());
+        assert_eq!((stats.ok, stats.errors), (0, 10), "{body}");
+        assert!(stats.error_samples[0].contains(why), "{body}: {:?}", stats.error_samples);
+    }
+    // A refresh that hands back the same refresh token is no rotation.
+    let same = r#"{"access_token":"a.b.c","token_type":"Bearer","expires_in":3600,"refresh_token":"r","scope":"echo"}"#;
+    let chain = Arc::new(RefreshChain::new(Issuer::Limit(limit.clone())));
+    let stats = drive(token_answering(same), chain);
+    assert!(stats.errors > 0);
+    assert!(stats.error_samples.iter().any(|e| e.contains("not rotated")), "{:?}", stats.error_samples);
+}
+
+#[test]
+fn a_spent_batch_of_codes_is_an_error_not_a_hang() {
+    let limit = Arc::new(LimitTokens::new().expect("a key"));
+    let workload = Arc::new(CodeExchange::new(Issuer::Limit(limit.clone())));
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    let stats = rt.block_on(async {
+        let running = servers::start(oauth::token_limit_router(limit)).await.expect("a server");
+        let c = driver::Client::connect(running.addr).await.expect("a connection");
+        assert_eq!(workload.prepare(vec![c], 3).await, Ok(3));
+        let load = Load {
+            concurrency: 1,
+            warmup: Duration::ZERO,
+            duration: Duration::from_millis(500),
+            max_requests: Some(5),
+            record: false,
+        };
+        driver::run(running.addr, workload, load).await
+    });
+    assert_eq!((stats.ok, stats.errors), (3, 2));
+    assert!(stats.error_samples[0].starts_with("no authorization code left"), "{:?}", stats.error_samples);
 }

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
 use super::store::{AuthStore, SigningKey, StoreError};
+use super::verified::{self, VerifiedTokens};
 use super::{Clock, rules};
 use crate::auth::{Authenticator, Verdict};
 
@@ -135,6 +136,12 @@ impl Keys {
         self.reload().await
     }
 
+    /// Whether the key `kid` is loaded (active, or retired with tokens that may be live),
+    /// without reloading.
+    async fn is_loaded(&self, kid: &str) -> bool {
+        self.loaded.read().await.0.iter().any(|k| k.record.kid == kid)
+    }
+
     /// The verification key of `kid`; reloads (at most every 10 s) for a key another
     /// replica created.
     async fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
@@ -155,14 +162,34 @@ impl Keys {
 
 /// The in-process authenticator of this server's JWT access tokens: ES256 with one of its
 /// keys, `iss` = the issuer, `aud` = the MCP resource, `exp`. Tokens of other issuers pass.
+/// Tokens it accepted are remembered ([`VerifiedTokens`]) until they expire or their key
+/// is dropped, so a repeated token costs a digest and a lookup, not a signature check.
 pub(crate) struct OwnTokens {
     pub(crate) keys: Arc<Keys>,
     pub(crate) issuer: String,
     pub(crate) audience: String,
+    pub(crate) verified: VerifiedTokens,
 }
+
+/// The validator's leeway on `exp`, in seconds.
+const LEEWAY: u64 = 5;
 
 impl OwnTokens {
     async fn check(&self, token: &str) -> Verdict {
+        let key = verified::digest(token);
+        // The validator's own clock, so a cached token expires exactly when a checked one would.
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some((principal, kid)) = self.verified.get(&key, now)
+            && self.keys.is_loaded(&kid).await
+        {
+            return Verdict::Accept(principal);
+        }
+        self.verify(token, key, now).await
+    }
+
+    /// The full check (header, issuer, key, signature, claims); an accepted token is
+    /// remembered under `key`.
+    async fn verify(&self, token: &str, key: [u8; 32], now: u64) -> Verdict {
         let Ok(header) = jsonwebtoken::decode_header(token) else { return Verdict::Pass };
         if unverified_issuer(token).as_deref() != Some(self.issuer.as_str()) {
             return Verdict::Pass;
@@ -171,16 +198,24 @@ impl OwnTokens {
             return Verdict::Reject("the access token is not signed with ES256".into());
         }
         let Some(kid) = header.kid else { return Verdict::Reject("the access token names no key (`kid`)".into()) };
-        let Some(key) = self.keys.decoding_key(&kid).await else {
+        let Some(decoding) = self.keys.decoding_key(&kid).await else {
             return Verdict::Reject(format!("the token is signed with an unknown or retired key (kid `{kid}`)"));
         };
         let mut v = Validation::new(Algorithm::ES256);
-        v.leeway = 5;
+        v.leeway = LEEWAY;
         v.set_issuer(&[&self.issuer]);
         v.set_audience(&[&self.audience]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        match jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v) {
-            Ok(data) => Verdict::Accept(crate::auth::jwt::principal_from_claims(data.claims)),
+        match jsonwebtoken::decode::<Map<String, Value>>(token, &decoding, &v) {
+            Ok(data) => {
+                // `exp` is required above; only a whole number of seconds is cached.
+                let exp = data.claims.get("exp").and_then(Value::as_u64);
+                let principal = crate::auth::jwt::principal_from_claims(data.claims);
+                if let Some(exp) = exp {
+                    self.verified.insert(key, exp.saturating_add(LEEWAY), kid, principal.clone(), now);
+                }
+                Verdict::Accept(principal)
+            }
             Err(e) => Verdict::Reject(match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the access token has expired".into(),
                 jsonwebtoken::errors::ErrorKind::InvalidAudience => {

@@ -10,6 +10,7 @@ mod revoke;
 mod rules;
 pub mod store;
 mod token;
+mod verified;
 
 use std::fmt;
 use std::sync::Arc;
@@ -426,7 +427,12 @@ impl AuthServer {
             return Err(SetupError("an AuthServer serves one MCP endpoint; build one per McpRouter".into()));
         }
         inner.metadata.get_or_init(|| metadata::document(inner));
-        Ok(Arc::new(keys::OwnTokens { keys: inner.keys.clone(), issuer: inner.issuer.clone(), audience: resource }))
+        Ok(Arc::new(keys::OwnTokens {
+            keys: inner.keys.clone(),
+            issuer: inner.issuer.clone(),
+            audience: resource,
+            verified: verified::VerifiedTokens::new(verified::CAPACITY),
+        }))
     }
 
     /// The resource server's [`Auth`](crate::auth::Auth) with this server attached: its
