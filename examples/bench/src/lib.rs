@@ -53,13 +53,13 @@
 //! rss_per_session_bytes idle_legacy 1806
 //! ratio echo_modern 0.93
 //! ratio echo_legacy 0.81
-//! ratio echo_jwt 0.97
+//! ratio echo_jwt 0.96
 //! ratio tools_list_200 0.97
 //! ratio model_list 0.95
 //! ratio model_get 0.90
 //! handshakes_per_s initialize_legacy 2388
-//! ratio token_code_exchange 0.80
-//! ratio token_refresh 0.80
+//! ratio token_code_exchange 0.90
+//! ratio token_refresh 0.94
 //! ```
 //!
 //! The process exits with 1 when any answer failed its check (a wrong answer is a bug,
