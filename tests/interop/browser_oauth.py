@@ -28,7 +28,7 @@ import tempfile
 import threading
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlencode, urlparse
@@ -116,7 +116,10 @@ def mcp(url: str, token: str, method: str, params: dict) -> dict:
     if "name" in params:
         headers["mcp-name"] = params["name"]
     status, hdrs, text = http(
-        "POST", url, body={"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}, headers=headers
+        "POST",
+        url,
+        body={"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}},
+        headers=headers,
     )
     check(status == 200, f"MCP {method}: HTTP {status}: {text}")
     if hdrs.get("content-type", "").startswith("text/event-stream"):
@@ -145,7 +148,8 @@ class Callback:
                     page = "<h1>Back at the app</h1><p>The authorization response arrived.</p>"
                 elif url.path == "/frame" and "src" in query:
                     src = html.escape(query["src"][0])
-                    page = f'<h1>A page framing the consent page</h1><iframe id="framed" src="{src}" width="600" height="400"></iframe>'
+                    frame = f'<iframe id="framed" src="{src}" width="600" height="400"></iframe>'
+                    page = f"<h1>A page framing the consent page</h1>{frame}"
                 else:
                     self.send_error(404)
                     return
@@ -262,13 +266,21 @@ def check_page_security(browser: Browser, path: str) -> None:
         directives.get("frame-ancestors") == "frame-ancestors 'none'",
         f"{path}: Content-Security-Policy without frame-ancestors 'none': {csp!r}",
     )
-    check("script-src" not in directives and directives.get("default-src") == "default-src 'none'", f"{path}: CSP {csp!r}")
-    check(headers.get("x-frame-options", "").upper() == "DENY", f"{path}: X-Frame-Options {headers.get('x-frame-options')!r}")
+    check(
+        "script-src" not in directives and directives.get("default-src") == "default-src 'none'", f"{path}: CSP {csp!r}"
+    )
+    check(
+        headers.get("x-frame-options", "").upper() == "DENY",
+        f"{path}: X-Frame-Options {headers.get('x-frame-options')!r}",
+    )
     scripts = browser.driver.find_elements(By.XPATH, "//script | //*[@*[starts-with(name(), 'on')]]")
     check(not scripts, f"{path}: the page carries script: {[s.get_attribute('outerHTML')[:80] for s in scripts]}")
     # The stylesheet (style-src 'self') applied: the page background is the stylesheet's.
     background = browser.driver.find_element(By.TAG_NAME, "body").value_of_css_property("background-color")
-    check(background in ("rgb(244, 244, 245)", "rgba(244, 244, 245, 1)"), f"{path}: the stylesheet did not apply ({background})")
+    check(
+        background in ("rgb(244, 244, 245)", "rgba(244, 244, 245, 1)"),
+        f"{path}: the stylesheet did not apply ({background})",
+    )
     violations = browser.csp_violations()
     check(not violations, f"{path}: Content-Security-Policy violations in the console: {violations}")
 
@@ -280,13 +292,11 @@ def step(name: str, browser: Browser | None = None):
         yield
     except Failed as e:
         raise Failed(f"{name}: {e}") from None
-    except (WebDriverException, AssertionError, KeyError, ValueError) as e:
+    except (WebDriverException, OSError, AssertionError, KeyError, IndexError, ValueError) as e:
         where = ""
         if browser is not None:
-            try:
+            with suppress(WebDriverException):
                 where = f"\n  at {browser.driver.current_url}\n  page text: {browser.text()[:500]!r}"
-            except WebDriverException:
-                pass
         raise Failed(f"{name}: {type(e).__name__}: {str(e).strip() or repr(e)}{where}") from None
 
 
@@ -302,17 +312,21 @@ class Flow:
         self.client_id = register(metadata, client_name, callback.redirect_uri)
         self.verifier, challenge = pkce()
         self.state = secrets.token_urlsafe(16)
-        self.url = metadata["authorization_endpoint"] + "?" + urlencode(
-            {
-                "response_type": "code",
-                "client_id": self.client_id,
-                "redirect_uri": callback.redirect_uri,
-                "state": self.state,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-                "resource": resource,
-                "scope": " ".join(SCOPES),
-            }
+        self.url = (
+            metadata["authorization_endpoint"]
+            + "?"
+            + urlencode(
+                {
+                    "response_type": "code",
+                    "client_id": self.client_id,
+                    "redirect_uri": callback.redirect_uri,
+                    "state": self.state,
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                    "resource": resource,
+                    "scope": " ".join(SCOPES),
+                }
+            )
         )
 
     def response(self, browser: Browser) -> dict[str, str]:
@@ -320,7 +334,9 @@ class Flow:
         query = self.callback.next_query()
         browser.wait.until(ec.url_contains(self.callback.redirect_uri))
         check(query.get("state") == self.state, f"state {query.get('state')!r}, sent {self.state!r}")
-        check(query.get("iss") == self.metadata["issuer"], f"iss {query.get('iss')!r}, issuer {self.metadata['issuer']!r}")
+        check(
+            query.get("iss") == self.metadata["issuer"], f"iss {query.get('iss')!r}, issuer {self.metadata['issuer']!r}"
+        )
         return query
 
 
@@ -440,8 +456,16 @@ def exchange_and_call(metadata: dict, flow: Flow, code: str, mcp_url: str, user:
         check("posts_create" in names, f"tools: {names}")
         me = mcp(mcp_url, access, "tools/call", {"name": "authors_list", "arguments": {"filter": {"name": user}}})
         my_id = me["structuredContent"]["items"][0]["id"]
-        draft = mcp(mcp_url, access, "tools/call", {"name": "posts_create", "arguments": {"title": "From the browser", "body": "Signed in with Chromium."}})
-        check(not draft.get("isError") and draft["structuredContent"]["author_id"] == my_id, f"the draft is not {user}'s: {draft}")
+        draft = mcp(
+            mcp_url,
+            access,
+            "tools/call",
+            {"name": "posts_create", "arguments": {"title": "From the browser", "body": "Signed in with Chromium."}},
+        )
+        check(
+            not draft.get("isError") and draft["structuredContent"]["author_id"] == my_id,
+            f"the draft is not {user}'s: {draft}",
+        )
         print(f"  {len(names)} tools; a draft written as {user} (author {my_id})")
 
 
@@ -451,27 +475,34 @@ def main(mcp_url: str, user: str, password: str, screenshots: Path) -> None:
     with step("authorization server metadata"):
         status, _, text = http("GET", f"{origin}/.well-known/oauth-authorization-server")
         metadata = json_of(status, text, 200, "metadata")
-        check(set(SCOPES) <= set(metadata.get("scopes_supported", [])), f"scopes_supported: {metadata.get('scopes_supported')}")
+        check(
+            set(SCOPES) <= set(metadata.get("scopes_supported", [])),
+            f"scopes_supported: {metadata.get('scopes_supported')}",
+        )
     callback = Callback()
-    with step("headless Chromium starts"):
+    with step(
+        "headless Chromium starts (Debian: apt-get install chromium chromium-driver; or set CHROMIUM, CHROMEDRIVER)"
+    ):
         browser = Browser(screenshots)
     try:
         try:
-            flow = Flow(metadata, mcp_url, callback, CLIENT_NAME)
+            with step("dynamic registration of a public client with a loopback redirect URI"):
+                flow = Flow(metadata, mcp_url, callback, CLIENT_NAME)
             code = approve(browser, flow, user, password)
             exchange_and_call(metadata, flow, code, mcp_url, user)
             # A second client: consent is remembered per client, so its consent page shows.
-            deny(browser, Flow(metadata, mcp_url, callback, CLIENT_NAME), user, password)
+            with step("dynamic registration of a second client"):
+                second = Flow(metadata, mcp_url, callback, CLIENT_NAME)
+            deny(browser, second, user, password)
         except Failed:
-            try:
+            with suppress(Failed, WebDriverException):
                 browser.screenshot("failure")
-            except (Failed, WebDriverException):
-                pass
             raise
     finally:
         browser.quit()
         callback.close()
-    print("browser OAuth: sign-in (wrong password refused), consent, callback, token and MCP call, framing refused, deny passed")
+    print("browser OAuth: sign-in (a wrong password refused), consent, callback, token, MCP call as the user,")
+    print("  framing refused, deny: passed")
 
 
 if __name__ == "__main__":
