@@ -225,15 +225,14 @@ class Browser:
         self.drain_logs()
         return [m["message"] for m in self.console if "Content Security Policy" in m["message"]]
 
-    def document_response(self, path: str) -> dict:
-        """The last document response the browser received for this path on the current host."""
+    def document_response(self) -> dict:
+        """The response the browser received for the page it shows."""
         self.drain_logs()
-        here = urlparse(self.driver.current_url).netloc
+        here = self.driver.current_url.split("#", 1)[0]
         for response in reversed(self.documents):
-            u = urlparse(response["url"])
-            if u.netloc == here and u.path == path:
+            if response["url"] == here:
                 return response
-        raise Failed(f"the browser logged no document response for {path}")
+        raise Failed(f"the browser logged no document response for {here}")
 
     def text(self) -> str:
         return self.driver.find_element(By.TAG_NAME, "body").text
@@ -258,8 +257,7 @@ class Browser:
 def check_page_security(browser: Browser, path: str) -> None:
     """What a browser can see of a page's protection: headers, no script, styles that load,
     and no Content-Security-Policy violation in the console."""
-    response = browser.document_response(path)
-    headers = {k.lower(): v for k, v in response["headers"].items()}
+    headers = {k.lower(): v for k, v in browser.document_response()["headers"].items()}
     csp = headers.get("content-security-policy", "")
     directives = {d.strip().split(" ", 1)[0]: d.strip() for d in csp.split(";") if d.strip()}
     check(
@@ -273,6 +271,10 @@ def check_page_security(browser: Browser, path: str) -> None:
         headers.get("x-frame-options", "").upper() == "DENY",
         f"{path}: X-Frame-Options {headers.get('x-frame-options')!r}",
     )
+    check(
+        headers.get("referrer-policy") == "no-referrer",
+        f"{path}: Referrer-Policy {headers.get('referrer-policy')!r}",
+    )
     scripts = browser.driver.find_elements(By.XPATH, "//script | //*[@*[starts-with(name(), 'on')]]")
     check(not scripts, f"{path}: the page carries script: {[s.get_attribute('outerHTML')[:80] for s in scripts]}")
     # The stylesheet (style-src 'self') applied: the page background is the stylesheet's.
@@ -283,6 +285,15 @@ def check_page_security(browser: Browser, path: str) -> None:
     )
     violations = browser.csp_violations()
     check(not violations, f"{path}: Content-Security-Policy violations in the console: {violations}")
+
+
+def check_browser_cookie(browser: Browser) -> None:
+    """The cookie binding the authorization to this browser is out of the page's reach."""
+    cookies = [c for c in browser.driver.get_cookies() if c["name"] in ("mcp-oauth", "__Host-mcp-oauth")]
+    check(len(cookies) == 1, f"the browser-binding cookie: {browser.driver.get_cookies()}")
+    cookie = cookies[0]
+    check(cookie.get("httpOnly") and cookie.get("sameSite") == "Lax", f"the browser-binding cookie: {cookie}")
+    check(cookie["value"] not in browser.driver.execute_script("return document.cookie"), "document.cookie shows it")
 
 
 @contextmanager
@@ -349,6 +360,7 @@ def sign_in(browser: Browser, flow: Flow, user: str, password: str, screenshots:
         host = urlparse(flow.callback.redirect_uri).netloc
         check(host in text, f"the redirect host {host} is not shown: {text!r}")
         check_page_security(browser, "/authorize")
+        check_browser_cookie(browser)
         if screenshots:
             browser.screenshot("sign-in")
     if screenshots:
@@ -358,7 +370,7 @@ def sign_in(browser: Browser, flow: Flow, user: str, password: str, screenshots:
             browser.submit("button[type=submit]")
             error = browser.driver.find_element(By.CSS_SELECTOR, "[role=alert]")
             check(error.is_displayed() and "Wrong username or password" in error.text, f"error shown: {error.text!r}")
-            check(browser.document_response("/authorize/sign-in")["status"] == 401, "a wrong password answers 401")
+            check(browser.document_response()["status"] == 401, "a wrong password answers 401")
             check_page_security(browser, "/authorize/sign-in")
             check(browser.driver.find_element(By.ID, "username").get_attribute("value") == user, "the username is kept")
             browser.screenshot("sign-in-error")
@@ -394,8 +406,7 @@ def approve(browser: Browser, flow: Flow, user: str, password: str) -> str:
     return query["code"]
 
 
-def refused_in_a_frame(browser: Browser, flow: Flow) -> None:
-    consent_url = browser.driver.current_url
+def refused_in_a_frame(browser: Browser, flow: Flow, consent_url: str) -> None:
     with step("a page framing the consent page does not get it rendered", browser):
         browser.csp_violations()  # drain what came before
         browser.console.clear()
@@ -417,15 +428,16 @@ def refused_in_a_frame(browser: Browser, flow: Flow) -> None:
             ) from None
         browser.screenshot("framed-refused")
         browser.console.clear()
-    browser.driver.get(consent_url)  # back at the page, with a fresh form
 
 
 def deny(browser: Browser, flow: Flow, user: str, password: str) -> None:
     sign_in(browser, flow, user, password, screenshots=False)
     with step("the second client's consent page", browser):
         check_consent_page(browser, user)
-    refused_in_a_frame(browser, flow)
+    consent_url = browser.driver.current_url
+    refused_in_a_frame(browser, flow, consent_url)
     with step("Deny lands on the loopback callback with error=access_denied", browser):
+        browser.driver.get(consent_url)  # back at the page, with a fresh form
         browser.wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "button[value=deny]")))
         check_consent_page(browser, user)
         browser.submit("button[value=deny]")
