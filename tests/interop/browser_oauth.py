@@ -381,9 +381,11 @@ def sign_in(browser: Browser, flow: Flow, user: str, password: str, screenshots:
         browser.wait.until(ec.url_contains("/authorize/consent"))
 
 
-def check_consent_page(browser: Browser, user: str) -> None:
+def check_consent_page(browser: Browser, flow: Flow, user: str) -> None:
     text = browser.text()
     check(f"Allow {CLIENT_NAME}" in text, f"the consent page does not name the client: {text!r}")
+    host = urlparse(flow.callback.redirect_uri).netloc
+    check(f"sent back to {host}" in text, f"the consent page does not show the redirect host {host}: {text!r}")
     check(f"Signed in as {user}" in text, f"the consent page does not say who is signed in: {text!r}")
     listed = {}
     for li in browser.driver.find_elements(By.CSS_SELECTOR, "ul.scopes li"):
@@ -396,7 +398,7 @@ def check_consent_page(browser: Browser, user: str) -> None:
 def approve(browser: Browser, flow: Flow, user: str, password: str) -> str:
     sign_in(browser, flow, user, password, screenshots=True)
     with step("the consent page lists the scopes with their descriptions", browser):
-        check_consent_page(browser, user)
+        check_consent_page(browser, flow, user)
         browser.screenshot("consent")
     with step("Allow lands on the loopback callback with code, state and iss", browser):
         browser.submit("button[value=approve]")
@@ -433,13 +435,13 @@ def refused_in_a_frame(browser: Browser, flow: Flow, consent_url: str) -> None:
 def deny(browser: Browser, flow: Flow, user: str, password: str) -> None:
     sign_in(browser, flow, user, password, screenshots=False)
     with step("the second client's consent page", browser):
-        check_consent_page(browser, user)
+        check_consent_page(browser, flow, user)
     consent_url = browser.driver.current_url
     refused_in_a_frame(browser, flow, consent_url)
     with step("Deny lands on the loopback callback with error=access_denied", browser):
         browser.driver.get(consent_url)  # back at the page, with a fresh form
         browser.wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "button[value=deny]")))
-        check_consent_page(browser, user)
+        check_consent_page(browser, flow, user)
         browser.submit("button[value=deny]")
         query = flow.response(browser)
         check(query.get("error") == "access_denied" and "code" not in query, f"after Deny: {query}")
