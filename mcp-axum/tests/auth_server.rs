@@ -1059,3 +1059,22 @@ async fn sign_in_attempts_are_rate_limited_per_address() {
     }
     assert_eq!(statuses, [401, 401, 401, 401, 429]);
 }
+
+#[tokio::test]
+async fn revoking_the_consent_ends_the_refresh_tokens() {
+    let s = server().await;
+    let client = s.public_client().await;
+    let (verifier, challenge) = pkce();
+    let code = s.code(&client, &challenge).await;
+    let (status, tokens) = s.exchange(&client, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    s.auth.store().revoke_consent("user-alice", &client.id).await.unwrap();
+    let (status, e) = s.refresh(&client, refresh).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    assert!(e["error_description"].as_str().unwrap().contains("withdrew"), "{e}");
+    // The family is dead even if the user consents again later.
+    s.auth.store().put_consent("user-alice", &client.id, &["posts:read".into()]).await.unwrap();
+    let (status, _) = s.refresh(&client, refresh).await;
+    assert_eq!(status, 400, "the refresh token stays revoked");
+}
