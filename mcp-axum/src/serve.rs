@@ -36,7 +36,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// Every accepted connection gets `TCP_NODELAY` (without it, SSE replies written in several
 /// chunks stall on Nagle's algorithm for about 40 ms). A streaming response (SSE) counts as
-/// a request in flight until it ends.
+/// a request in flight until it ends. Each request carries the peer's address as
+/// [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo), which handlers can extract and the
+/// authorization server's per-address limits use (behind a reverse proxy that is the proxy's
+/// address).
 ///
 /// ```no_run
 /// # async fn run(app: axum::Router) -> std::io::Result<()> {
@@ -191,9 +194,9 @@ async fn run(listener: TcpListener, app: Router, limits: Limits, mut signal: Sig
             },
             () = &mut signal => break,
         };
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(e) if is_connection_error(&e) => continue,
                 Err(e) => {
                     // Out of file descriptors, most likely: wait for some to close.
@@ -212,7 +215,7 @@ async fn run(listener: TcpListener, app: Router, limits: Limits, mut signal: Sig
         let app = app.clone();
         let shutdown = shutdown_rx.clone();
         tokio::spawn(async move {
-            connection(tcp, app, limits, shutdown).await;
+            connection(tcp, peer, app, limits, shutdown).await;
             drop(permit);
         });
     }
@@ -278,7 +281,13 @@ impl Drop for InFlight {
     }
 }
 
-async fn connection(tcp: tokio::net::TcpStream, app: Router, limits: Limits, mut shutdown: watch::Receiver<bool>) {
+async fn connection(
+    tcp: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    app: Router,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
         started: AtomicUsize::new(0),
@@ -290,7 +299,10 @@ async fn connection(tcp: tokio::net::TcpStream, app: Router, limits: Limits, mut
         hyper::service::service_fn(move |req: Request<Incoming>| {
             let in_flight = activity.start();
             let deadline = limits.body_read_timeout.map(|t| Instant::now() + t);
-            let req = req.map(|body| TimedBody { inner: body, deadline, sleep: None });
+            let mut req = req.map(|body| TimedBody { inner: body, deadline, sleep: None });
+            // The peer address, as `axum::serve(.. into_make_service_with_connect_info())` gives
+            // it: per-address limits (sign-in, registration) read it.
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
             let mut app = app.clone();
             let answer = app.call(req);
             async move {

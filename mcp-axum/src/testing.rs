@@ -27,6 +27,9 @@
 //! # }
 //! ```
 
+#[cfg(feature = "oauth-server")]
+mod auth_store;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::Router;
@@ -36,6 +39,9 @@ use mcp_core::protocol::{CallToolResult, ErrorObject, GetPromptResult, ReadResou
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+#[cfg(feature = "oauth-server")]
+pub use self::auth_store::check_auth_store;
 
 /// Why a request of [`McpTestClient`] failed.
 #[derive(Debug, Clone, PartialEq)]

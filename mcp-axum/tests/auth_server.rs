@@ -70,6 +70,7 @@ async fn server_with(grace: Duration, sign_ins_per_user: u32) -> Server {
             ))
             .refresh_grace(grace)
             .sign_ins_per_minute(sign_ins_per_user, 100)
+            .client_metadata_from_loopback(true)
             .clock(move || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + s.0.load(Ordering::SeqCst))
             .build()
             .unwrap();
@@ -271,7 +272,7 @@ async fn metadata_is_served_at_every_alias_with_the_bare_origin_as_issuer() {
     assert_eq!(d["authorization_response_iss_parameter_supported"], json!(true));
     assert_eq!(d["scopes_supported"], json!(["posts:read", "posts:write"]));
     // Not implemented yet, so not advertised.
-    assert!(d.get("client_id_metadata_document_supported").is_none());
+    assert_eq!(d["client_id_metadata_document_supported"], true);
     // The protected-resource metadata names this server.
     let prm = s.app.get("/.well-known/oauth-protected-resource/mcp").await;
     assert_eq!(prm.body["authorization_servers"], json!([base]));
@@ -836,4 +837,244 @@ async fn sign_in_attempts_are_rate_limited_per_user() {
     // Even the right password waits now.
     let form = [("tx", tx.as_str()), ("csrf", csrf.as_str()), ("username", "alice"), ("password", "wonderland")];
     assert_eq!(s.post_form("/authorize/sign-in", &form, Some(&cookie)).await.status(), 429);
+}
+
+/// A site serving client metadata documents on 127.0.0.1, counting the requests it gets.
+struct Documents {
+    base: String,
+    hits: Arc<AtomicU64>,
+}
+
+async fn document_site() -> Documents {
+    use axum::response::IntoResponse;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicU64::new(0));
+    let doc = |id: String, extra: Value| {
+        let mut d = json!({
+            "client_id": id,
+            "client_name": "Doc <Agent>",
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        });
+        d.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        axum::Json(d).into_response()
+    };
+    let b = base.clone();
+    let redirect = |to: &'static str| {
+        move || async move { (http::StatusCode::FOUND, [(http::header::LOCATION, to)]).into_response() }
+    };
+    let app = axum::Router::new()
+        .route("/client.json", axum::routing::get(move || async move { doc(format!("{b}/client.json"), json!({})) }))
+        .route(
+            "/wrong-id.json",
+            axum::routing::get(move || async move { doc("https://other.example/c.json".into(), json!({})) }),
+        )
+        .route(
+            "/secret.json",
+            axum::routing::get({
+                let b = base.clone();
+                move || async move {
+                    doc(format!("{b}/secret.json"), json!({ "token_endpoint_auth_method": "client_secret_post" }))
+                }
+            }),
+        )
+        .route(
+            "/big.json",
+            axum::routing::get({
+                let b = base.clone();
+                move || async move { doc(format!("{b}/big.json"), json!({ "logo": "x".repeat(20_000) })) }
+            }),
+        )
+        .route(
+            "/slow.json",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "{}"
+            }),
+        )
+        .route("/to-private", axum::routing::get(redirect("http://10.0.0.1/client.json")))
+        .route("/to-metadata", axum::routing::get(redirect("http://169.254.169.254/latest/meta-data/")))
+        .route("/to-file", axum::routing::get(redirect("file:///etc/passwd")))
+        .layer(axum::middleware::from_fn({
+            let hits = hits.clone();
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                hits.fetch_add(1, Ordering::SeqCst);
+                next.run(req)
+            }
+        }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Documents { base, hits }
+}
+
+/// `GET /authorize` for `client_id` with a valid request otherwise: the status, the
+/// `Location` (if any) and the page.
+async fn authorize_as(base: &str, client_id: &str, redirect_uri: &str) -> (u16, Option<String>, String) {
+    let (_, challenge) = pkce();
+    let resource = format!("{base}/mcp");
+    let params = [
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("state", "st"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("resource", resource.as_str()),
+    ];
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = http.get(format!("{base}/authorize")).query(&params).send().await.unwrap();
+    let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+    (r.status().as_u16(), location, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_client_metadata_document_identifies_the_client_without_registration() {
+    let s = server().await;
+    let docs = document_site().await;
+    let client = Client { id: format!("{}/client.json", docs.base), secret: None };
+
+    // A redirect URI the document does not list: an error page, nothing sent anywhere.
+    let (status, location, page) = authorize_as(&s.app.base, &client.id, "https://evil.example/callback").await;
+    assert_eq!((status, location), (400, None), "{page}");
+    assert!(page.contains("not one this app registered"), "{page}");
+
+    // The whole flow with the URL as `client_id`; the document is fetched once, then cached.
+    let (verifier, challenge) = pkce();
+    let code = s.code(&client, &challenge).await;
+    let (status, tokens) = s.exchange(&client, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(claims_of(access)["client_id"], client.id.as_str(), "the token names the document URL as its client");
+    let who = s.app.modern(Some(access), "tools/call", json!({ "name": "whoami", "arguments": {} })).await;
+    assert_eq!(who.body["result"]["structuredContent"]["subject"], "user-alice", "{}", who.body);
+    let (status, refreshed) = s.refresh(&client, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(docs.hits.load(Ordering::SeqCst), 1, "the document is fetched once and cached");
+}
+
+#[tokio::test]
+async fn client_metadata_documents_that_break_the_rules_are_refused() {
+    let s = server().await;
+    let docs = document_site().await;
+    let cases = [
+        ("/wrong-id.json", "not the URL it was fetched from"),
+        ("/secret.json", "`client_secret_post` is not supported"),
+        ("/big.json", "larger than"),
+        ("/missing.json", "HTTP 404"),
+        ("/to-private", "10.0.0.1 is a private address"),
+        ("/to-metadata", "169.254.169.254 is a link-local"),
+        ("/to-file", "HTTP 302"),
+        ("/slow.json", "longer than 5 s"),
+    ];
+    for (path, why) in cases {
+        let id = format!("{}{path}", docs.base);
+        let started = std::time::Instant::now();
+        let (status, location, page) = authorize_as(&s.app.base, &id, "http://127.0.0.1:5000/callback").await;
+        assert_eq!((status, location), (400, None), "{path}: {page}");
+        assert!(page.contains(why), "{path}: the page should say `{why}`:\n{page}");
+        assert!(started.elapsed() < Duration::from_secs(8), "{path} took {:?}", started.elapsed());
+    }
+    // The token endpoint refuses such a client too, with invalid_client.
+    let bad = Client { id: format!("{}/wrong-id.json", docs.base), secret: None };
+    let (status, e) = s.refresh(&bad, "whatever").await;
+    assert_eq!((status, e["error"].as_str()), (401, Some("invalid_client")), "{e}");
+    assert!(e["error_description"].as_str().unwrap().contains("not the URL"), "{e}");
+}
+
+#[tokio::test]
+async fn loopback_private_and_metadata_addresses_are_never_fetched_in_production() {
+    let docs = document_site().await;
+    let port = docs.base.rsplit(':').next().unwrap().to_owned();
+    let app = start(|router, base| {
+        router.auth_server(
+            AuthServer::builder()
+                .issuer(base)
+                .sign_in(Users)
+                .scopes([("posts:read", "Read your posts")])
+                .client_metadata_fetches_per_minute(10)
+                .build()
+                .unwrap(),
+        )
+    })
+    .await;
+    let cases = [
+        (format!("http://127.0.0.1:{port}/client.json"), "127.0.0.1 is a loopback address"),
+        ("http://app.example/client.json".to_owned(), "https only"),
+        (format!("https://127.0.0.1:{port}/client.json"), "127.0.0.1 is a loopback address"),
+        (format!("https://[::1]:{port}/client.json"), "::1 is a loopback address"),
+        (format!("https://localhost:{port}/client.json"), "loopback address"),
+        ("https://10.0.0.1/client.json".to_owned(), "10.0.0.1 is a private address"),
+        ("https://192.168.1.1/client.json".to_owned(), "private address"),
+        ("https://169.254.169.254/latest/meta-data/iam".to_owned(), "link-local"),
+        ("https://[::ffff:169.254.169.254]/c.json".to_owned(), "link-local"),
+        ("https://app.example/".to_owned(), "has no path"),
+    ];
+    for (id, why) in &cases {
+        let (status, location, page) = authorize_as(&app.base, id, "http://127.0.0.1:5000/callback").await;
+        assert_eq!((status, location), (400, None), "{id}: {page}");
+        assert!(page.contains(why), "{id}: the page should say `{why}`:\n{page}");
+    }
+    assert_eq!(docs.hits.load(Ordering::SeqCst), 0, "nothing was fetched from loopback");
+    // `file:` is not a document URL at all: an unknown client.
+    let (status, _, page) = authorize_as(&app.base, "file:///etc/passwd", "http://127.0.0.1:5000/callback").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("not registered"), "{page}");
+    // Each unknown URL counts against the caller's fetch limit (10 a minute here).
+    let (_, _, page) = authorize_as(&app.base, "https://10.0.0.2/c.json", "http://127.0.0.1:5000/callback").await;
+    assert!(page.contains("Too many client metadata documents"), "{page}");
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited_per_address() {
+    let app = start(|router, base| {
+        router
+            .auth_server(AuthServer::builder().issuer(base).sign_in(Users).sign_ins_per_minute(100, 4).build().unwrap())
+    })
+    .await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let reg: Value = http
+        .post(format!("{}/register", app.base))
+        .json(&json!({ "redirect_uris": ["http://127.0.0.1/callback"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, challenge) = pkce();
+    let p = good_params(reg["client_id"].as_str().unwrap(), &challenge);
+    let r = http.get(format!("{}/authorize", app.base)).query(&p).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page = r.text().await.unwrap();
+    let (tx, csrf) = (hidden(&page, "tx"), hidden(&page, "csrf"));
+    // A different username each time: only the address limit (4 a minute) applies.
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let user = format!("guess-{n}");
+        let form = [("tx", tx.as_str()), ("csrf", csrf.as_str()), ("username", user.as_str()), ("password", "x")];
+        let r = http.post(format!("{}/authorize/sign-in", app.base)).header("cookie", &cookie).form(&form).send().await;
+        statuses.push(r.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 429]);
+}
+
+#[tokio::test]
+async fn revoking_the_consent_ends_the_refresh_tokens() {
+    let s = server().await;
+    let client = s.public_client().await;
+    let (verifier, challenge) = pkce();
+    let code = s.code(&client, &challenge).await;
+    let (status, tokens) = s.exchange(&client, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    s.auth.store().revoke_consent("user-alice", &client.id).await.unwrap();
+    let (status, e) = s.refresh(&client, refresh).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    assert!(e["error_description"].as_str().unwrap().contains("withdrew"), "{e}");
+    // The family is dead even if the user consents again later.
+    s.auth.store().put_consent("user-alice", &client.id, &["posts:read".into()]).await.unwrap();
+    let (status, _) = s.refresh(&client, refresh).await;
+    assert_eq!(status, 400, "the refresh token stays revoked");
 }

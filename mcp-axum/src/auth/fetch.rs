@@ -68,14 +68,25 @@ async fn read_json(resp: reqwest::Response) -> Result<Value, String> {
     if !status.is_success() {
         return Err(format!("HTTP {status}"));
     }
-    if resp.content_length().is_some_and(|n| n as usize > MAX_BODY) {
-        return Err("the document is too large".into());
-    }
-    let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
-    if bytes.len() > MAX_BODY {
-        return Err("the document is too large".into());
-    }
+    let bytes = read_limited(resp, MAX_BODY).await?;
     serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))
+}
+
+/// The body of `resp`, read chunk by chunk and refused as soon as it passes `max` bytes (a
+/// `Content-Length` is not trusted, nor needed).
+pub(crate) async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let too_large = || format!("the document is larger than {max} bytes");
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("reading the document failed: {e}"))? {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.

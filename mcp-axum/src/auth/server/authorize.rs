@@ -16,7 +16,7 @@ use mcp_core::Principal;
 
 use super::pages::{ConsentPage, ErrorPage, STYLESHEET, ScopeLine, SignInPage};
 use super::store::{Client, Code, Digest, Grant, Pending};
-use super::{Inner, client_address, read_form, rules, single};
+use super::{ClientError, Inner, client_address, read_form, rules, single};
 
 const SIGN_IN: &str = "/authorize/sign-in";
 const CONSENT: &str = "/authorize/consent";
@@ -188,13 +188,14 @@ async fn start(inner: &Inner, req: Request<Body>) -> Response<Body> {
         (Ok(None), _) => return bad("The request names no client (`client_id`). Start again from your app."),
         (_, Ok(None)) => return bad("The request has no `redirect_uri`. Start again from your app."),
     };
-    let client = match inner.client(client_id).await {
+    let client = match inner.client(client_id, &client_address(&parts)).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             return bad("The app that sent you here is not registered with this server (unknown `client_id`). \
                         Reconnect it from the app.");
         }
-        Err(e) => return unavailable(inner, e),
+        Err(ClientError::Document(why)) => return bad(&format!("{why}. Nothing was sent to the app.")),
+        Err(ClientError::Store(e)) => return unavailable(inner, e),
     };
     if !client.redirect_uris.iter().any(|r| rules::redirect_matches(r, redirect_uri)) {
         return bad("The address to send you back to (`redirect_uri`) is not one this app registered. \
@@ -457,10 +458,10 @@ async fn pending_for(
     {
         return Err(forged());
     }
-    match inner.client(&pending.client_id).await {
+    match inner.client(&pending.client_id, &client_address(parts)).await {
         Ok(Some(c)) => Ok((pending, c)),
-        Ok(None) => Err(expired()),
-        Err(e) => Err(unavailable(inner, e)),
+        Ok(None) | Err(ClientError::Document(_)) => Err(expired()),
+        Err(ClientError::Store(e)) => Err(unavailable(inner, e)),
     }
 }
 

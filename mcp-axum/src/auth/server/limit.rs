@@ -1,4 +1,5 @@
-//! A small keyed rate limiter (fixed one-minute windows) for registration and sign-in.
+//! A small keyed rate limiter (fixed one-minute windows) for registration, sign-in and
+//! client metadata fetches.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,11 +11,12 @@ pub(crate) struct Limits {
     pub(crate) register: u32,
     pub(crate) sign_in_user: u32,
     pub(crate) sign_in_address: u32,
+    pub(crate) document_fetch: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { register: 20, sign_in_user: 5, sign_in_address: 20 }
+        Limits { register: 20, sign_in_user: 5, sign_in_address: 20, document_fetch: 20 }
     }
 }
 

@@ -6,8 +6,7 @@ use serde_json::json;
 
 use super::Inner;
 
-/// The metadata document. It advertises only what this server does: no
-/// `client_id_metadata_document_supported` until CIMD is implemented.
+/// The metadata document. It advertises only what this server does.
 pub(super) fn document(inner: &Inner) -> Vec<u8> {
     let issuer = &inner.issuer;
     let mut doc = json!({
@@ -25,6 +24,9 @@ pub(super) fn document(inner: &Inner) -> Vec<u8> {
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
     });
+    if inner.documents.is_some() {
+        doc["client_id_metadata_document_supported"] = json!(true);
+    }
     if inner.registration {
         doc["registration_endpoint"] = json!(format!("{issuer}/register"));
     }

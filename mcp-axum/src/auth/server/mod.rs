@@ -1,6 +1,7 @@
 #![doc = include_str!("../../docs/auth_server.md")]
 
 mod authorize;
+mod cimd;
 mod keys;
 mod limit;
 mod metadata;
@@ -118,6 +119,15 @@ impl PreRegistered {
     }
 }
 
+/// Why a client could not be looked up.
+#[derive(Debug)]
+enum ClientError {
+    /// The store failed.
+    Store(store::StoreError),
+    /// Its metadata document could not be fetched or is not acceptable: why, for the user.
+    Document(String),
+}
+
 /// Builds an [`AuthServer`].
 pub struct AuthServerBuilder {
     issuer: Option<String>,
@@ -134,6 +144,8 @@ pub struct AuthServerBuilder {
     clock: Option<Clock>,
     signing_key: Option<(String, Vec<u8>)>,
     registration: bool,
+    documents: bool,
+    documents_from_loopback: bool,
     limits: limit::Limits,
 }
 
@@ -233,6 +245,32 @@ impl AuthServerBuilder {
         self
     }
 
+    /// Accept Client ID Metadata Documents (default `true`): a client whose `client_id` is
+    /// an https URL is described by the JSON document there, fetched (with the rules against
+    /// server-side request forgery the guide lists) and cached. This is how Claude and VS
+    /// Code identify themselves without registering.
+    pub fn client_metadata_documents(mut self, enabled: bool) -> Self {
+        self.documents = enabled;
+        self
+    }
+
+    /// For tests only: also fetch client metadata documents from loopback addresses
+    /// (127.0.0.0/8, `::1`, `localhost`), over plain http too. Private, link-local and
+    /// other non-public addresses stay refused. Never enable this in production: it lets
+    /// anyone make the server fetch from its own machine.
+    pub fn client_metadata_from_loopback(mut self, allowed: bool) -> Self {
+        self.documents_from_loopback = allowed;
+        self
+    }
+
+    /// Client metadata documents fetched per client address per minute (default 20): each
+    /// unknown URL `client_id` makes this server fetch, so strangers cannot use it as a
+    /// fetching proxy.
+    pub fn client_metadata_fetches_per_minute(mut self, n: u32) -> Self {
+        self.limits.document_fetch = n;
+        self
+    }
+
     /// Registrations allowed per client address per minute (default 20).
     pub fn registrations_per_minute(mut self, n: u32) -> Self {
         self.limits.register = n;
@@ -294,6 +332,7 @@ impl AuthServerBuilder {
                 grace: self.grace.as_secs(),
                 clock,
                 registration: self.registration,
+                documents: self.documents.then(|| cimd::Documents::new(self.documents_from_loopback)),
                 limiter: limit::Limiter::new(self.limits),
                 metadata: std::sync::OnceLock::new(),
             }),
@@ -350,6 +389,8 @@ pub(crate) struct Inner {
     clock: Clock,
     keys: Arc<keys::Keys>,
     registration: bool,
+    /// Client ID Metadata Documents, when accepted.
+    documents: Option<cimd::Documents>,
     limiter: limit::Limiter,
     /// The RFC 8414 document, serialised once.
     metadata: std::sync::OnceLock<Vec<u8>>,
@@ -360,12 +401,29 @@ impl Inner {
         self.clock.now()
     }
 
-    /// A client: pre-registered ones first, then the store.
-    async fn client(&self, client_id: &str) -> Result<Option<store::Client>, store::StoreError> {
+    /// A client: pre-registered ones first, then the store, then (for a URL `client_id`)
+    /// its metadata document. `address` is the caller's, for the fetch limit.
+    async fn client(&self, client_id: &str, address: &str) -> Result<Option<store::Client>, ClientError> {
         if let Some(c) = self.clients.iter().find(|c| c.client_id == client_id) {
             return Ok(Some(c.clone()));
         }
-        self.store.client(client_id).await
+        if let Some(c) = self.store.client(client_id).await.map_err(ClientError::Store)? {
+            return Ok(Some(c));
+        }
+        let Some(documents) = self.documents.as_ref().filter(|_| cimd::is_document_url(client_id)) else {
+            return Ok(None);
+        };
+        if !documents.is_cached(client_id)
+            && !self.limiter.allow(&format!("document:{address}"), self.limiter.limits.document_fetch)
+        {
+            return Err(ClientError::Document(
+                "Too many client metadata documents were fetched for this address; wait a minute".into(),
+            ));
+        }
+        documents.client(client_id, self.now()).await.map(Some).map_err(|e| {
+            tracing::info!(client_id, error = %e, "a client metadata document was refused");
+            ClientError::Document(format!("The client metadata document `{client_id}` cannot be used: {e}"))
+        })
     }
 
     fn scope_names(&self) -> Vec<String> {
@@ -396,6 +454,8 @@ impl AuthServer {
             clock: None,
             signing_key: None,
             registration: true,
+            documents: true,
+            documents_from_loopback: false,
             limits: limit::Limits::default(),
         }
     }

@@ -74,7 +74,7 @@ pub(super) async fn handle(inner: &Inner, req: Request<Body>) -> Response<Body> 
     if let Some(r) = request.response_types.as_ref().and_then(|r| r.iter().find(|r| *r != "code")) {
         return refuse("invalid_client_metadata", format!("response type `{r}` is not supported; use `code`"));
     }
-    let name = request.client_name.map(|n| n.chars().filter(|c| !c.is_control()).take(100).collect::<String>());
+    let name = request.client_name.as_deref().map(rules::display_name);
     let now = inner.now();
     let secret = (auth != ClientAuth::None).then(rules::random_token);
     let client = Client {

@@ -88,8 +88,7 @@ pub(crate) fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
         return false;
     }
     let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    computed.len() == challenge.len()
-        && computed.bytes().zip(challenge.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    subtle::ConstantTimeEq::ct_eq(computed.as_bytes(), challenge.as_bytes()).into()
 }
 
 /// A well-formed S256 challenge: 43 base64url characters (a SHA-256 digest).
@@ -100,6 +99,12 @@ pub(crate) fn valid_challenge(challenge: &str) -> bool {
 /// RFC 7636 §4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
 fn valid_pkce_string(s: &str) -> bool {
     (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// A client's name as shown on the consent page: control characters dropped, at most 100
+/// characters (the page escapes it).
+pub(crate) fn display_name(name: &str) -> String {
+    name.chars().filter(|c| !c.is_control()).take(100).collect()
 }
 
 /// A fresh random token of 32 bytes, base64url (43 characters).

@@ -36,8 +36,7 @@ impl Digest {
 
     /// Whether `secret` has this digest, compared in constant time.
     pub fn matches(&self, secret: &str) -> bool {
-        let other = Digest::of(secret);
-        self.0.len() == other.0.len() && self.0.bytes().zip(other.0.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        subtle::ConstantTimeEq::ct_eq(self.0.as_bytes(), Digest::of(secret).0.as_bytes()).into()
     }
 }
 

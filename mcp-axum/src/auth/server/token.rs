@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
 use super::store::{Client, ClientAuth, CodeUse, Digest, Grant, Refresh, RefreshUse};
-use super::{Inner, json as json_response, oauth_error, read_form, rules, single};
+use super::{ClientError, Inner, client_address, json as json_response, oauth_error, read_form, rules, single};
 
 /// An OAuth error; `invalid_client` is a 401 (with a Basic challenge when Basic was used).
 pub(super) struct Refusal {
@@ -85,7 +85,14 @@ pub(super) async fn authenticate_client(
         description: "unknown client or wrong secret; register again".into(),
         basic: via_basic,
     };
-    let client = inner.client(client_id).await.map_err(store_failed)?.ok_or_else(unknown)?;
+    let client = match inner.client(client_id, &client_address(parts)).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(unknown()),
+        Err(ClientError::Document(why)) => {
+            return Err(Refusal { error: "invalid_client", description: why, basic: via_basic });
+        }
+        Err(ClientError::Store(e)) => return Err(store_failed(e)),
+    };
     match (&client.secret, client.auth) {
         (Some(digest), ClientAuth::ClientSecretPost | ClientAuth::ClientSecretBasic) => match secret {
             Some(s) if digest.matches(s) => Ok(client),
@@ -196,6 +203,12 @@ async fn refresh_grant(inner: &Inner, client: &Client, form: &[(String, String)]
             return Err(refuse("invalid_grant", "the refresh token was issued to another client"));
         }
         check_resource(form, &r.grant)?;
+        // Revoking the consent (a "connected apps" page) ends the grant: no more refreshes.
+        let consent = inner.store.consent(&r.grant.subject, &r.grant.client_id).await.map_err(store_failed)?;
+        if consent.is_none() {
+            inner.store.revoke_family(&r.grant.family).await.map_err(store_failed)?;
+            return Err(refuse("invalid_grant", "the user withdrew this app's access; sign in again"));
+        }
     }
     let record = match inner.store.use_refresh(&digest, now, inner.grace).await.map_err(store_failed)? {
         RefreshUse::Rotated(r) => {
