@@ -6,6 +6,8 @@ mod keys;
 mod limit;
 mod metadata;
 mod pages;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod register;
 mod revoke;
 mod rules;
@@ -25,6 +27,8 @@ use mcp_core::Principal;
 use mcp_core::server::BoxFuture;
 
 pub use self::pages::{ConsentPage, DefaultPages, ErrorPage, Pages, ScopeLine, SignInPage};
+#[cfg(feature = "redis")]
+pub use self::redis_store::RedisAuthStore;
 pub use self::store::{AuthStore, MemoryAuthStore};
 use crate::auth::SetupError;
 
