@@ -55,7 +55,9 @@ const REVOKED_FAMILY_MEMORY: u64 = 24 * 3600;
 ///
 /// # What is stored
 ///
-/// Everything lives under one key prefix (default `mcp:auth:`), one JSON record per key:
+/// Everything lives under one key prefix (default `mcp:auth:`). Records are JSON: a string
+/// per key, or, where a script reads a field (a code's `spent`, a refresh token's `used`,
+/// `family` and `expires`) or several records share a key, a hash of them:
 ///
 /// | key | holds | expires |
 /// |-----|-------|---------|
