@@ -297,3 +297,42 @@ async fn two_replicas_on_one_redis_share_codes_tokens_keys_and_revocations() {
 
     clean(&url, &prefix).await;
 }
+
+fn kid_of(jwt: &str) -> Value {
+    use base64::Engine as _;
+    let header = jwt.split('.').next().unwrap();
+    serde_json::from_slice::<Value>(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
+        ["kid"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_key_rotated_at_one_replica_signs_at_the_others_within_a_minute() {
+    let Some(url) = redis_url() else { return };
+    let prefix = fresh_prefix();
+    let skew = Skew::default();
+    let a = replica(&url, &prefix, None, &skew).await;
+    let b = replica(&url, &prefix, Some(&a.app.base), &skew).await;
+    let client = a.public_client().await;
+    let (verifier, challenge) = pkce();
+    let code = a.code(&client, &challenge).await;
+    let (_, tokens) = b.exchange(&client, &code, &verifier).await;
+    let old = tokens["access_token"].as_str().unwrap().to_owned();
+
+    a.auth.rotate_keys().await.unwrap();
+    let (_, at_a) = a.refresh(&client, tokens["refresh_token"].as_str().unwrap()).await;
+    let new_kid = kid_of(at_a["access_token"].as_str().unwrap());
+    assert_ne!(new_kid, kid_of(&old), "A signs with its new key");
+    // B, which signed a moment ago, rereads the keys within a minute and signs with the new
+    // one; both accept the other's tokens.
+    skew.advance(61);
+    let (status, at_b) = b.refresh(&client, at_a["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{at_b}");
+    assert_eq!(kid_of(at_b["access_token"].as_str().unwrap()), new_kid, "B signs with the key A rotated in");
+    assert_eq!(whoami(&a, at_b["access_token"].as_str().unwrap()).await.0, 200);
+    assert_eq!(whoami(&b, at_a["access_token"].as_str().unwrap()).await.0, 200);
+    // The old key's tokens keep working until they expire, at both.
+    assert_eq!(whoami(&a, &old).await.0, 200);
+    assert_eq!(whoami(&b, &old).await.0, 200);
+    clean(&url, &prefix).await;
+}

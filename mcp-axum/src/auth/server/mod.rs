@@ -475,7 +475,10 @@ impl AuthServer {
     }
 
     /// Start signing with a newly generated key. Tokens signed with the previous keys stay
-    /// valid (and their keys published) until they expire.
+    /// valid (and their keys published) until they expire. Other replicas on the same store
+    /// sign with the new key within a minute (they reread the keys that often), and accept
+    /// its tokens once they reread the keys (a token with an unknown key makes them, at most
+    /// every 10 s).
     pub async fn rotate_keys(&self) -> Result<(), store::StoreError> {
         self.inner.keys.rotate().await
     }
