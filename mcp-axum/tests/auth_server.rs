@@ -774,7 +774,7 @@ async fn client_metadata_documents_that_break_the_rules_are_refused() {
         ("/missing.json", "HTTP 404"),
         ("/to-private", "10.0.0.1 is a private address"),
         ("/to-metadata", "169.254.169.254 is a link-local"),
-        ("/to-file", "refused address"),
+        ("/to-file", "HTTP 302"),
         ("/slow.json", "longer than 5 s"),
     ];
     for (path, why) in cases {
@@ -802,14 +802,15 @@ async fn loopback_private_and_metadata_addresses_are_never_fetched_in_production
                 .issuer(base)
                 .sign_in(Users)
                 .scopes([("posts:read", "Read your posts")])
-                .client_metadata_fetches_per_minute(9)
+                .client_metadata_fetches_per_minute(10)
                 .build()
                 .unwrap(),
         )
     })
     .await;
     let cases = [
-        (format!("http://127.0.0.1:{port}/client.json"), "https only"),
+        (format!("http://127.0.0.1:{port}/client.json"), "127.0.0.1 is a loopback address"),
+        ("http://app.example/client.json".to_owned(), "https only"),
         (format!("https://127.0.0.1:{port}/client.json"), "127.0.0.1 is a loopback address"),
         (format!("https://[::1]:{port}/client.json"), "::1 is a loopback address"),
         (format!("https://localhost:{port}/client.json"), "loopback address"),
@@ -829,7 +830,60 @@ async fn loopback_private_and_metadata_addresses_are_never_fetched_in_production
     let (status, _, page) = authorize_as(&app.base, "file:///etc/passwd", "http://127.0.0.1:5000/callback").await;
     assert_eq!(status, 400);
     assert!(page.contains("not registered"), "{page}");
-    // Each unknown URL counts against the caller's fetch limit (9 a minute here).
+    // Each unknown URL counts against the caller's fetch limit (10 a minute here).
     let (_, _, page) = authorize_as(&app.base, "https://10.0.0.2/c.json", "http://127.0.0.1:5000/callback").await;
-    assert!(page.contains("too many client metadata documents"), "{page}");
+    assert!(page.contains("Too many client metadata documents"), "{page}");
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited_per_address() {
+    let app = start(|router, base| {
+        router
+            .auth_server(AuthServer::builder().issuer(base).sign_in(Users).sign_ins_per_minute(100, 4).build().unwrap())
+    })
+    .await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let reg: Value = http
+        .post(format!("{}/register", app.base))
+        .json(&json!({ "redirect_uris": ["http://127.0.0.1/callback"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, challenge) = pkce();
+    let p = good_params(reg["client_id"].as_str().unwrap(), &challenge);
+    let r = http.get(format!("{}/authorize", app.base)).query(&p).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page = r.text().await.unwrap();
+    let (tx, csrf) = (hidden(&page, "tx"), hidden(&page, "csrf"));
+    // A different username each time: only the address limit (4 a minute) applies.
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let user = format!("guess-{n}");
+        let form = [("tx", tx.as_str()), ("csrf", csrf.as_str()), ("username", user.as_str()), ("password", "x")];
+        let r = http.post(format!("{}/authorize/sign-in", app.base)).header("cookie", &cookie).form(&form).send().await;
+        statuses.push(r.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 429]);
+}
+
+#[tokio::test]
+async fn revoking_the_consent_ends_the_refresh_tokens() {
+    let s = server().await;
+    let client = s.public_client().await;
+    let (verifier, challenge) = pkce();
+    let code = s.code(&client, &challenge).await;
+    let (status, tokens) = s.exchange(&client, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    s.auth.store().revoke_consent("user-alice", &client.id).await.unwrap();
+    let (status, e) = s.refresh(&client, refresh).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    assert!(e["error_description"].as_str().unwrap().contains("withdrew"), "{e}");
+    // The family is dead even if the user consents again later.
+    s.auth.store().put_consent("user-alice", &client.id, &["posts:read".into()]).await.unwrap();
+    let (status, _) = s.refresh(&client, refresh).await;
+    assert_eq!(status, 400, "the refresh token stays revoked");
 }

@@ -195,3 +195,20 @@ async fn serve_still_awaits_directly() {
     s.write_all(call("echo", r#"{"message":"direct"}"#).as_bytes()).await.unwrap();
     assert!(one_response(&mut s).await.contains("direct"));
 }
+
+#[tokio::test]
+async fn handlers_see_the_peer_address() {
+    use axum::extract::ConnectInfo;
+    let (l, addr) = listener().await;
+    let app = axum::Router::new().route(
+        "/peer",
+        axum::routing::get(|ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>| async move { peer.to_string() }),
+    );
+    tokio::spawn(async move { mcp_axum::serve(l, app).await.unwrap() });
+    let mut s = TcpStream::connect(&addr).await.unwrap();
+    let local = s.local_addr().unwrap();
+    s.write_all(b"GET /peer HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n").await.unwrap();
+    let answer = one_response(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with(&local.to_string()), "the handler saw the client's address {local}: {answer}");
+}

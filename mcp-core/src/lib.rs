@@ -60,17 +60,19 @@ pub mod handler;
 mod macro_support;
 pub mod protocol;
 pub mod server;
+mod session;
 mod sink;
 #[cfg(feature = "stdio")]
 mod stdio;
 pub mod testing;
 
-pub use context::{CancellationToken, Context, Peer, Session, SessionState};
+pub use context::{CancellationToken, Context};
 pub use error::{ToolError, ToolErrorKind};
 pub use extensions::{Extensions, Principal};
 pub use handler::{Extension, FromContext, Logger, Progress};
 pub use schemars;
 pub use serde_json;
+pub use session::{Peer, Session, SessionState};
 pub use sink::{Sink, SinkReceiver};
 
 #[doc = include_str!("docs/toolset.md")]

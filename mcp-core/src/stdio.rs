@@ -9,10 +9,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::Extensions;
-use crate::context::Session;
 use crate::protocol::jsonrpc::{Parsed, parse};
 use crate::protocol::{ErrorObject, Message, Response, methods};
 use crate::server::{Inbound, Server};
+use crate::session::Session;
 
 /// Longest message accepted on stdin (bytes).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;

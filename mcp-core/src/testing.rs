@@ -19,7 +19,6 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-use crate::context::Session;
 use crate::extensions::{Extensions, Principal};
 use crate::protocol::{
     CallToolResult, ClientCapabilities, ErrorObject, GetPromptResult, Implementation, InputRequest, InputRequests,
@@ -28,6 +27,7 @@ use crate::protocol::{
     Tool, jsonrpc::to_raw, meta, methods,
 };
 use crate::server::{Inbound, Server};
+use crate::session::Session;
 
 /// Answers the server's requests for input (elicitation, sampling, roots): given the
 /// request, return the result to send back, or `None` to refuse.

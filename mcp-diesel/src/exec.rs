@@ -467,7 +467,7 @@ impl Failed {
         use diesel::result::{DatabaseErrorKind as Kind, Error};
         match self {
             Failed::Pool(why) => {
-                crate::tools::log_failure(&why);
+                crate::errors::log_failure(&why);
                 ToolError::internal(format!(
                     "no database connection became free within {} ms (the server is busy, or the database is unreachable): nothing was {}; retry in a moment",
                     db.pool_wait.as_millis(),
@@ -476,18 +476,18 @@ impl Failed {
             }
             Failed::Statement(QueryError::Database(e)) => match Cause::of(&e) {
                 Some(cause) => {
-                    crate::tools::log_failure(&e);
+                    crate::errors::log_failure(&e);
                     cause.tool_error::<M>(access, false, db.wait)
                 }
                 None if access == Access::Write && !is_constraint(&e) => {
-                    crate::tools::log_failure(&e);
+                    crate::errors::log_failure(&e);
                     ToolError::internal(
                         "the database could not make this write (the cause is in the server's log): it was rolled back and nothing was written",
                     )
                 }
-                None => crate::tools::query_error::<M>(QueryError::Database(e)),
+                None => crate::errors::query_error::<M>(QueryError::Database(e)),
             },
-            Failed::Statement(other) => crate::tools::query_error::<M>(other),
+            Failed::Statement(other) => crate::errors::query_error::<M>(other),
             Failed::Commit(e) => {
                 let answered = match &e {
                     Error::DatabaseError(kind, _) => {
@@ -498,12 +498,12 @@ impl Failed {
                 match Cause::of(&e) {
                     // The server answered `COMMIT` with an error: it rolled back.
                     Some(cause) if answered && cause != Cause::LostConnection => {
-                        crate::tools::log_failure(&e);
+                        crate::errors::log_failure(&e);
                         cause.tool_error::<M>(access, true, db.wait)
                     }
-                    None if answered && is_constraint(&e) => crate::tools::query_error::<M>(QueryError::Database(e)),
+                    None if answered && is_constraint(&e) => crate::errors::query_error::<M>(QueryError::Database(e)),
                     _ => {
-                        crate::tools::log_failure(&e);
+                        crate::errors::log_failure(&e);
                         Cause::LostConnection.tool_error::<M>(access, true, db.wait)
                     }
                 }
@@ -512,7 +512,7 @@ impl Failed {
     }
 }
 
-/// A constraint violation: [`crate::tools::query_error`] words it, naming the field.
+/// A constraint violation: [`crate::errors::query_error`] words it, naming the field.
 fn is_constraint(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind as Kind, Error};
     matches!(

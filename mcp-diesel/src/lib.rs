@@ -172,6 +172,7 @@
 //! | `chrono` | no | chrono date/time columns (Diesel's and schemars' support) |
 //! | `uuid` | no | `uuid::Uuid` columns (Diesel's and schemars' support) |
 pub mod aggregate;
+mod errors;
 pub mod exec;
 pub mod filter;
 mod model;

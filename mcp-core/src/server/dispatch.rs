@@ -19,7 +19,7 @@ use super::{
     CompletionTarget, Inbound, ListKind, Pages, ResourceTarget, Server, ServerEvent, ToolEntry, decode_cursor,
     encode_cursor, shape, toolset::BoxFuture,
 };
-use crate::context::{Context, ContextParts, OwnedOrShared, Session};
+use crate::context::{Context, ContextParts, OwnedOrShared};
 use crate::error::{ToolError, ToolErrorKind};
 use crate::extensions::Principal;
 use crate::protocol::jsonrpc::{Parsed, encode_result, parse, str_value, to_raw};
@@ -30,6 +30,7 @@ use crate::protocol::{
     Reference, Request, RequestId, ResourceUriParams, Response, ResultType, SetLevelParams, SubscriptionFilter,
     SubscriptionsAcknowledgedParams, SubscriptionsListenParams, SubscriptionsListenResult, codes, meta, methods,
 };
+use crate::session::Session;
 
 /// At most this many URIs in one `subscriptions/listen` filter.
 const MAX_SUBSCRIBED_URIS: usize = 1000;

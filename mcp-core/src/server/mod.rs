@@ -26,13 +26,13 @@ pub use self::access::{AccessDenied, PermissionFn};
 use self::request_state::StateSigner;
 pub use self::toolset::{BoxFuture, CompletionTarget, ResourceTarget, Toolset, UriVariables};
 use self::uri_template::UriTemplate;
-use crate::context::Session;
 use crate::extensions::{Extensions, Principal};
 use crate::protocol::{
     CacheScope, DiscoverResult, Icon, Implementation, InitializeResult, ListChangedCapability, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, Meta, Prompt, ProtocolVersion, Resource,
     ResourceTemplate, ResourcesCapability, ServerCapabilities, Tool, jsonrpc::to_raw,
 };
+use crate::session::Session;
 use crate::sink::Sink;
 
 /// Something that happened on the server that subscribed clients hear about.

@@ -420,12 +420,12 @@ impl Inner {
             && !self.limiter.allow(&format!("document:{address}"), self.limiter.limits.document_fetch)
         {
             return Err(ClientError::Document(
-                "too many client metadata documents were fetched for this address; wait a minute".into(),
+                "Too many client metadata documents were fetched for this address; wait a minute".into(),
             ));
         }
         documents.client(client_id, self.now()).await.map(Some).map_err(|e| {
             tracing::info!(client_id, error = %e, "a client metadata document was refused");
-            ClientError::Document(format!("the client metadata document `{client_id}` cannot be used: {e}"))
+            ClientError::Document(format!("The client metadata document `{client_id}` cannot be used: {e}"))
         })
     }
 

@@ -203,6 +203,12 @@ async fn refresh_grant(inner: &Inner, client: &Client, form: &[(String, String)]
             return Err(refuse("invalid_grant", "the refresh token was issued to another client"));
         }
         check_resource(form, &r.grant)?;
+        // Revoking the consent (a "connected apps" page) ends the grant: no more refreshes.
+        let consent = inner.store.consent(&r.grant.subject, &r.grant.client_id).await.map_err(store_failed)?;
+        if consent.is_none() {
+            inner.store.revoke_family(&r.grant.family).await.map_err(store_failed)?;
+            return Err(refuse("invalid_grant", "the user withdrew this app's access; sign in again"));
+        }
     }
     let record = match inner.store.use_refresh(&digest, now, inner.grace).await.map_err(store_failed)? {
         RefreshUse::Rotated(r) => {
