@@ -76,6 +76,56 @@ async fn a_record_this_version_cannot_read_is_an_error_naming_its_key() {
     clean(&url, &prefix).await;
 }
 
+fn pending_record(expires_at: u64) -> Pending {
+    Pending {
+        client_id: "c".into(),
+        redirect_uri: REDIRECT.into(),
+        state: "s".into(),
+        code_challenge: "x".into(),
+        scopes: vec![],
+        resource: "https://app.example/mcp".into(),
+        browser: Digest::of("b"),
+        csrf: Digest::of("c"),
+        principal: None,
+        expires_at,
+    }
+}
+
+#[tokio::test]
+async fn sign_ins_in_progress_are_capped_across_replicas() {
+    let Some(url) = redis_url() else { return };
+    let prefix = fresh_prefix();
+    let a = RedisAuthStore::connect(&url).await.unwrap().prefix(prefix.clone()).max_pending(3);
+    let b = RedisAuthStore::connect(&url).await.unwrap().prefix(prefix.clone()).max_pending(3);
+    let p = pending_record(unix_now() + 600);
+    // Entries whose time has passed (a replica died before removing them) do not count.
+    let (_, mut conn) = redis_conn(&url).await;
+    let index = format!("{prefix}pending-index");
+    let _: () = redis::cmd("ZADD")
+        .arg(&index)
+        .arg(1)
+        .arg("x")
+        .arg(2)
+        .arg("y")
+        .arg(3)
+        .arg("z")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    a.put_pending(&Digest::of("1"), &p).await.unwrap();
+    b.put_pending(&Digest::of("2"), &p).await.unwrap();
+    a.put_pending(&Digest::of("3"), &p).await.unwrap();
+    let e = b.put_pending(&Digest::of("4"), &p).await.unwrap_err().to_string();
+    assert!(e.contains("3 sign-ins are in progress; try again later"), "{e}");
+    // One already in progress is updated (after sign-in) at the cap...
+    a.put_pending(&Digest::of("2"), &p).await.unwrap();
+    // ...and one finished makes room.
+    a.remove_pending(&Digest::of("1")).await.unwrap();
+    b.put_pending(&Digest::of("4"), &p).await.unwrap();
+    assert!(b.pending(&Digest::of("4"), unix_now()).await.unwrap().is_some());
+    clean(&url, &prefix).await;
+}
+
 fn grant(family: &str) -> Grant {
     Grant {
         client_id: "c".into(),
@@ -103,18 +153,7 @@ async fn every_record_that_expires_has_a_ttl_in_redis() {
 
     // And records with today's times, whose TTLs can be checked.
     let now = unix_now();
-    let pending = Pending {
-        client_id: "c".into(),
-        redirect_uri: REDIRECT.into(),
-        state: "s".into(),
-        code_challenge: "x".into(),
-        scopes: vec![],
-        resource: "https://app.example/mcp".into(),
-        browser: Digest::of("b"),
-        csrf: Digest::of("c"),
-        principal: None,
-        expires_at: now + 600,
-    };
+    let pending = pending_record(now + 600);
     store.put_pending(&Digest::of("p"), &pending).await.unwrap();
     let code = Code {
         grant: grant("code-family"),
@@ -160,7 +199,7 @@ async fn every_record_that_expires_has_a_ttl_in_redis() {
         }
         kinds.insert(kind);
     }
-    let expected = ["client", "code", "family", "keys", "pending", "refresh", "revoked", "secret"];
+    let expected = ["client", "code", "family", "keys", "pending", "pending-index", "refresh", "revoked", "secret"];
     assert_eq!(kinds.iter().map(String::as_str).collect::<Vec<_>>(), expected, "every kind of key was checked");
     clean(&url, &prefix).await;
 }

@@ -63,6 +63,7 @@ const REVOKED_FAMILY_MEMORY: u64 = 24 * 3600;
 /// |-----|-------|---------|
 /// | `client:<id>` | a registered client (its secret as a digest) | never |
 /// | `pending:<digest>` | a sign-in in progress | at its expiry + 60 s |
+/// | `pending-index` | the sign-ins in progress, to cap them ([`max_pending`](Self::max_pending)) | with the last of them |
 /// | `code:<digest>` | a code, and whether it was spent | at its expiry + 10 min, so replays are recognised |
 /// | `refresh:<digest>` | a refresh token, and when it was spent | at its expiry + 60 s |
 /// | `family:<family>` | the digests of a family's refresh tokens | with its longest-lived token |
@@ -88,6 +89,7 @@ const REVOKED_FAMILY_MEMORY: u64 = 24 * 3600;
 pub struct RedisAuthStore {
     conn: ConnectionManager,
     prefix: String,
+    max_pending: u64,
 }
 
 impl fmt::Debug for RedisAuthStore {
@@ -136,6 +138,25 @@ local function revoke(prefix, family, floor)
   redis.call('SET', marker, '1', 'PX', ttl)
 end
 ";
+
+/// KEYS[1] the pending authorization, KEYS[2] the index of them all (by expiry, ms).
+/// ARGV: record, ttl ms, now ms, the most allowed. 0 when that many are in progress.
+static PUT_PENDING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local now = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if not redis.call('ZSCORE', KEYS[2], KEYS[1]) and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1
+",
+    )
+});
 
 /// KEYS[1] the code. Nil when unknown, else {1 if this call spent it, its record}.
 static TAKE_CODE: LazyLock<Script> = LazyLock::new(|| {
@@ -250,13 +271,20 @@ impl RedisAuthStore {
     }
 
     fn with_connection(conn: ConnectionManager) -> Self {
-        RedisAuthStore { conn, prefix: "mcp:auth:".into() }
+        RedisAuthStore { conn, prefix: "mcp:auth:".into(), max_pending: 50_000 }
     }
 
     /// Key prefix (default `mcp:auth:`), to share one Redis between apps. Every replica
     /// of one app must use the same.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self
+    }
+
+    /// How many sign-ins may be in progress at once, across replicas (default 50,000; each
+    /// `GET /authorize` starts one, kept 10 minutes), so strangers cannot fill the Redis.
+    pub fn max_pending(mut self, n: u64) -> Self {
+        self.max_pending = n.max(1);
         self
     }
 
@@ -300,9 +328,22 @@ impl AuthStore for RedisAuthStore {
 
     fn put_pending<'a>(&'a self, id: &'a Digest, pending: &'a Pending) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let json = to_json(pending)?;
-            let ttl = ttl_ms(pending.expires_at, MARGIN);
-            let _: () = self.conn().pset_ex(self.key("pending", &id.0), json, ttl).await.map_err(err)?;
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let stored: i64 = PUT_PENDING
+                .key(self.key("pending", &id.0))
+                .key(format!("{}pending-index", self.prefix))
+                .arg(to_json(pending)?)
+                .arg(ttl_ms(pending.expires_at, MARGIN))
+                .arg(now_ms)
+                .arg(self.max_pending)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(err)?;
+            if stored == 0 {
+                return Err(StoreError(format!("{} sign-ins are in progress; try again later", self.max_pending)));
+            }
             Ok(())
         })
     }
@@ -316,7 +357,16 @@ impl AuthStore for RedisAuthStore {
 
     fn remove_pending<'a>(&'a self, id: &'a Digest) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let _: () = self.conn().del(self.key("pending", &id.0)).await.map_err(err)?;
+            let key = self.key("pending", &id.0);
+            let _: () = redis::pipe()
+                .atomic()
+                .del(&key)
+                .ignore()
+                .zrem(format!("{}pending-index", self.prefix), &key)
+                .ignore()
+                .query_async(&mut self.conn())
+                .await
+                .map_err(err)?;
             Ok(())
         })
     }
