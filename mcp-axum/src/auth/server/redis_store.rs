@@ -84,7 +84,7 @@ const REVOKED_FAMILY_MEMORY: u64 = 24 * 3600;
 /// Expiry itself is decided with the server's clock (`now` of each call); the Redis TTLs
 /// only clear records away, measured from this host's clock with the margins above. Keys
 /// built from a record (`revoked:<family>`...) are reached from inside the scripts, so use
-/// a single Redis (with replicas or Sentinel if you like), not Redis Cluster.
+/// one Redis server, not Redis Cluster.
 #[derive(Clone)]
 pub struct RedisAuthStore {
     conn: ConnectionManager,
