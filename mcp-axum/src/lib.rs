@@ -76,7 +76,7 @@
 //!
 //! | feature | default | what it enables |
 //! |---------|---------|-----------------|
-//! | `redis` | no      | `RedisStore`: legacy session state in Redis, so replicas share sessions |
+//! | `redis` | no      | `RedisStore`: legacy session state in Redis, so replicas share sessions; with `oauth-server` also `auth::server::RedisAuthStore`, the authorization server's state |
 //! | `oauth` | no      | `auth::JwtAuthenticator` and `auth::Introspection` (an HTTPS client) |
 //! | `oauth-server` | no | `auth::server::AuthServer`: a built-in OAuth 2.1 authorization server (registration, sign-in and consent pages, tokens) mounted with `McpRouter::auth_server`; implies `oauth` |
 //!

@@ -50,12 +50,25 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
 
+/// Open `url` and a connection that reconnects as needed: how every Redis store of this
+/// crate connects. Errors never repeat the URL (it may hold a password).
+pub(crate) async fn connect(url: &str) -> Result<(redis::Client, ConnectionManager), String> {
+    let client = redis::Client::open(url).map_err(|e| format!("the Redis URL is not usable: {e}"))?;
+    let conn = ConnectionManager::new(client.clone()).await.map_err(|e| format!("cannot connect to Redis: {e}"))?;
+    Ok((client, conn))
+}
+
 impl RedisStore {
     /// Connect (and reconnect as needed) to the Redis at `url`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(err)?;
-        let conn = ConnectionManager::new(client.clone()).await.map_err(err)?;
+        let (client, conn) = connect(url).await.map_err(StoreError)?;
         Ok(RedisStore { client, conn, prefix: "mcp:session:".into(), idle_timeout: Duration::from_secs(30 * 60) })
+    }
+
+    /// The connection, for another store sharing it.
+    #[cfg(feature = "oauth-server")]
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
     }
 
     /// Key prefix (default `mcp:session:`), to share one Redis between apps.

@@ -10,7 +10,7 @@
 use darling::FromMeta;
 use darling::util::SpannedValue;
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type};
 
@@ -173,23 +173,8 @@ fn probe_span(ty: &Type) -> Span {
     ty.span()
 }
 
-/// `mcp-axum`'s path: `crate = "..."`, else its name in the user's Cargo.toml, else
-/// `::mcp_axum`.
-fn axum_crate(explicit: Option<&syn::Path>) -> TokenStream {
-    if let Some(p) = explicit {
-        return p.to_token_stream();
-    }
-    match proc_macro_crate::crate_name("mcp-axum") {
-        Ok(proc_macro_crate::FoundCrate::Name(name)) => {
-            let ident = syn::Ident::new(&name, Span::call_site());
-            quote!(::#ident)
-        }
-        Ok(proc_macro_crate::FoundCrate::Itself) | Err(_) => quote!(::mcp_axum),
-    }
-}
-
 fn generate(route: &Route, f: &ItemFn) -> TokenStream {
-    let p = axum_crate(route.args.krate.as_ref());
+    let p = util::runtime_crate(util::Runtime::Axum, route.args.krate.as_ref());
     let p = quote!(#p::__private);
     let ident = &route.ident;
     let vis = &f.vis;
@@ -263,6 +248,8 @@ fn generate(route: &Route, f: &ItemFn) -> TokenStream {
 
 #[cfg(test)]
 mod tests {
+    use quote::ToTokens;
+
     use super::*;
 
     fn route(attr: TokenStream, item: TokenStream) -> darling::Result<Route> {

@@ -32,20 +32,35 @@ pub(crate) fn attr_is(attr: &Attribute, name: &str) -> bool {
     attr.path().segments.last().is_some_and(|s| s.ident == name)
 }
 
-/// The runtime crate's path: `crate = "..."`, else the name `mcp-core` has in the user's
-/// Cargo.toml, else `::mcp_core`.
-pub(crate) fn runtime_crate(explicit: Option<&Path>) -> TokenStream {
+/// The crates the generated code refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Runtime {
+    /// `mcp-core`: toolsets.
+    Core,
+    /// `mcp-diesel`: models and their hooks.
+    Diesel,
+    /// `mcp-axum`: route tools.
+    Axum,
+}
+
+/// A runtime crate's path: `crate = "..."`, else the name the package has in the user's
+/// Cargo.toml (renamed dependencies), else its own name. Inside the crate itself (its tests
+/// and doctests) the own name works through `extern crate self as ...`.
+pub(crate) fn runtime_crate(runtime: Runtime, explicit: Option<&Path>) -> TokenStream {
     if let Some(p) = explicit {
         return p.to_token_stream();
     }
-    match proc_macro_crate::crate_name("mcp-core") {
-        Ok(proc_macro_crate::FoundCrate::Name(name)) => {
-            let ident = syn::Ident::new(&name, Span::call_site());
-            quote!(::#ident)
-        }
-        // Inside mcp-core itself (its tests and doctests): `extern crate self as mcp_core`.
-        Ok(proc_macro_crate::FoundCrate::Itself) | Err(_) => quote!(::mcp_core),
-    }
+    let (package, own) = match runtime {
+        Runtime::Core => ("mcp-core", "mcp_core"),
+        Runtime::Diesel => ("mcp-diesel", "mcp_diesel"),
+        Runtime::Axum => ("mcp-axum", "mcp_axum"),
+    };
+    let name = match proc_macro_crate::crate_name(package) {
+        Ok(proc_macro_crate::FoundCrate::Name(name)) => name,
+        Ok(proc_macro_crate::FoundCrate::Itself) | Err(_) => own.to_owned(),
+    };
+    let ident = syn::Ident::new(&name, Span::call_site());
+    quote!(::#ident)
 }
 
 /// The pieces of a doc comment: literal lines (one leading space removed) and other

@@ -3,6 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "oauth-server")]
+pub mod flow;
+
 use mcp_axum::McpRouter;
 use mcp_core::prelude::*;
 use serde_json::{Value, json};

@@ -43,7 +43,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> darling::Result<To
         )
         .with_span(path));
     }
-    let krate = util::runtime_crate(args.krate.as_ref());
+    let krate = util::runtime_crate(util::Runtime::Core, args.krate.as_ref());
     let mut errors = darling::Error::accumulator();
     let mut model = Model::default();
     for it in imp.items.iter_mut() {

@@ -328,10 +328,10 @@ fn cache_ttl(headers: &http::HeaderMap) -> Duration {
         if lower == "no-store" || lower == "no-cache" {
             return MIN_TTL;
         }
-        if let Some(v) = lower.strip_prefix("max-age=") {
-            if let Ok(secs) = v.trim_matches('"').parse::<u64>() {
-                ttl = Duration::from_secs(secs);
-            }
+        if let Some(v) = lower.strip_prefix("max-age=")
+            && let Ok(secs) = v.trim_matches('"').parse::<u64>()
+        {
+            ttl = Duration::from_secs(secs);
         }
     }
     ttl.clamp(MIN_TTL, MAX_TTL)

@@ -2,6 +2,7 @@
 //! authenticator of this server's access tokens.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use http::request::Parts;
@@ -35,7 +36,13 @@ pub(crate) struct Keys {
     /// The app's own key, installed as the signing key on first use.
     app_key: Option<SigningKey>,
     loaded: RwLock<(Vec<Loaded>, Option<Instant>)>,
+    /// When the keys were last read from the store (the server's clock).
+    loaded_at: AtomicU64,
 }
+
+/// How often (seconds) the signing side rereads the keys, so a key another replica
+/// rotated in is signed with here too.
+const RELOAD_EVERY: u64 = 60;
 
 fn load(record: SigningKey) -> Option<Loaded> {
     let encoding = EncodingKey::from_ec_der(&record.pkcs8);
@@ -70,12 +77,20 @@ pub(crate) fn from_pkcs8(kid: String, der: Vec<u8>, now: u64) -> Result<SigningK
 
 impl Keys {
     pub(crate) fn new(store: Arc<dyn AuthStore>, clock: Clock, keep_retired: u64, app_key: Option<SigningKey>) -> Self {
-        Keys { store, clock, keep_retired, app_key, loaded: RwLock::new((Vec::new(), None)) }
+        Keys {
+            store,
+            clock,
+            keep_retired,
+            app_key,
+            loaded: RwLock::new((Vec::new(), None)),
+            loaded_at: AtomicU64::new(0),
+        }
     }
 
     /// Load the keys from the store; install the app's key, or create the first one if
     /// there is none.
     async fn reload(&self) -> Result<(), StoreError> {
+        self.loaded_at.store(self.clock.now(), Ordering::Relaxed);
         let mut records = self.store.signing_keys().await?;
         if let Some(key) = &self.app_key {
             if !records.iter().any(|k| k.kid == key.kid) {
@@ -105,9 +120,18 @@ impl Keys {
         Ok(())
     }
 
+    /// Load the keys if they never were; reread them every [`RELOAD_EVERY`] seconds (one
+    /// caller does, the others sign with the keys at hand; so does it if the store fails).
     async fn ensure(&self) -> Result<(), StoreError> {
         if self.loaded.read().await.1.is_none() {
-            self.reload().await?;
+            return self.reload().await;
+        }
+        let (now, at) = (self.clock.now(), self.loaded_at.load(Ordering::Relaxed));
+        if now >= at.saturating_add(RELOAD_EVERY)
+            && self.loaded_at.compare_exchange(at, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            && let Err(e) = self.reload().await
+        {
+            tracing::warn!(error = %e, "could not reread the signing keys; signing with the ones at hand");
         }
         Ok(())
     }

@@ -6,6 +6,8 @@ mod keys;
 mod limit;
 mod metadata;
 mod pages;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod register;
 mod revoke;
 mod rules;
@@ -26,6 +28,8 @@ use mcp_core::Principal;
 use mcp_core::server::BoxFuture;
 
 pub use self::pages::{ConsentPage, DefaultPages, ErrorPage, Pages, ScopeLine, SignInPage};
+#[cfg(feature = "redis")]
+pub use self::redis_store::RedisAuthStore;
 pub use self::store::{AuthStore, MemoryAuthStore};
 use crate::auth::SetupError;
 
@@ -472,7 +476,10 @@ impl AuthServer {
     }
 
     /// Start signing with a newly generated key. Tokens signed with the previous keys stay
-    /// valid (and their keys published) until they expire.
+    /// valid (and their keys published) until they expire. Other replicas on the same store
+    /// sign with the new key within a minute (they reread the keys that often), and accept
+    /// its tokens once they reread the keys (a token with an unknown key makes them, at most
+    /// every 10 s).
     pub async fn rotate_keys(&self) -> Result<(), store::StoreError> {
         self.inner.keys.rotate().await
     }
