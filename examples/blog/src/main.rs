@@ -165,7 +165,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     // Without an external issuer, the blog is its own OAuth authorization server too.
     let auth_server = match &args.oauth_issuer {
         Some(_) => None,
-        None => match blog::auth_server(&users, &base) {
+        None => match blog::auth_server(&users, &base, &db) {
             Ok(s) => {
                 eprintln!(
                     "blog: OAuth authorization server at {base} (for Claude, ChatGPT...): sign in with a user's \
