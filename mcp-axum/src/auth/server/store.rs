@@ -8,11 +8,13 @@
 //! Redis store as one script. Codes, refresh tokens, pending-authorization ids and client
 //! secrets reach the store only as SHA-256 digests ([`Digest`]).
 //!
-//! Where the other stores go: the Diesel store cannot live in mcp-axum (which must not
-//! depend on mcp-diesel) nor in mcp-diesel (which must not depend on mcp-axum); it is
-//! planned as its own crate (`mcp-axum-diesel`, depending on both) implementing this
-//! trait, with migrations for SQLite, PostgreSQL and MySQL. The Redis store goes beside
-//! `RedisStore` in mcp-axum, behind `redis` + `oauth-server`.
+//! Where the other stores are: the Diesel store cannot live in mcp-axum (which must not
+//! depend on mcp-diesel) nor in mcp-diesel (which must not depend on mcp-axum), so it is
+//! the crate `mcp-auth-diesel` (depending on both): `DieselAuthStore`, in `mcp_oauth_*`
+//! tables on SQLite, PostgreSQL and MySQL, with its migrations shipped. The Redis store
+//! goes beside `RedisStore` in mcp-axum, behind `redis` + `oauth-server`. Any store can
+//! check itself against this trait's contract with
+//! `mcp_axum::testing::check_auth_store`.
 
 use std::collections::HashMap;
 use std::fmt;
