@@ -9,6 +9,23 @@ pub(crate) fn failed(op: &str) -> impl Fn(diesel::result::Error) -> StoreError +
     move |e| StoreError(format!("{op}: {e}"))
 }
 
+/// Run a transaction again (at most 3 more times) when the database rolled it back as a
+/// deadlock or serialization failure (InnoDB under concurrent revocations, for example):
+/// nothing of it was kept, so running it again is safe.
+pub(crate) fn retried<T>(mut transaction: impl FnMut() -> diesel::QueryResult<T>) -> diesel::QueryResult<T> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let mut tries = 0;
+    loop {
+        match transaction() {
+            Err(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info)) if tries < 3 => {
+                tries += 1;
+                tracing::debug!("authorization store: transaction retried after {}", info.message());
+            }
+            other => return other,
+        }
+    }
+}
+
 /// How long spent codes are remembered past their expiry, to recognise replays.
 pub(crate) const SPENT_CODE_MEMORY: i64 = 600;
 
@@ -174,30 +191,32 @@ macro_rules! backend {
                 grace: i64,
                 wall: i64,
             ) -> Result<crate::Used, StoreError> {
-                locking_transaction!($flavor, conn, |conn: &mut Conn| -> QueryResult<crate::Used> {
-                    let row = for_update!(
-                        $flavor,
-                        mcp_oauth_refresh_tokens::table.find(digest).select(RefreshRow::as_select())
-                    )
-                    .first(conn)
-                    .optional()?;
-                    let Some(mut row) = row else { return Ok(crate::Used::Unknown) };
-                    if row.expires_at <= now || revoked(conn, &row.family)? {
-                        return Ok(crate::Used::Unknown);
-                    }
-                    Ok(match row.used_at {
-                        None => {
-                            diesel::update(mcp_oauth_refresh_tokens::table.find(digest))
-                                .set(mcp_oauth_refresh_tokens::used_at.eq(now))
-                                .execute(conn)?;
-                            row.used_at = Some(now);
-                            crate::Used::Rotated(row)
+                super::retried(|| {
+                    locking_transaction!($flavor, conn, |conn: &mut Conn| -> QueryResult<crate::Used> {
+                        let row = for_update!(
+                            $flavor,
+                            mcp_oauth_refresh_tokens::table.find(digest).select(RefreshRow::as_select())
+                        )
+                        .first(conn)
+                        .optional()?;
+                        let Some(mut row) = row else { return Ok(crate::Used::Unknown) };
+                        if row.expires_at <= now || revoked(conn, &row.family)? {
+                            return Ok(crate::Used::Unknown);
                         }
-                        Some(t) if now.saturating_sub(t) <= grace => crate::Used::Grace(row),
-                        Some(_) => {
-                            revoke(conn, &row.family, wall)?;
-                            crate::Used::Reused(row)
-                        }
+                        Ok(match row.used_at {
+                            None => {
+                                diesel::update(mcp_oauth_refresh_tokens::table.find(digest))
+                                    .set(mcp_oauth_refresh_tokens::used_at.eq(now))
+                                    .execute(conn)?;
+                                row.used_at = Some(now);
+                                crate::Used::Rotated(row)
+                            }
+                            Some(t) if now.saturating_sub(t) <= grace => crate::Used::Grace(row),
+                            Some(_) => {
+                                revoke(conn, &row.family, wall)?;
+                                crate::Used::Reused(row)
+                            }
+                        })
                     })
                 })
                 .map_err(failed("use_refresh"))
@@ -218,7 +237,8 @@ macro_rules! backend {
             }
 
             pub(crate) fn revoke_family(conn: &mut Conn, family: &str, wall: i64) -> Result<(), StoreError> {
-                conn.transaction(|conn: &mut Conn| revoke(conn, family, wall)).map_err(failed("revoke_family"))
+                super::retried(|| conn.transaction(|conn: &mut Conn| revoke(conn, family, wall)))
+                    .map_err(failed("revoke_family"))
             }
 
             pub(crate) fn consent(conn: &mut Conn, id: &str) -> Result<Option<ConsentRow>, StoreError> {
