@@ -72,8 +72,9 @@
 //! - the successor secret is `INSERT` unless present (`ON CONFLICT DO NOTHING`, `ON
 //!   DUPLICATE KEY UPDATE id = id` on MySQL), then read back: every replica gets the first.
 //!
-//! Expired rows are deleted now and then (every 256 writes of a store), not on every
-//! request. Queries run on tokio's blocking thread pool, at most as many at once as the
+//! Expired rows are deleted now and then (every 256 writes of a store, or
+//! [`DieselAuthStore::prune`]), not on every request. Sign-ins in progress are bounded
+//! across replicas ([`DieselAuthStore::max_pending`], 50,000 by default, as in memory). Queries run on tokio's blocking thread pool, at most as many at once as the
 //! pool has connections.
 //!
 //! ## Feature flags
@@ -93,7 +94,7 @@ pub mod schema;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use mcp_axum::auth::server::store::{
     AuthStore, Client, Code, CodeUse, Digest, Pending, Refresh, RefreshUse, SigningKey, StoreError, StoreFuture,
@@ -136,6 +137,14 @@ pub(crate) enum Used {
     Reused(rows::RefreshRow),
     Unknown,
 }
+
+/// Live pending authorizations kept at most by default (each `GET /authorize` starts one;
+/// they expire after 10 minutes), as the memory store.
+const MAX_PENDING: u64 = 50_000;
+
+/// New pending authorizations between two counts of the live ones (so the limit may be
+/// passed by this many per store before it holds).
+const COUNT_PENDING_EVERY: u64 = 32;
 
 /// Writes between two prunes of expired rows.
 const PRUNE_EVERY: u64 = 256;
@@ -191,6 +200,12 @@ struct Shared {
     pools: Pools,
     permits: Arc<Semaphore>,
     writes: AtomicU64,
+    /// Most live pending authorizations ([`DieselAuthStore::max_pending`]).
+    max_pending: AtomicU64,
+    /// New pending authorizations since the last count of the live ones.
+    new_pending: AtomicU64,
+    /// The last count reached `max_pending`: count again before every new one.
+    pending_full: AtomicBool,
 }
 
 /// An [`AuthStore`] in Diesel tables on SQLite, PostgreSQL or MySQL. See the
@@ -229,6 +244,9 @@ impl DieselAuthStore {
                 pools,
                 permits: Arc::new(Semaphore::new(size.max(1) as usize)),
                 writes: AtomicU64::new(0),
+                max_pending: AtomicU64::new(MAX_PENDING),
+                new_pending: AtomicU64::new(0),
+                pending_full: AtomicBool::new(false),
             }),
         }
     }
@@ -311,6 +329,15 @@ impl DieselAuthStore {
         self.run(false, |pools| on_backend!(pools, |conn, m| m::migrate(conn))).await
     }
 
+    /// Refuse new sign-ins (`GET /authorize` answers that the server is busy) while `n`
+    /// pending authorizations are live in the database, all replicas together (default
+    /// 50,000, as the memory store). They are counted every 32 new ones, and before every
+    /// new one once the limit was reached.
+    pub fn max_pending(self, n: u64) -> Self {
+        self.shared.max_pending.store(n, Ordering::Relaxed);
+        self
+    }
+
     /// Delete expired rows now (the store also does it every 256 writes): pending
     /// authorizations and refresh tokens past their expiry, codes 10 minutes past theirs,
     /// revoked families a day after their last token is gone. Returns how many rows went.
@@ -374,8 +401,24 @@ impl AuthStore for DieselAuthStore {
 
     fn put_pending<'a>(&'a self, id: &'a Digest, pending: &'a Pending) -> StoreFuture<'a, ()> {
         let row = rows::PendingRow::new(id, pending);
+        let shared = self.shared.clone();
         self.run(true, move |pools| {
             let row = row?;
+            if on_backend!(pools, |conn, m| m::update_pending(conn, &row))? {
+                return Ok(());
+            }
+            // A new one: within the limit?
+            let count = shared.pending_full.load(Ordering::Relaxed)
+                || shared.new_pending.fetch_add(1, Ordering::Relaxed).is_multiple_of(COUNT_PENDING_EVERY);
+            if count {
+                let max = shared.max_pending.load(Ordering::Relaxed);
+                let live = on_backend!(pools, |conn, m| m::live_pending(conn, wall_clock()))?;
+                let full = u64::try_from(live).unwrap_or(0) >= max;
+                shared.pending_full.store(full, Ordering::Relaxed);
+                if full {
+                    return Err(StoreError(format!("{max} sign-ins are in progress; try again later")));
+                }
+            }
             on_backend!(pools, |conn, m| m::put_pending(conn, &row))
         })
     }

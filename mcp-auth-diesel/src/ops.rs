@@ -108,6 +108,24 @@ macro_rules! backend {
                     .map_err(failed("client"))
             }
 
+            /// Update an existing pending authorization: whether there was one.
+            pub(crate) fn update_pending(conn: &mut Conn, row: &PendingRow) -> Result<bool, StoreError> {
+                let n = diesel::update(mcp_oauth_pending::table.find(&row.digest))
+                    .set(row)
+                    .execute(conn)
+                    .map_err(failed("put_pending"))?;
+                Ok(n > 0)
+            }
+
+            /// Pending authorizations not expired at `now`.
+            pub(crate) fn live_pending(conn: &mut Conn, now: i64) -> Result<i64, StoreError> {
+                mcp_oauth_pending::table
+                    .filter(mcp_oauth_pending::expires_at.gt(now))
+                    .count()
+                    .get_result(conn)
+                    .map_err(failed("put_pending"))
+            }
+
             pub(crate) fn put_pending(conn: &mut Conn, row: &PendingRow) -> Result<(), StoreError> {
                 diesel::insert_into(mcp_oauth_pending::table)
                     .values(row)

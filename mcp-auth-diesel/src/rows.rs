@@ -73,7 +73,7 @@ impl ClientRow {
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = mcp_oauth_pending, primary_key(digest), treat_none_as_null = true)]
 pub(crate) struct PendingRow {
-    digest: String,
+    pub(crate) digest: String,
     client_id: String,
     redirect_uri: String,
     state: String,

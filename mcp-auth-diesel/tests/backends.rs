@@ -8,6 +8,8 @@
 //! processes would be.
 
 #![allow(missing_docs)]
+// SQLite is the backend every run has (the default feature).
+#![cfg(feature = "sqlite")]
 
 use mcp_auth_diesel::DieselAuthStore;
 use mcp_axum::auth::server::AuthStore;
@@ -258,4 +260,98 @@ async fn expired_rows_are_pruned_and_live_ones_kept() {
     // A code expired lately is still recognised as a replay.
     assert!(matches!(store.take_code(&Digest::of("code-late"), wall).await.unwrap(), CodeUse::Fresh(_)));
     assert!(matches!(store.take_code(&Digest::of("code-old"), wall).await.unwrap(), CodeUse::Unknown));
+}
+
+fn pending(expires_at: u64) -> mcp_axum::auth::server::store::Pending {
+    mcp_axum::auth::server::store::Pending {
+        client_id: "c".into(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        state: "s".into(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        scopes: vec![],
+        resource: "https://app.example/mcp".into(),
+        browser: Digest::of("b"),
+        csrf: Digest::of("c"),
+        principal: None,
+        expires_at,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_in_progress_are_bounded_across_replicas() {
+    for db in databases() {
+        let name = db.name;
+        let a = DieselAuthStore::open(&db.url).await.unwrap().max_pending(3);
+        let b = DieselAuthStore::open(&db.url).await.unwrap().max_pending(3);
+        let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        // Expired ones do not count.
+        a.put_pending(&Digest::of("expired"), &pending(wall - 1)).await.unwrap();
+        for i in 0..3 {
+            let store = if i % 2 == 0 { &a } else { &b };
+            store.put_pending(&Digest::of(&format!("p{i}")), &pending(wall + 600)).await.unwrap();
+        }
+        // A third replica counts on its first new one: three are live, put by two others.
+        let c = DieselAuthStore::open(&db.url).await.unwrap().max_pending(3);
+        let err = c.put_pending(&Digest::of("p3"), &pending(wall + 600)).await.unwrap_err().to_string();
+        assert!(err.contains("3 sign-ins are in progress"), "{name}: {err}");
+        assert!(c.pending(&Digest::of("p3"), wall).await.unwrap().is_none(), "{name}: the refused one was not kept");
+        // One in progress goes on (it exists), and once one ends a new one fits.
+        c.put_pending(&Digest::of("p0"), &pending(wall + 601)).await.unwrap();
+        b.remove_pending(&Digest::of("p1")).await.unwrap();
+        c.put_pending(&Digest::of("p3"), &pending(wall + 600)).await.unwrap();
+        assert!(a.pending(&Digest::of("p3"), wall).await.unwrap().is_some(), "{name}");
+    }
+}
+
+fn count_rows(path: &str, table: &str) -> i64 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result::<Count>(&mut conn).unwrap().n
+}
+
+#[tokio::test]
+async fn expired_rows_go_by_themselves_every_256_writes() {
+    let db = sqlite();
+    let store = DieselAuthStore::open(&db.url).await.unwrap();
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    store
+        .put_refresh(&Digest::of("old"), &Refresh { grant: grant("old"), expires_at: wall - 1, used_at: None })
+        .await
+        .unwrap();
+    for i in 0..254 {
+        store.put_consent("u", &format!("c{i}"), &[]).await.unwrap();
+    }
+    assert_eq!(count_rows(&db.url, "mcp_oauth_refresh_tokens"), 1, "255 writes: not pruned yet");
+    store.put_consent("u", "last", &[]).await.unwrap();
+    assert_eq!(count_rows(&db.url, "mcp_oauth_refresh_tokens"), 0, "the 256th write pruned the expired token");
+}
+
+#[tokio::test]
+async fn a_revoked_family_is_forgotten_only_a_day_after_its_last_token() {
+    use diesel::prelude::*;
+    use mcp_auth_diesel::schema::mcp_oauth_revoked_families as revoked;
+    let db = sqlite();
+    let store = DieselAuthStore::open(&db.url).await.unwrap();
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let day_ago = i64::try_from(wall).unwrap() - 86_401;
+    let mut conn = diesel::SqliteConnection::establish(&db.url).unwrap();
+    for family in ["old-empty", "old-with-a-token"] {
+        diesel::insert_into(revoked::table)
+            .values((revoked::family.eq(family), revoked::revoked_at.eq(day_ago)))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    store.revoke_family("recent").await.unwrap();
+    // A successor stored after the revocation (a race): its family must stay revoked.
+    let late = Refresh { grant: grant("old-with-a-token"), expires_at: wall + 3600, used_at: None };
+    store.put_refresh(&Digest::of("late"), &late).await.unwrap();
+    assert_eq!(store.prune().await.unwrap(), 1);
+    let left: Vec<String> = revoked::table.select(revoked::family).order(revoked::family).load(&mut conn).unwrap();
+    assert_eq!(left, ["old-with-a-token", "recent"]);
+    assert!(matches!(store.use_refresh(&Digest::of("late"), wall, 30).await.unwrap(), RefreshUse::Unknown));
 }
