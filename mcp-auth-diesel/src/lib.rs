@@ -56,7 +56,9 @@
 //! directory of its backend into its own `migrations/` and never calls `migrate`.
 //!
 //! Codes, refresh tokens, pending-authorization ids and client secrets are stored only as
-//! SHA-256 digests. Claims, scopes, redirect URIs and the signed-in principal are text
+//! SHA-256 digests. The signing keys (PKCS#8) and the successor secret cannot be: whoever
+//! reads `mcp_oauth_signing_keys` or `mcp_oauth_secret` (or a backup) can mint access
+//! tokens, so guard them as you would any private key. Claims, scopes, redirect URIs and the signed-in principal are text
 //! JSON, so one schema serves all three backends.
 //!
 //! ## What holds under concurrency
@@ -324,9 +326,21 @@ impl DieselAuthStore {
     }
 
     /// Create the `mcp_oauth_` tables if they are missing (runs the embedded migration of
-    /// the pool's backend; a no-op once applied). Safe to call at every start.
+    /// the pool's backend; a no-op once applied). Safe to call at every start, and from
+    /// replicas starting together: one creates the tables; a replica whose attempt
+    /// collided with it tries again and finds them there.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.run(false, |pools| on_backend!(pools, |conn, m| m::migrate(conn))).await
+        let mut tries = 0;
+        loop {
+            match self.run(false, |pools| on_backend!(pools, |conn, m| m::migrate(conn))).await {
+                Err(e) if tries < 3 => {
+                    tries += 1;
+                    tracing::debug!("authorization store: {e}; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+                }
+                done => return done,
+            }
+        }
     }
 
     /// Refuse new sign-ins (`GET /authorize` answers that the server is busy) while `n`

@@ -124,11 +124,13 @@ fn databases() -> Vec<TestDb> {
 async fn every_backend_keeps_the_auth_store_contract() {
     for db in databases() {
         eprintln!("{}: the AuthStore contract", db.name);
-        let store = DieselAuthStore::open(&db.url).await.unwrap();
+        // Two replicas starting at once on an empty database: both come up.
+        let (store, other) = tokio::join!(DieselAuthStore::open(&db.url), DieselAuthStore::open(&db.url));
+        let (store, other) = (store.unwrap(), other.unwrap());
         // Opening again finds the tables there (the migration is recorded, not rerun).
         let again = DieselAuthStore::open(&db.url).await.unwrap();
         mcp_axum::testing::check_auth_store(&store).await;
-        drop(again);
+        drop((other, again));
     }
 }
 
