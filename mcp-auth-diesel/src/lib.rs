@@ -90,6 +90,9 @@
 //! mcp-axum and mcp-diesel do not depend on each other; this crate depends on both
 //! (mcp-axum for the trait, mcp-diesel for its pools).
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("mcp-auth-diesel needs a database: enable its `sqlite` (default), `postgres` or `mysql` feature");
+
 mod ops;
 mod rows;
 pub mod schema;
