@@ -126,7 +126,11 @@ pub fn open_database(url: &str) -> Result<Database, Box<dyn std::error::Error + 
         return Err("the database path is empty".into());
     }
     let pool = mcp_diesel::sqlite_pool(path, POOL_SIZE)?;
-    pool.get()?.run_pending_migrations(MIGRATIONS)?;
+    let mut conn = pool.get()?;
+    conn.run_pending_migrations(MIGRATIONS)?;
+    // The authorization server's tables, beside the blog's own (see [`auth_store`]).
+    conn.run_pending_migrations(mcp_auth_diesel::SQLITE_MIGRATIONS)?;
+    drop(conn);
     let db = Database::Sqlite(pool);
     seed::seed_if_empty(&db)?;
     Ok(db)
@@ -145,6 +149,7 @@ fn open_postgres(url: &str) -> Result<Database, Box<dyn std::error::Error + Send
         other => other?,
     };
     conn.run_pending_migrations(POSTGRES_MIGRATIONS)?;
+    conn.run_pending_migrations(mcp_auth_diesel::POSTGRES_MIGRATIONS)?;
     let db = Database::Postgres(mcp_diesel::postgres_pool(url, POOL_SIZE)?);
     if seed::seed_if_empty(&db)? {
         // The demo data is written with explicit ids: move each id sequence past them.
@@ -585,15 +590,34 @@ impl mcp_axum::auth::server::SignIn for BlogSignIn {
 
 /// The built-in OAuth 2.1 authorization server of the blog, at `issuer` (its public
 /// origin): Claude, ChatGPT and other MCP clients register, the user signs in with their
-/// name and token, approves, and the client gets JWT access tokens for `/mcp`.
+/// name and token, approves, and the client gets JWT access tokens for `/mcp`. Its state
+/// (clients, consents, signing keys, codes, refresh tokens) is kept in the blog's own
+/// database ([`auth_store`]), so it survives a restart and replicas share it.
 pub fn auth_server(
     users: &[User],
     issuer: &str,
+    db: &Database,
 ) -> Result<mcp_axum::auth::server::AuthServer, mcp_axum::auth::SetupError> {
+    auth_server_builder(users, issuer, db).build()
+}
+
+/// [`auth_server`] before `build()`, for settings of your own (token lifetimes, a clock).
+pub fn auth_server_builder(users: &[User], issuer: &str, db: &Database) -> mcp_axum::auth::server::AuthServerBuilder {
     mcp_axum::auth::server::AuthServer::builder()
         .issuer(issuer)
         .name("Demo blog")
         .sign_in(BlogSignIn::new(users))
         .scopes([(READ, "Read posts, drafts included"), (WRITE, "Write, change and publish your posts")])
-        .build()
+        .store(auth_store(db))
+}
+
+/// The authorization server's store on the blog's database: the `mcp_oauth_` tables, which
+/// [`open_database`] creates with the blog's own migrations
+/// (`mcp_auth_diesel::SQLITE_MIGRATIONS` / `POSTGRES_MIGRATIONS`).
+pub fn auth_store(db: &Database) -> mcp_auth_diesel::DieselAuthStore {
+    match db {
+        Database::Sqlite(pool) => mcp_auth_diesel::DieselAuthStore::sqlite(pool.clone()),
+        #[cfg(feature = "postgres")]
+        Database::Postgres(pool) => mcp_auth_diesel::DieselAuthStore::postgres(pool.clone()),
+    }
 }

@@ -12,7 +12,8 @@ OPTIONS:
     --bind ADDR            Address to listen on [default: 127.0.0.1:8000]
     --database-url URL     An SQLite database file, or a postgres://USER@HOST:PORT/NAME URL when built
                            with `--features postgres`. The database, its tables and the demo data are
-                           created on first start [default: blog.db]
+                           created on first start; the built-in authorization server keeps its
+                           clients, consents, keys and tokens there too [default: blog.db]
     --user NAME:TOKEN      A user and their bearer token (repeatable); an unknown NAME becomes a new
                            author. TOKEN is also the user's password on the sign-in page of the built-in
                            OAuth authorization server. Without it, demo users alice and bob get random
@@ -165,7 +166,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     // Without an external issuer, the blog is its own OAuth authorization server too.
     let auth_server = match &args.oauth_issuer {
         Some(_) => None,
-        None => match blog::auth_server(&users, &base) {
+        None => match blog::auth_server(&users, &base, &db) {
             Ok(s) => {
                 eprintln!(
                     "blog: OAuth authorization server at {base} (for Claude, ChatGPT...): sign in with a user's \

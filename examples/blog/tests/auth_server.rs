@@ -1,50 +1,22 @@
 //! The blog as its own OAuth authorization server, over real HTTP on 127.0.0.1: a client
 //! registers, alice signs in with her token as password and approves, the client gets a
 //! JWT and writes a post as alice (the author claim travels in the token), in both
-//! protocol eras; refresh rotates.
+//! protocol eras; refresh rotates. The server's state is in the blog's database: a restart
+//! on the same file keeps clients, consents, keys and refresh tokens.
 
 mod common;
 
-use base64::Engine as _;
 use common::ALICE;
+use common::oauth::{self, Pkce};
 use serde_json::{Value, json};
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no `{name}` in:\n{html}")) + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-fn query_value(location: &str, name: &str) -> Option<String> {
-    let q = location.split_once('?')?.1;
-    q.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| {
-        // The test's values are URL-safe except `iss` (`:` and `/`).
-        v.replace("%3A", ":").replace("%2F", "/")
-    })
-}
-
-const REDIRECT: &str = "http://127.0.0.1:40123/callback";
 
 #[tokio::test]
 async fn a_client_connects_through_sign_in_and_consent_and_writes_as_alice() {
-    let (db_dir, base, http) = {
-        let dir = common::TempDir::new("blog-auth-server");
-        let db = blog::open_database(dir.db().to_str().unwrap()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let users = blog::users(&db, &[("alice".into(), ALICE.into())]).unwrap();
-        let auth = blog::BlogAuth::tokens(&users);
-        let server = blog::auth_server(&users, &base).unwrap();
-        let app = blog::app(blog::mcp_server(db.clone(), &auth).unwrap(), db, auth, |r| r.auth_server(server));
-        tokio::spawn(mcp_axum::serve(listener, app));
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        (dir, base, http)
-    };
-    let _keep = db_dir;
+    let dir = common::TempDir::new("blog-auth-server");
+    let db = blog::open_database(dir.db().to_str().unwrap()).unwrap();
+    let (base, _server) = oauth::serve_blog(db, None, None, |b| b).await;
+    let http = oauth::http();
+    let resource = format!("{base}/mcp");
 
     // Discovery, as Claude does it.
     let prm: Value = http
@@ -62,111 +34,26 @@ async fn a_client_connects_through_sign_in_and_consent_and_writes_as_alice() {
     assert_eq!(meta["scopes_supported"], json!(["posts:read", "posts:write"]));
 
     // Registration (Claude's hosted connector registers a confidential client).
-    let reg: Value = http
-        .post(format!("{base}/register"))
-        .json(&json!({ "redirect_uris": [REDIRECT], "client_name": "Claude", "token_endpoint_auth_method": "client_secret_post" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = reg["client_id"].as_str().unwrap().to_owned();
-    let secret = reg["client_secret"].as_str().unwrap().to_owned();
+    let (client_id, secret) = oauth::register(&http, &base, "Claude").await;
 
     // The browser's part.
-    let mut raw = [0u8; 32];
-    getrandom::fill(&mut raw).unwrap();
-    let verifier = b64(&raw);
-    let challenge = {
-        use sha2::Digest as _;
-        b64(&sha2::Sha256::digest(verifier.as_bytes()))
-    };
-    let r = http
-        .get(format!("{base}/authorize"))
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", &client_id),
-            ("redirect_uri", REDIRECT),
-            ("state", "s1"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("resource", &format!("{base}/mcp")),
-            ("scope", "posts:read posts:write"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let page = r.text().await.unwrap();
-    assert!(page.contains("Sign in to Demo blog") && page.contains("Claude"), "{page}");
-    let (tx, csrf) = (hidden(&page, "tx"), hidden(&page, "csrf"));
-    let r = http
-        .post(format!("{base}/authorize/sign-in"))
-        .header("cookie", &cookie)
-        .form(&[("tx", tx.as_str()), ("csrf", &csrf), ("username", "alice"), ("password", ALICE)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let next = r.headers()["location"].to_str().unwrap().to_owned();
-    let page = http.get(format!("{base}{next}")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Write, change and publish your posts"), "{page}");
-    let csrf = hidden(&page, "csrf");
-    let r = http
-        .post(format!("{base}/authorize/consent"))
-        .header("cookie", &cookie)
-        .form(&[("tx", tx.as_str()), ("csrf", &csrf), ("decision", "approve")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let location = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with(REDIRECT));
-    assert_eq!(query_value(&location, "iss").as_deref(), Some(base.as_str()));
-    let code = query_value(&location, "code").unwrap();
+    let pkce = Pkce::new();
+    let done = oauth::authorize(&http, &base, &resource, &client_id, &pkce, ("alice", ALICE)).await;
+    assert!(done.sign_in_page.contains("Claude"), "{}", done.sign_in_page);
+    let consent = done.consent_page.expect("a first authorization asks for consent");
+    assert!(consent.contains("Write, change and publish your posts"), "{consent}");
+    assert_eq!(oauth::query_value(&done.location, "iss").as_deref(), Some(base.as_str()));
 
-    let tokens: Value = http
-        .post(format!("{base}/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-            ("client_id", &client_id),
-            ("client_secret", &secret),
-            ("resource", &format!("{base}/mcp")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens = oauth::redeem(&http, &base, &resource, (&client_id, &secret), &done.code, &pkce).await;
     let access = tokens["access_token"].as_str().unwrap_or_else(|| panic!("{tokens}")).to_owned();
 
     // MCP with the JWT: alice writes a draft; it is hers.
     let call = |token: String, name: &'static str, args: Value| {
-        let http = http.clone();
-        let base = base.clone();
+        let (http, base) = (http.clone(), base.clone());
         async move {
-            let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": name, "arguments": args,
-                "_meta": { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
-            let r = http
-                .post(format!("{base}/mcp"))
-                .header("content-type", "application/json")
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", "2026-07-28")
-                .header("mcp-method", "tools/call")
-                .header("mcp-name", name)
-                .bearer_auth(token)
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200);
-            r.json::<Value>().await.unwrap()
+            let (status, body) = oauth::call(&http, &base, &token, name, args).await;
+            assert_eq!(status, 200, "{body}");
+            body
         }
     };
     let alice_id = call(access.clone(), "authors_list", json!({ "filter": { "name": "alice" } })).await["result"]
@@ -206,20 +93,9 @@ async fn a_client_connects_through_sign_in_and_consent_and_writes_as_alice() {
     assert!(r.text().await.unwrap().contains("posts_create"));
 
     // Refresh rotates, and the new token works.
-    let refreshed: Value = http
-        .post(format!("{base}/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", &client_id),
-            ("client_secret", &secret),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, refreshed) =
+        oauth::refresh(&http, &base, (&client_id, &secret), tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{refreshed}");
     assert_ne!(refreshed["refresh_token"], tokens["refresh_token"]);
     let fresh = refreshed["access_token"].as_str().unwrap().to_owned();
     let mine = call(fresh, "posts_count", json!({ "filter": { "author_id": alice_id } })).await;
@@ -228,4 +104,63 @@ async fn a_client_connects_through_sign_in_and_consent_and_writes_as_alice() {
     // The demo's static bearer token still works beside the JWTs.
     let r = call(ALICE.to_owned(), "posts_count", json!({})).await;
     assert!(r["result"]["structuredContent"]["count"].is_number(), "{r}");
+}
+
+/// The blog restarted on the same SQLite file (same address): the access token issued
+/// before still verifies (the signing key was kept), the registered client is still known
+/// (its secret still checks), alice's consent is remembered, and the refresh token rotates.
+/// With the memory store every one of these fails.
+#[tokio::test]
+async fn clients_consents_keys_and_tokens_survive_a_restart() {
+    let dir = common::TempDir::new("blog-auth-restart");
+    let path = dir.db().to_str().unwrap().to_owned();
+    let http = oauth::http();
+
+    let (base, first) = oauth::serve_blog(blog::open_database(&path).unwrap(), None, None, |b| b).await;
+    let resource = format!("{base}/mcp");
+    let (client_id, secret) = oauth::register(&http, &base, "Before the restart").await;
+    let pkce = Pkce::new();
+    let done = oauth::authorize(&http, &base, &resource, &client_id, &pkce, ("alice", ALICE)).await;
+    assert!(done.consent_page.is_some(), "the first authorization asks for consent");
+    let tokens = oauth::redeem(&http, &base, &resource, (&client_id, &secret), &done.code, &pkce).await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let (status, body) = oauth::call(&http, &base, &access, "posts_count", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Stop the server and start a new one on the same file and address.
+    let addr = base.strip_prefix("http://").unwrap().to_owned();
+    first.abort();
+    let _ = first.await;
+    let listener = {
+        let mut tries = 0;
+        loop {
+            match tokio::net::TcpListener::bind(&addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    eprintln!("rebinding {addr}: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot rebind {addr}: {e}"),
+            }
+        }
+    };
+    let (again, _second) = oauth::serve_blog(blog::open_database(&path).unwrap(), Some(listener), None, |b| b).await;
+    assert_eq!(again, base);
+    let http = oauth::http(); // no connection of the old server
+
+    let (status, body) = oauth::call(&http, &base, &access, "posts_count", json!({})).await;
+    assert_eq!(status, 200, "the access token issued before the restart still verifies: {body}");
+    assert!(body["result"]["structuredContent"]["count"].is_number(), "{body}");
+
+    let (status, refreshed) =
+        oauth::refresh(&http, &base, (&client_id, &secret), tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "the client and its refresh token are still known: {refreshed}");
+    assert_ne!(refreshed["refresh_token"], tokens["refresh_token"]);
+
+    let pkce = Pkce::new();
+    let done = oauth::authorize(&http, &base, &resource, &client_id, &pkce, ("alice", ALICE)).await;
+    assert!(done.sign_in_page.contains("Before the restart"), "the client's name is still known");
+    assert!(done.consent_page.is_none(), "alice's consent was remembered across the restart");
+    oauth::redeem(&http, &base, &resource, (&client_id, &secret), &done.code, &pkce).await;
 }

@@ -111,7 +111,9 @@ mod pg {
         assert_eq!(count(&mut conn, "audit_log"), 0);
         assert_eq!(count(&mut conn, "tags"), 15);
         assert!(count(&mut conn, "post_tags") >= i64::from(blog::seed::POSTS));
-        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 3);
+        // The blog's three and the authorization server's `mcp_oauth_` tables.
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 4);
+        assert_eq!(count(&mut conn, "mcp_oauth_clients"), 0);
 
         let app = serve(db).await;
         let tools = app.mcp(ALICE, "tools/list", json!({})).await;

@@ -1,6 +1,10 @@
 //! What the blog's test files share: a fresh database in a temporary directory, and the
 //! whole app over it with alice and bob.
 
+/// The built-in authorization server, driven over HTTP.
+#[allow(dead_code)] // Not every test file uses it.
+pub(crate) mod oauth;
+
 /// Alice's bearer token in the tests.
 pub(crate) const ALICE: &str = "alice-token-0001";
 /// Bob's bearer token in the tests.

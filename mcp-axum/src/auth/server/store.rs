@@ -8,13 +8,14 @@
 //! Redis store as one script. Codes, refresh tokens, pending-authorization ids and client
 //! secrets reach the store only as SHA-256 digests ([`Digest`]).
 //!
-//! Where the other stores go: the Redis store, `RedisAuthStore`, is in mcp-axum
+//! Where the other stores are: the Redis store, `RedisAuthStore`, is in mcp-axum
 //! (`src/auth/server/redis_store.rs`, features `redis` + `oauth-server`), beside the
 //! session store `RedisStore` whose connection handling it shares; each atomic method is
-//! one Lua script there. The Diesel store cannot live in mcp-axum (which must not depend on
-//! mcp-diesel) nor in mcp-diesel (which must not depend on mcp-axum); it is planned as its
-//! own crate (`mcp-axum-diesel`, depending on both) implementing this trait, with
-//! migrations for SQLite, PostgreSQL and MySQL. Any store proves itself with
+//! one Lua script there. The Diesel store cannot live in mcp-axum (which must not depend
+//! on mcp-diesel) nor in mcp-diesel (which must not depend on mcp-axum), so it is the
+//! crate `mcp-auth-diesel` (depending on both): `DieselAuthStore`, in `mcp_oauth_*` tables
+//! on SQLite, PostgreSQL and MySQL, with its migrations shipped. Any store can check
+//! itself against this trait's contract with
 //! `mcp_axum::testing::check_auth_store`.
 
 use std::collections::HashMap;
