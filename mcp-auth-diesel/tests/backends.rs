@@ -102,6 +102,7 @@ fn skipped(why: &str) {
 
 /// SQLite always; PostgreSQL and MySQL when their URLs are set (and their features on).
 fn databases() -> Vec<TestDb> {
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_mut))]
     let mut out = vec![sqlite()];
     match std::env::var("MCP_TEST_POSTGRES_URL") {
         #[cfg(feature = "postgres")]
