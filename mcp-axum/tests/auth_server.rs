@@ -609,16 +609,21 @@ async fn rotated_keys_keep_old_tokens_valid_and_sign_with_the_new_one() {
     let code = s.code(&client, &challenge).await;
     let (_, tokens) = s.exchange(&client, &code, &verifier).await;
     let old = tokens["access_token"].as_str().unwrap().to_owned();
+    s.skew.advance(30); // the first key has been in use a while
     s.auth.rotate_keys().await.unwrap();
     let jwks = s.app.get("/jwks.json").await;
     assert_eq!(jwks.body["keys"].as_array().unwrap().len(), 2);
     assert_eq!(s.app.modern(Some(&old), "tools/list", json!({})).await.status, 200);
-    let (_, fresh) = s.refresh(&client, tokens["refresh_token"].as_str().unwrap()).await;
-    let new = fresh["access_token"].as_str().unwrap();
     let kid = |t: &str| -> Value {
         let h = t.split('.').next().unwrap();
         serde_json::from_slice::<Value>(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap()["kid"].clone()
     };
+    // The new key is published first and signs 20 s later (other replicas learn it meanwhile).
+    let (_, early) = s.refresh(&client, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(kid(early["access_token"].as_str().unwrap()), kid(&old), "the new key does not sign yet");
+    s.skew.advance(21);
+    let (_, fresh) = s.refresh(&client, early["refresh_token"].as_str().unwrap()).await;
+    let new = fresh["access_token"].as_str().unwrap();
     assert_ne!(kid(&old), kid(new));
     // Once the old key's tokens have all expired (1 h + leeway), it is gone and so are they.
     s.skew.advance(3600 + 61);

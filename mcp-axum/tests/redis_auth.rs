@@ -359,6 +359,8 @@ async fn a_key_rotated_at_one_replica_signs_at_the_others_within_a_minute() {
     let old = tokens["access_token"].as_str().unwrap().to_owned();
 
     a.auth.rotate_keys().await.unwrap();
+    // A publishes the new key and signs with it 20 s later.
+    skew.advance(21);
     let (_, at_a) = a.refresh(&client, tokens["refresh_token"].as_str().unwrap()).await;
     let new_kid = kid_of(at_a["access_token"].as_str().unwrap());
     assert_ne!(new_kid, kid_of(&old), "A signs with its new key");

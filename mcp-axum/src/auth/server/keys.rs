@@ -40,6 +40,10 @@ pub(crate) struct Keys {
     loaded_at: AtomicU64,
 }
 
+/// How long (seconds) a new key is published before it signs; longer than the 10 s
+/// between two unknown-`kid` reloads of a verifier, so no replica refuses its tokens.
+pub(crate) const PUBLISH_DELAY: u64 = 20;
+
 /// How often (seconds) the signing side rereads the keys, so a key another replica
 /// rotated in is signed with here too.
 const RELOAD_EVERY: u64 = 60;
@@ -140,7 +144,16 @@ impl Keys {
     pub(crate) async fn sign(&self, claims: &Map<String, Value>) -> Result<String, String> {
         self.ensure().await.map_err(|e| e.to_string())?;
         let keys = self.loaded.read().await;
-        let key = keys.0.first().ok_or("no signing key")?;
+        // The key that was active `PUBLISH_DELAY` ago: a rotated-in key signs only once every
+        // replica that meets one of its tokens may reread the keys (their unknown-`kid`
+        // reload runs at most every 10 s). The first key of all signs at once.
+        let then = self.clock.now().saturating_sub(PUBLISH_DELAY);
+        let key = keys
+            .0
+            .iter()
+            .find(|k| k.record.created_at <= then && k.record.retired_at.is_none_or(|r| r > then))
+            .or_else(|| keys.0.first())
+            .ok_or("no signing key")?;
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(key.record.kid.clone());
         header.typ = Some("at+jwt".into());

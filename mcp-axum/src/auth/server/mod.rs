@@ -475,11 +475,11 @@ impl AuthServer {
         &self.inner.store
     }
 
-    /// Start signing with a newly generated key. Tokens signed with the previous keys stay
-    /// valid (and their keys published) until they expire. Other replicas on the same store
-    /// sign with the new key within a minute (they reread the keys that often), and accept
-    /// its tokens once they reread the keys (a token with an unknown key makes them, at most
-    /// every 10 s).
+    /// Publish a newly generated key and sign with it 20 s later, once every replica on the
+    /// same store can know it (a token with a key a replica does not know makes it reread
+    /// the keys, at most every 10 s). Tokens signed with the previous keys stay valid (and
+    /// their keys published) until they expire. Other replicas sign with the new key within
+    /// a minute (they reread the keys that often).
     pub async fn rotate_keys(&self) -> Result<(), store::StoreError> {
         self.inner.keys.rotate().await
     }
