@@ -199,23 +199,44 @@ pub use crate::tools::{Action, ModelHooks, ModelTools, WriteAction};
 #[cfg(feature = "sqlite")]
 pub type SqlitePool = diesel::r2d2::Pool<diesel::r2d2::ConnectionManager<diesel::SqliteConnection>>;
 
+/// What [`sqlite_pool_with`] does with the database file's journal mode.
 #[cfg(feature = "sqlite")]
-#[derive(Debug, Clone, Copy)]
-struct SqlitePragmas;
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JournalMode {
+    /// Switch the file to WAL once, when the pool opens its first connection (the
+    /// default): readers then never wait for a writer. WAL is a property of the file: it
+    /// stays after the app stops, with `-wal` and `-shm` files beside the database.
+    #[default]
+    Wal,
+    /// Leave the file's journal mode as it is (rollback journal unless someone changed it).
+    Keep,
+}
+
+#[cfg(feature = "sqlite")]
+#[derive(Debug)]
+struct SqlitePragmas {
+    journal: JournalMode,
+    /// Set once the file was switched to WAL: later connections leave it alone.
+    switched: std::sync::atomic::AtomicBool,
+}
 
 #[cfg(feature = "sqlite")]
 impl diesel::r2d2::CustomizeConnection<diesel::SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut diesel::SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        use std::sync::atomic::Ordering;
+
         use diesel::connection::SimpleConnection;
         // A busy timeout instead of "database is locked" (first: switching a new file to
         // WAL takes a lock that the pool's other new connections would otherwise fail on),
-        // WAL for concurrent readers, foreign keys enforced, and case-sensitive LIKE so
-        // `contains` means the same on every backend (`icontains` compares lower-cased text).
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-             PRAGMA case_sensitive_like = ON;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)?;
+        // foreign keys enforced, and case-sensitive LIKE so `contains` means the same on
+        // every backend (`icontains` compares lower-cased text).
+        conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON;")
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        if self.journal == JournalMode::Wal && !self.switched.load(Ordering::Acquire) {
+            conn.batch_execute("PRAGMA journal_mode = WAL;").map_err(diesel::r2d2::Error::QueryError)?;
+            self.switched.store(true, Ordering::Release);
+        }
         register_sqlite_functions(conn).map_err(diesel::r2d2::Error::QueryError)
     }
 }
@@ -239,8 +260,11 @@ mod sqlite_functions {
     }
 }
 
-/// A pool of SQLite connections to the database file at `path`, each with WAL,
-/// `busy_timeout`, foreign keys and case-sensitive `LIKE` set.
+/// A pool of SQLite connections to the database file at `path`, each with
+/// `busy_timeout`, foreign keys and case-sensitive `LIKE` set; the file is switched to WAL
+/// once, when the first connection opens (a lasting change of the file: see
+/// [`JournalMode`]; [`sqlite_pool_with`] leaves the file's mode alone with
+/// [`JournalMode::Keep`]).
 ///
 /// SQLite has no statement timeout of its own, and Diesel exposes neither its progress
 /// handler nor `sqlite3_interrupt` (reaching them would take `unsafe`, which this crate
@@ -256,9 +280,22 @@ mod sqlite_functions {
 /// Each connection also gets a Unicode-aware `lower()` ([`register_sqlite_functions`]).
 #[cfg(feature = "sqlite")]
 pub fn sqlite_pool(path: &str, size: u32) -> Result<SqlitePool, diesel::r2d2::PoolError> {
+    sqlite_pool_with(path, size, JournalMode::Wal)
+}
+
+/// [`sqlite_pool`] with the choice of what happens to the file's journal mode.
+///
+/// ```no_run
+/// # #[cfg(feature = "sqlite")] {
+/// // Leave a file shared with other tools in the journal mode it has.
+/// let pool = mcp_diesel::sqlite_pool_with("app.db", 8, mcp_diesel::JournalMode::Keep).unwrap();
+/// # }
+/// ```
+#[cfg(feature = "sqlite")]
+pub fn sqlite_pool_with(path: &str, size: u32, journal: JournalMode) -> Result<SqlitePool, diesel::r2d2::PoolError> {
     diesel::r2d2::Pool::builder()
         .max_size(size.max(1))
-        .connection_customizer(Box::new(SqlitePragmas))
+        .connection_customizer(Box::new(SqlitePragmas { journal, switched: Default::default() }))
         .build(diesel::r2d2::ConnectionManager::new(path))
 }
 
