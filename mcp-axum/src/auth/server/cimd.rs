@@ -74,11 +74,9 @@ impl Documents {
         Documents { http, allow_loopback, cache: Mutex::new(HashMap::new()) }
     }
 
-    /// The client `url` describes: from the cache, or fetched and checked now.
-    pub(crate) async fn client(&self, url: &str, now: u64) -> Result<Client, String> {
-        if let Some(c) = self.cached(url) {
-            return Ok(c);
-        }
+    /// The client `url` describes, fetched and checked now (callers look in
+    /// [`Documents::cached`] first), then cached.
+    pub(crate) async fn fetch_client(&self, url: &str, now: u64) -> Result<Client, String> {
         let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL ({e})"))?;
         check_client_id(url, &parsed, self.allow_loopback)?;
         let (client, ttl) = self.fetch(url, now).await?;
@@ -86,12 +84,8 @@ impl Documents {
         Ok(client)
     }
 
-    /// Whether a live copy of `url`'s document is cached (no fetch needed).
-    pub(crate) fn is_cached(&self, url: &str) -> bool {
-        self.cached(url).is_some()
-    }
-
-    fn cached(&self, url: &str) -> Option<Client> {
+    /// The client of a live cached copy of `url`'s document.
+    pub(crate) fn cached(&self, url: &str) -> Option<Client> {
         let cache = self.cache.lock().ok()?;
         cache.get(url).filter(|(_, until)| *until > Instant::now()).map(|(c, _)| c.clone())
     }

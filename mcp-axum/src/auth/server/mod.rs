@@ -417,14 +417,15 @@ impl Inner {
         let Some(documents) = self.documents.as_ref().filter(|_| cimd::is_document_url(client_id)) else {
             return Ok(None);
         };
-        if !documents.is_cached(client_id)
-            && !self.limiter.allow(&format!("document:{address}"), self.limiter.limits.document_fetch)
-        {
+        if let Some(c) = documents.cached(client_id) {
+            return Ok(Some(c));
+        }
+        if !self.limiter.allow(&format!("document:{address}"), self.limiter.limits.document_fetch) {
             return Err(ClientError::Document(
                 "Too many client metadata documents were fetched for this address; wait a minute".into(),
             ));
         }
-        documents.client(client_id, self.now()).await.map(Some).map_err(|e| {
+        documents.fetch_client(client_id, self.now()).await.map(Some).map_err(|e| {
             tracing::info!(client_id, error = %e, "a client metadata document was refused");
             ClientError::Document(format!("The client metadata document `{client_id}` cannot be used: {e}"))
         })
